@@ -1,0 +1,50 @@
+"""``python -m tokenizer.codebook build|show``: make and inspect codebook priors."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from ..config import ConfigError, load_config
+from .build import CodebookPriorConfig, build_codebook_prior
+from .corpus import CorpusError
+from .embeddings import ProviderUnavailableError
+from .prior import CodebookPrior, PriorFileError
+from .summary import describe
+from .wordnet import WordNetUnavailableError
+
+USER_ERRORS = (ConfigError, CorpusError, ProviderUnavailableError, PriorFileError, WordNetUnavailableError, ValueError)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tokenizer.codebook", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    build = commands.add_parser("build", help="build a codebook prior and write it to --out")
+    build.add_argument("--config", help="YAML file (e.g. configs/codebook/default.yaml); defaults apply without one")
+    build.add_argument("--out", required=True, help="output folder (replaced atomically)")
+    build.add_argument("overrides", nargs="*", metavar="key=value", help="dotted overrides, e.g. embedding.provider=minilm")
+    show = commands.add_parser("show", help="print counts, degree statistics, neighbours and sanity cosines")
+    show.add_argument("directory")
+    show.add_argument("--words", nargs="*", default=(), help="words whose nearest neighbours to list")
+    show.add_argument("--neighbours", type=int, default=5)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+
+    try:
+        if args.command == "build":
+            config = load_config(CodebookPriorConfig, args.config, args.overrides)
+            prior = build_codebook_prior(config)
+            prior.save(args.out)
+            print(f"wrote {args.out}")
+        else:
+            prior = CodebookPrior.load(args.directory)
+        print(describe(prior, args.words if args.command == "show" else (), getattr(args, "neighbours", 5)))
+    except USER_ERRORS as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

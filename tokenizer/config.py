@@ -1,0 +1,75 @@
+"""Typed configs: a YAML file merged onto a dataclass, then dotted ``key=value`` overrides.
+
+OmegaConf structured configs do the merging and type checking; this module only turns their
+errors into one line that names the file or override and the offending key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TypeVar
+
+import yaml
+from omegaconf import OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+T = TypeVar("T")
+
+
+class ConfigError(ValueError):
+    """A config file or override that does not fit its schema."""
+
+
+def _describe(error: OmegaConfBaseException) -> str:
+    key = getattr(error, "full_key", None)
+    message = str(error).splitlines()[0]
+    return f"key '{key}': {message}" if key else message
+
+
+def _load_yaml(path: Path):
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    try:
+        return OmegaConf.load(path) if path.stat().st_size else OmegaConf.create({})
+    except (yaml.YAMLError, OmegaConfBaseException) as error:
+        raise ConfigError(f"{path}: not valid YAML: {error}") from None
+
+
+def _parse_overrides(overrides: Sequence[str]):
+    for item in overrides:
+        key, sep, _ = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"override '{item}' must look like key=value (dotted keys allowed)")
+    try:
+        return OmegaConf.from_dotlist(list(overrides))
+    except OmegaConfBaseException as error:
+        raise ConfigError(f"overrides {list(overrides)}: {_describe(error)}") from None
+
+
+def load_config(schema: type[T], path: str | Path | None = None, overrides: Sequence[str] = ()) -> T:
+    """Return ``schema`` filled from the YAML at ``path`` and the ``key=value`` overrides."""
+    merged = OmegaConf.structured(schema)
+    layers = []
+    if path is not None:
+        layers.append((str(path), _load_yaml(Path(path))))
+    if overrides:
+        layers.append(("command-line override", _parse_overrides(overrides)))
+    for source, layer in layers:
+        try:
+            merged = OmegaConf.merge(merged, layer)
+        except OmegaConfBaseException as error:
+            raise ConfigError(f"{source}: {_describe(error)}") from None
+    try:
+        return OmegaConf.to_object(merged)
+    except OmegaConfBaseException as error:
+        raise ConfigError(f"{path or 'config'}: {_describe(error)}") from None
+
+
+def to_yaml(config) -> str:
+    """The config as YAML, for logs, model cards and artifacts."""
+    return OmegaConf.to_yaml(OmegaConf.structured(config))
+
+
+def to_dict(config) -> dict:
+    return OmegaConf.to_container(OmegaConf.structured(config), resolve=True)
