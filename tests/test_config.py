@@ -58,3 +58,17 @@ def test_malformed_override_missing_file_and_bad_yaml(tmp_path):
         load_config(Outer, tmp_path / "absent.yaml")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_config(Outer, write(tmp_path, "min_count: [1,\n"))
+
+
+def test_a_file_can_start_from_base_files(tmp_path):
+    (tmp_path / "base.yaml").write_text("min_count: 3\ninner:\n  provider: minilm\n  batch_size: 8\n")
+    (tmp_path / "ablations").mkdir()
+    (tmp_path / "ablations" / "small.yaml").write_text("base: ../base.yaml\ninner:\n  batch_size: 2\n")
+    config = load_config(Outer, tmp_path / "ablations" / "small.yaml", ["min_count=4"])
+    assert config.min_count == 4 and config.inner == Inner("minilm", 2)
+    (tmp_path / "loop.yaml").write_text("base: loop.yaml\n")
+    with pytest.raises(ConfigError, match="include itself"):
+        load_config(Outer, tmp_path / "loop.yaml")
+    (tmp_path / "orphan.yaml").write_text("base: [missing.yaml]\n")
+    with pytest.raises(ConfigError, match="missing.yaml.*base of"):
+        load_config(Outer, tmp_path / "orphan.yaml")

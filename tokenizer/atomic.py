@@ -34,3 +34,13 @@ def atomic_directory(target: str | Path) -> Iterator[Path]:
     os.rename(staging, target)
     if retired is not None:
         shutil.rmtree(retired, ignore_errors=True)
+
+
+def remove_leftovers(parent: str | Path) -> None:
+    """Delete the temporary folders a killed ``atomic_directory`` left in ``parent``."""
+    parent = Path(parent)
+    if parent.is_dir():
+        for path in parent.glob(".*.tmp-*"):
+            shutil.rmtree(path, ignore_errors=True)
+        for path in parent.glob(".*.old-*"):
+            shutil.rmtree(path, ignore_errors=True)

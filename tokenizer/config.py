@@ -1,5 +1,7 @@
 """Typed configs: a YAML file merged onto a dataclass, then dotted ``key=value`` overrides.
 
+A YAML file may start from others: ``base: ../tokenizer/celebahq_vqct_f16.yaml`` (a path or a
+list of paths, relative to the file) is merged first, so an ablation is a few lines.
 OmegaConf structured configs do the merging and type checking; this module only turns their
 errors into one line that names the file or override and the offending key.
 """
@@ -27,13 +29,24 @@ def _describe(error: OmegaConfBaseException) -> str:
     return f"key '{key}': {message}" if key else message
 
 
-def _load_yaml(path: Path):
+BASE_KEY = "base"
+
+
+def _load_yaml(path: Path, seen: tuple[Path, ...] = ()) -> list[tuple[str, object]]:
+    """(source, YAML) layers of ``path``: its bases first (recursively), then the file itself."""
     if not path.is_file():
-        raise ConfigError(f"config file not found: {path}")
+        raise ConfigError(f"config file not found: {path}" + (f" (base of {seen[-1]})" if seen else ""))
+    if path.resolve() in seen:
+        raise ConfigError(f"{path}: its bases include itself")
     try:
-        return OmegaConf.load(path) if path.stat().st_size else OmegaConf.create({})
+        layer = OmegaConf.load(path) if path.stat().st_size else OmegaConf.create({})
     except (yaml.YAMLError, OmegaConfBaseException) as error:
         raise ConfigError(f"{path}: not valid YAML: {error}") from None
+    layers = []
+    bases = layer.pop(BASE_KEY, None)
+    for base in [bases] if isinstance(bases, str) else list(bases or []):
+        layers += _load_yaml(path.parent / base, (*seen, path.resolve()))
+    return layers + [(str(path), layer)]
 
 
 def _parse_overrides(overrides: Sequence[str]):
@@ -52,7 +65,7 @@ def load_config(schema: type[T], path: str | Path | None = None, overrides: Sequ
     merged = OmegaConf.structured(schema)
     layers = []
     if path is not None:
-        layers.append((str(path), _load_yaml(Path(path))))
+        layers += _load_yaml(Path(path))
     if overrides:
         layers.append(("command-line override", _parse_overrides(overrides)))
     for source, layer in layers:

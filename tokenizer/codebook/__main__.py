@@ -6,15 +6,11 @@ import argparse
 import logging
 import sys
 
-from ..config import ConfigError, load_config
+from ..config import load_config
+from ..errors import USER_ERRORS
 from .build import CodebookPriorConfig, build_codebook_prior
-from .corpus import CorpusError
-from .embeddings import ProviderUnavailableError
-from .prior import CodebookPrior, PriorFileError
+from .prior import CodebookPrior
 from .summary import describe
-from .wordnet import WordNetUnavailableError
-
-USER_ERRORS = (ConfigError, CorpusError, ProviderUnavailableError, PriorFileError, WordNetUnavailableError, ValueError)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,30 @@
+"""Every shipped config loads onto its schema (a typo'd key in a YAML file fails here)."""
+
+from pathlib import Path
+
+import pytest
+
+from tokenizer.codebook import CodebookPriorConfig
+from tokenizer.config import load_config
+from tokenizer.training import TrainConfig
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+
+
+@pytest.mark.parametrize("path", sorted((CONFIGS / "codebook").glob("*.yaml")), ids=lambda p: p.name)
+def test_codebook_configs_load(path):
+    assert load_config(CodebookPriorConfig, path).embedding.provider in {"glove", "clip", "minilm"}
+
+
+@pytest.mark.parametrize("path", sorted((CONFIGS / "tokenizer").rglob("*.yaml")), ids=lambda p: str(p.relative_to(CONFIGS)))
+def test_tokenizer_configs_load(path):
+    config = load_config(TrainConfig, path)
+    assert config.model.quantizer.kind in {"dual", "single", "vq", "cvq", "gumbel"}
+    assert config.output_dir.startswith("outputs/")
+
+
+def test_ablations_change_only_what_they_name():
+    base = load_config(TrainConfig, CONFIGS / "tokenizer" / "celebahq_vqct_f16.yaml")
+    mlp = load_config(TrainConfig, CONFIGS / "tokenizer" / "ablations" / "mlp_transfer.yaml")
+    assert mlp.model.quantizer.transfer.kind == "mlp" and base.model.quantizer.transfer.kind == "gcn"
+    assert mlp.model.autoencoder == base.model.autoencoder and mlp.loss == base.loss and mlp.data == base.data

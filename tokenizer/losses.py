@@ -1,0 +1,122 @@
+"""VQGAN's training objective around any quantizer.
+
+generator:     rec + perceptual_weight·LPIPS + codebook_weight·quantizer loss + λ·disc_weight·GAN
+discriminator: hinge (or vanilla) loss on real vs reconstructed patches, from ``disc_start`` on
+λ is the adaptive weight ||∇ rec|| / ||∇ GAN|| at the decoder's last layer (Esser et al. 2021),
+so the GAN term neither drowns nor is drowned by the reconstruction term.
+Defaults follow taming-transformers and the official VQCT configs.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .discriminator import PatchDiscriminator, hinge_d_loss, vanilla_d_loss
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class LossConfig:
+    reconstruction: str = "l1"  # l1 | l2
+    perceptual_weight: float = 1.0  # LPIPS (VGG); switched off with a notice when its weights can't load
+    codebook_weight: float = 1.0
+    disc_weight: float = 0.8
+    disc_factor: float = 1.0
+    disc_start: int = 0  # optimizer step at which the GAN terms start
+    disc_loss: str = "hinge"  # hinge | vanilla
+    disc_channels: int = 64
+    disc_layers: int = 3
+
+
+def load_lpips() -> nn.Module | None:
+    """LPIPS-VGG in eval mode, or None when its backbone weights cannot be had (offline)."""
+    try:
+        import lpips
+
+        with warnings.catch_warnings():  # torchvision's "pretrained is deprecated" notices
+            warnings.simplefilter("ignore")
+            model = lpips.LPIPS(net="vgg", verbose=False)
+    except Exception as error:  # a download failure surfaces as URLError, OSError or RuntimeError
+        log.warning(
+            "perceptual loss off: LPIPS's VGG-16 backbone weights could not be loaded (%s). "
+            "Put vgg16-397923af.pth in $TORCH_HOME/hub/checkpoints/ or run once with a network.",
+            str(error).splitlines()[0][:120],
+        )
+        return None
+    return model.eval().requires_grad_(False)
+
+
+class VQGANLoss(nn.Module):
+    def __init__(self, config: LossConfig):
+        super().__init__()
+        if config.reconstruction not in ("l1", "l2"):
+            raise ValueError(f"loss.reconstruction must be 'l1' or 'l2', got '{config.reconstruction}'")
+        if config.disc_loss not in ("hinge", "vanilla"):
+            raise ValueError(f"loss.disc_loss must be 'hinge' or 'vanilla', got '{config.disc_loss}'")
+        self.config = config
+        self.discriminator = PatchDiscriminator(ndf=config.disc_channels, n_layers=config.disc_layers)
+        self.perceptual = load_lpips() if config.perceptual_weight > 0 else None
+
+    def gan_active(self, step: int) -> bool:
+        return self.config.disc_weight > 0 and step >= self.config.disc_start
+
+    def generator_loss(
+        self,
+        images: torch.Tensor,
+        reconstructions: torch.Tensor,
+        quantizer_loss: torch.Tensor,
+        last_layer: torch.Tensor,
+        step: int,
+    ) -> tuple[torch.Tensor, dict[str, float]]:
+        config = self.config
+        if config.reconstruction == "l1":
+            rec = (images - reconstructions).abs().mean()
+        else:
+            rec = F.mse_loss(reconstructions, images)
+        nll = rec
+        logs = {"loss/rec": rec.detach()}
+        if self.perceptual is not None:
+            perceptual = self.perceptual(images.float(), reconstructions.float()).mean()
+            nll = nll + config.perceptual_weight * perceptual
+            logs["loss/perceptual"] = perceptual.detach()
+        total = nll + config.codebook_weight * quantizer_loss
+        logs["loss/quantizer"] = quantizer_loss.detach()
+        if self.gan_active(step):
+            self.discriminator.requires_grad_(False)  # the generator step must not touch D's grads
+            gan = -self.discriminator(reconstructions).mean()
+            self.discriminator.requires_grad_(True)
+            weight = self.adaptive_weight(nll, gan, last_layer) * config.disc_weight * config.disc_factor
+            total = total + weight * gan
+            logs |= {"loss/gan": gan.detach(), "loss/gan_weight": weight.detach()}
+        logs["loss/generator"] = total.detach()
+        return total, logs
+
+    def adaptive_weight(self, nll: torch.Tensor, gan: torch.Tensor, last_layer: torch.Tensor) -> torch.Tensor:
+        if not torch.is_grad_enabled():  # validation: no graph to differentiate
+            return torch.tensor(0.0, device=nll.device)
+        nll_grad = torch.autograd.grad(nll, last_layer, retain_graph=True)[0]
+        gan_grad = torch.autograd.grad(gan, last_layer, retain_graph=True)[0]
+        return (nll_grad.norm() / (gan_grad.norm() + 1e-4)).clamp(0.0, 1e4).detach()
+
+    def discriminator_loss(
+        self, images: torch.Tensor, reconstructions: torch.Tensor, discriminator: nn.Module | None = None
+    ) -> tuple[torch.Tensor, dict[str, float]]:
+        """``discriminator``: the same network as wrapped for distributed training, if it is
+        (the generator step calls the bare module so no gradient sync waits on it)."""
+        discriminator = discriminator or self.discriminator
+        logits_real = discriminator(images.detach())
+        logits_fake = discriminator(reconstructions.detach())
+        loss_fn = hinge_d_loss if self.config.disc_loss == "hinge" else vanilla_d_loss
+        loss = self.config.disc_factor * loss_fn(logits_real, logits_fake)
+        return loss, {
+            "loss/discriminator": loss.detach(),
+            "disc/logits_real": logits_real.detach().mean(),
+            "disc/logits_fake": logits_fake.detach().mean(),
+        }

@@ -1,0 +1,184 @@
+"""``VQCTTokenizer``: encoder → quantizer → decoder, with the paper's baselines in the same class.
+
+``model.quantizer.kind`` picks the row of the paper's tables:
+- ``dual``  — VQCT: codebooks generated from the language prior, adjective half + noun half
+- ``single`` — ablation "SCB": generated adjective and noun codes stacked in one codebook
+- ``vq``    — VQ-VAE / VQGAN: a codebook learned directly
+- ``cvq``   — CVQ: learned codebook with online re-anchoring of dead codes
+- ``gumbel`` — Gumbel-VQ
+
+Codes are [B, G, h, w] int64 grids: for ``dual`` G = 2 (codes[:, 0] adjective ids, codes[:, 1]
+noun ids), otherwise G = 1. Weights, config and the prior's words and vectors are saved together
+(safetensors + config.json) with ``save_pretrained`` and loaded with ``from_pretrained``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from huggingface_hub import PyTorchModelHubMixin
+from omegaconf import OmegaConf
+from torch import nn
+
+from .codebook.prior import CodebookPrior
+from .modules import AutoencoderConfig, Decoder, Encoder
+from .quantize import ClusteredVectorQuantizer, DualQuantizer, GumbelQuantizer, LearnedVectorQuantizer, Quantized, SingleQuantizer
+from .transfer import CodebookTransfer, TransferConfig
+
+QUANTIZER_KINDS = ("dual", "single", "vq", "cvq", "gumbel")
+LANGUAGE_KINDS = ("dual", "single")
+
+
+@dataclass
+class QuantizerConfig:
+    kind: str = "dual"
+    embed_dim: int = 256  # code width; ``dual`` gives each half embed_dim / 2
+    codebook_size: int = 6207  # vq / cvq / gumbel only: language kinds use the prior's vocabulary
+    beta: float = 0.25  # commitment weight
+    chunk_size: int = 8192  # rows per nearest-code matrix product (memory ∝ chunk × K)
+    cvq_decay: float = 0.99
+    gumbel_kl_weight: float = 5e-4
+    gumbel_temperature_start: float = 1.0
+    gumbel_temperature_end: float = 0.0625
+    gumbel_anneal_steps: int = 10_000
+    transfer: TransferConfig = field(default_factory=TransferConfig)
+
+
+@dataclass
+class TokenizerModelConfig:
+    autoencoder: AutoencoderConfig = field(default_factory=AutoencoderConfig)
+    quantizer: QuantizerConfig = field(default_factory=QuantizerConfig)
+
+
+def _build_quantizer(config: QuantizerConfig, num_adjectives: int, num_nouns: int, word_dim: int, graph_nnz: int) -> nn.Module:
+    kind, dim = config.kind, config.embed_dim
+    if kind not in QUANTIZER_KINDS:
+        raise ValueError(f"model.quantizer.kind must be one of {QUANTIZER_KINDS}, got '{kind}'")
+    if kind in LANGUAGE_KINDS:
+        if num_adjectives == 0 or num_nouns == 0:
+            raise ValueError(f"model.quantizer.kind={kind} needs a codebook prior with adjectives and nouns")
+        if kind == "dual" and dim % 2:
+            raise ValueError(f"model.quantizer.embed_dim must be even for the dual quantizer, got {dim}")
+        transfer = CodebookTransfer(
+            num_adjectives=num_adjectives,
+            num_nouns=num_nouns,
+            word_dim=word_dim,
+            graph_nnz=graph_nnz,
+            out_dim=dim // 2 if kind == "dual" else dim,
+            config=config.transfer,
+        )
+        quantizer_type = DualQuantizer if kind == "dual" else SingleQuantizer
+        return quantizer_type(transfer, beta=config.beta, chunk_size=config.chunk_size)
+    if kind == "gumbel":
+        return GumbelQuantizer(
+            codebook_size=config.codebook_size,
+            dim=dim,
+            kl_weight=config.gumbel_kl_weight,
+            temperature_start=config.gumbel_temperature_start,
+            temperature_end=config.gumbel_temperature_end,
+            anneal_steps=config.gumbel_anneal_steps,
+        )
+    if kind == "cvq":
+        return ClusteredVectorQuantizer(
+            codebook_size=config.codebook_size, dim=dim, beta=config.beta, chunk_size=config.chunk_size, decay=config.cvq_decay
+        )
+    return LearnedVectorQuantizer(codebook_size=config.codebook_size, dim=dim, beta=config.beta, chunk_size=config.chunk_size)
+
+
+class VQCTTokenizer(
+    nn.Module,
+    PyTorchModelHubMixin,
+    library_name="vqct",
+    tags=["vqct", "image-tokenizer", "vector-quantization"],
+):
+    """Images in [-1, 1] ↔ code grids. Build with ``VQCTTokenizer.build(config, prior)``."""
+
+    def __init__(
+        self,
+        *,
+        model_config: dict,
+        adjectives: list[str] | None = None,
+        nouns: list[str] | None = None,
+        word_dim: int = 0,
+        graph_nnz: int = 0,
+    ):
+        super().__init__()
+        # "model_config", not "config": huggingface_hub's mixin would flatten a dict named config
+        self.config = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(TokenizerModelConfig), model_config))
+        self.adjectives, self.nouns = list(adjectives or []), list(nouns or [])
+        autoencoder, quantizer = self.config.autoencoder, self.config.quantizer
+        self.encoder = Encoder(autoencoder)
+        self.quant_conv = nn.Conv2d(autoencoder.z_channels, quantizer.embed_dim, 1)
+        self.quantizer = _build_quantizer(quantizer, len(self.adjectives), len(self.nouns), word_dim, graph_nnz)
+        self.post_quant_conv = nn.Conv2d(quantizer.embed_dim, autoencoder.z_channels, 1)
+        self.decoder = Decoder(autoencoder)
+
+    @classmethod
+    def build(cls, config: TokenizerModelConfig, prior: CodebookPrior | None = None, seed: int = 0) -> VQCTTokenizer:
+        """A fresh tokenizer; language quantizers copy the prior's words, vectors and graph in."""
+        config_dict = OmegaConf.to_container(OmegaConf.structured(config))
+        if config.quantizer.kind not in LANGUAGE_KINDS:
+            return cls(model_config=config_dict)
+        if prior is None:
+            raise ValueError(f"model.quantizer.kind={config.quantizer.kind} needs a codebook prior")
+        adjacency = prior.normalized_adjacency()
+        model = cls(
+            model_config=config_dict,
+            adjectives=prior.adjectives,
+            nouns=prior.nouns,
+            word_dim=prior.dim,
+            graph_nnz=adjacency.values().numel(),
+        )
+        vectors = torch.cat([prior.adjective_vectors, prior.noun_vectors])
+        model.quantizer.transfer.load_prior(vectors, adjacency, seed=seed)
+        return model
+
+    @property
+    def groups(self) -> int:
+        return self.quantizer.groups
+
+    @property
+    def codebook_sizes(self) -> tuple[int, ...]:
+        return self.quantizer.codebook_sizes
+
+    @property
+    def downsample_factor(self) -> int:
+        return self.config.autoencoder.downsample_factor
+
+    def quantize(self, images: torch.Tensor) -> Quantized:
+        return self.quantizer(self.quant_conv(self.encoder(images)))
+
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, Quantized]:
+        """Reconstructions and the quantizer's output (for the training losses)."""
+        quantized = self.quantize(images)
+        return self.decoder(self.post_quant_conv(quantized.quantized)), quantized
+
+    @torch.no_grad()
+    def encode(self, images: torch.Tensor) -> torch.Tensor:
+        """[B, 3, H, W] in [-1, 1] → codes [B, G, H/f, W/f] (G = 2: adjective ids, noun ids)."""
+        return self.quantize(images).indices
+
+    @torch.no_grad()
+    def decode(self, codes: torch.Tensor) -> torch.Tensor:
+        """Codes [B, G, h, w] → images [B, 3, h·f, w·f] in about [-1, 1]."""
+        if codes.dim() != 4 or codes.shape[1] != self.groups:
+            raise ValueError(f"codes must be [B, {self.groups}, h, w], got {tuple(codes.shape)}")
+        return self.decoder(self.post_quant_conv(self.quantizer.lookup(codes)))
+
+    def words(self, codes: torch.Tensor) -> list[list[list[tuple[str | None, str | None]]]]:
+        """(adjective, noun) per patch, [B][h][w]. With ``single`` a patch gets one of the two."""
+        kind = self.config.quantizer.kind
+        if kind not in LANGUAGE_KINDS:
+            raise ValueError(f"codes of a '{kind}' tokenizer carry no words; only dual and single ones do")
+        codes = codes.cpu()
+        if kind == "dual":
+            return [
+                [[(self.adjectives[a], self.nouns[n]) for a, n in zip(row_a, row_n)] for row_a, row_n in zip(grid[0].tolist(), grid[1].tolist())]
+                for grid in codes
+            ]
+        count = len(self.adjectives)
+        return [
+            [[(self.adjectives[i], None) if i < count else (None, self.nouns[i - count]) for i in row] for row in grid[0].tolist()]
+            for grid in codes
+        ]

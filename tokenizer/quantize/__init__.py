@@ -1,0 +1,21 @@
+"""Quantizers, one module each, one return convention: ``Quantized(quantized, indices, loss)``.
+
+indices are [B, G, h, w]: G = 2 for VQCT's dual quantizer (adjective ids, noun ids), else 1.
+"""
+
+from .clustered import ClusteredVectorQuantizer
+from .dual import DualQuantizer
+from .gumbel import GumbelQuantizer
+from .nearest import nearest_code
+from .single import SingleQuantizer
+from .vector import LearnedVectorQuantizer, Quantized
+
+__all__ = [
+    "ClusteredVectorQuantizer",
+    "DualQuantizer",
+    "GumbelQuantizer",
+    "LearnedVectorQuantizer",
+    "Quantized",
+    "SingleQuantizer",
+    "nearest_code",
+]

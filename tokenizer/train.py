@@ -1,0 +1,232 @@
+"""Train a VQCT tokenizer (or a baseline):
+
+    accelerate launch tokenizer/train.py --config configs/tokenizer/shapes.yaml [key=value ...]
+
+The recipe: codebook prior → data → model, loss, optimizers → loop (generator step, then
+discriminator step) → validation, grids, checkpoints → final model. Everything is written under
+``output_dir``: checkpoints/checkpoint-<step> (rotated; resume with
+resume_from_checkpoint=latest), logs/ (tensorboard), samples/ (reconstruction grids),
+codebook_prior/ (when built here), metrics.json, final/ (save_pretrained).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from pathlib import Path
+
+if __name__ == "__main__" and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
+    sys.path.pop(0)  # run as a script: tokenizer/config.py, data.py… must not shadow top-level modules
+
+import torch
+from accelerate import Accelerator
+from accelerate.utils import DataLoaderConfiguration, ProjectConfiguration, set_seed
+from diffusers.optimization import get_scheduler
+from torch.utils.data import DataLoader
+from torchvision.utils import save_image
+from tqdm.auto import tqdm
+
+from tokenizer.atomic import atomic_directory, remove_leftovers
+from tokenizer.codebook import CodebookPrior, build_codebook_prior
+from tokenizer.config import load_config, to_dict, to_yaml
+from tokenizer.data import build_dataset
+from tokenizer.errors import USER_ERRORS
+from tokenizer.losses import VQGANLoss
+from tokenizer.model import LANGUAGE_KINDS, VQCTTokenizer
+from tokenizer.training import (
+    CodeHistogram,
+    TrainConfig,
+    group_names,
+    psnr,
+    read_history,
+    resolve_resume,
+    save_checkpoint,
+    scaled_learning_rate,
+    steps_per_epoch,
+    write_json,
+)
+
+log = logging.getLogger("tokenizer.train")
+
+
+def load_prior(config: TrainConfig, accelerator: Accelerator, output_dir: Path) -> CodebookPrior | None:
+    if config.model.quantizer.kind not in LANGUAGE_KINDS:
+        return None
+    folder = Path(config.codebook_prior) if config.codebook_prior else output_dir / "codebook_prior"
+    with accelerator.main_process_first():
+        if not config.codebook_prior and not folder.is_dir() and accelerator.is_main_process:
+            log.info("building the codebook prior into %s", folder)
+            build_codebook_prior(config.codebook).save(folder)
+        return CodebookPrior.load(folder)
+
+
+@torch.no_grad()
+def validate(model, loss_fn, loader, accelerator, config: TrainConfig, step: int, output_dir: Path) -> dict[str, float]:
+    """PSNR, reconstruction loss and code usage over ``validation_batches`` batches, plus a grid."""
+    model.eval()
+    bare = accelerator.unwrap_model(model)
+    histogram = CodeHistogram(bare.codebook_sizes, accelerator.device)
+    psnrs, rec_losses = [], []
+    for i, batch in enumerate(loader):
+        if i >= config.validation_batches:
+            break
+        images = batch["image"]
+        reconstructions, quantized = model(images)
+        psnrs.append(accelerator.gather_for_metrics(psnr(images, reconstructions)))
+        rec_losses.append(accelerator.gather_for_metrics((images - reconstructions).abs().flatten(1).mean(1)))
+        histogram.update(accelerator.gather_for_metrics(quantized.indices))
+        if i == 0 and accelerator.is_main_process:
+            grid = torch.cat([images[:8], reconstructions[:8].clamp(-1, 1)])
+            save_image((grid.float() + 1) / 2, output_dir / "samples" / f"reconstructions-{step:07d}.png", nrow=min(8, len(images)))
+    model.train()
+    metrics = {"val/psnr": float(torch.cat(psnrs).mean()), "val/l1": float(torch.cat(rec_losses).mean())}
+    names = group_names(bare.config.quantizer.kind, bare.groups)
+    metrics |= {f"val/{key}": value for key, value in histogram.metrics(names).items()}
+    return metrics
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        return train(argv)
+    except USER_ERRORS as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+def train(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", help="YAML under configs/tokenizer/")
+    parser.add_argument("overrides", nargs="*", metavar="key=value")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    logging.getLogger("accelerate").setLevel(logging.WARNING)  # one line per file saved otherwise
+    config = load_config(TrainConfig, args.config, args.overrides)
+    output_dir = Path(config.output_dir)
+    accelerator = Accelerator(
+        mixed_precision=config.mixed_precision,
+        gradient_accumulation_steps=config.gradient_accumulation_steps,
+        log_with="tensorboard",
+        project_config=ProjectConfiguration(project_dir=str(output_dir), logging_dir=str(output_dir / "logs")),
+        dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True),
+    )
+    set_seed(config.seed)
+    if accelerator.is_main_process:
+        for folder in (output_dir, output_dir / "checkpoints"):
+            remove_leftovers(folder)  # from a run killed while it wrote
+        (output_dir / "samples").mkdir(parents=True, exist_ok=True)
+        (output_dir / "config.yaml").write_text(to_yaml(config))
+
+    # data
+    train_set = build_dataset(config.data)
+    validation_set = build_dataset(type(config.data)(**{**to_dict(config.data), "split": "validation"}))
+    train_loader = DataLoader(train_set, batch_size=config.batch_size, shuffle=True, drop_last=True, num_workers=config.num_workers)
+    validation_loader = DataLoader(validation_set, batch_size=config.batch_size, num_workers=config.num_workers)
+
+    # model, loss, optimizers
+    prior = load_prior(config, accelerator, output_dir)
+    model = VQCTTokenizer.build(config.model, prior, seed=config.seed)
+    loss_fn = VQGANLoss(config.loss)
+    lr = scaled_learning_rate(config, accelerator.num_processes)
+    betas = (config.adam_beta1, config.adam_beta2)
+    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr, betas=betas)
+    disc_optimizer = torch.optim.Adam(loss_fn.discriminator.parameters(), lr=lr, betas=betas)
+    schedulers = [
+        get_scheduler(
+            config.lr_scheduler,
+            optimizer=opt,
+            num_warmup_steps=config.lr_warmup_steps * accelerator.num_processes,
+            num_training_steps=config.max_steps * accelerator.num_processes,
+        )
+        for opt in (optimizer, disc_optimizer)
+    ]
+    loss_fn.to(accelerator.device)
+    model, discriminator, optimizer, disc_optimizer, train_loader, validation_loader, *schedulers = accelerator.prepare(
+        model, loss_fn.discriminator, optimizer, disc_optimizer, train_loader, validation_loader, *schedulers
+    )
+    bare_model = accelerator.unwrap_model(model)
+    names = group_names(bare_model.config.quantizer.kind, bare_model.groups)
+
+    # resume
+    step, history = 0, []
+    resume = resolve_resume(output_dir, config.resume_from_checkpoint)
+    if resume is not None:
+        step, path = resume
+        accelerator.load_state(str(path))
+        history = [entry for entry in read_history(output_dir) if entry["step"] <= step]
+        log.info("resumed from %s at step %d", path, step)
+    if accelerator.is_main_process:
+        accelerator.init_trackers("tokenizer", config={k: str(v) for k, v in to_dict(config).items() if not isinstance(v, dict)})
+        log.info("model: %s quantizer, %.2f M parameters, codebooks %s, lr %.3g", bare_model.config.quantizer.kind,
+                 sum(p.numel() for p in bare_model.parameters()) / 1e6, bare_model.codebook_sizes, lr)
+
+    # loop
+    epoch_steps = steps_per_epoch(len(train_loader), config.gradient_accumulation_steps)
+    progress = tqdm(total=config.max_steps, initial=step, desc="training", disable=not accelerator.is_main_process)
+    started = time.perf_counter()
+    while step < config.max_steps:
+        epoch, done_in_epoch = divmod(step, epoch_steps)
+        train_loader.set_epoch(epoch)
+        loader = train_loader
+        if done_in_epoch:
+            loader = accelerator.skip_first_batches(train_loader, done_in_epoch * config.gradient_accumulation_steps)
+        for batch in loader:
+            images = batch["image"]
+            if hasattr(bare_model.quantizer, "set_step"):
+                bare_model.quantizer.set_step(step)
+            with accelerator.accumulate(model, discriminator):
+                reconstructions, quantized = model(images)
+                g_loss, logs = loss_fn.generator_loss(images, reconstructions, quantized.loss, bare_model.decoder.last_layer, step)
+                accelerator.backward(g_loss)
+                if accelerator.sync_gradients and config.max_grad_norm > 0:
+                    accelerator.clip_grad_norm_(model.parameters(), config.max_grad_norm)
+                optimizer.step()
+                schedulers[0].step()
+                optimizer.zero_grad(set_to_none=True)
+                if loss_fn.gan_active(step):
+                    d_loss, d_logs = loss_fn.discriminator_loss(images, reconstructions, discriminator)
+                    accelerator.backward(d_loss)
+                    disc_optimizer.step()
+                    schedulers[1].step()
+                    disc_optimizer.zero_grad(set_to_none=True)
+                    logs |= d_logs
+            if not accelerator.sync_gradients:
+                continue
+            step += 1
+            progress.update(1)
+            histogram = CodeHistogram(bare_model.codebook_sizes, accelerator.device)
+            histogram.update(quantized.indices)
+            usage = histogram.metrics(names)
+            if step % config.log_steps == 0 or step == config.max_steps:
+                scalars = {k: float(v) for k, v in logs.items()} | usage | {"lr": schedulers[0].get_last_lr()[0]}
+                accelerator.log(scalars, step=step)
+                progress.set_postfix(
+                    loss=f"{scalars['loss/generator']:.4f}",
+                    usage="/".join(f"{usage[f'usage/{n}_percent']:.0f}%" for n in names),
+                )
+            if step % config.validation_steps == 0 or step == config.max_steps:
+                metrics = validate(model, loss_fn, validation_loader, accelerator, config, step, output_dir)
+                accelerator.log(metrics, step=step)
+                history.append({"step": step, "seconds": round(time.perf_counter() - started, 1), **metrics})
+                if accelerator.is_main_process:
+                    write_json(output_dir / "metrics.json", {"final": history[-1], "history": history})
+                    log.info("step %d: %s", step, ", ".join(f"{k} {v:.3f}" for k, v in metrics.items()))
+            if step % config.checkpointing_steps == 0 or step == config.max_steps:
+                save_checkpoint(accelerator, output_dir, step, config.checkpoints_total_limit)
+            if step >= config.max_steps:
+                break
+    progress.close()
+
+    # final model
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        with atomic_directory(output_dir / "final") as staging:
+            bare_model.eval().save_pretrained(staging)
+        log.info("wrote %s", output_dir / "final")
+    accelerator.end_training()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
