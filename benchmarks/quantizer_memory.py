@@ -14,8 +14,7 @@ import argparse
 import torch
 
 from benchmarks.synthetic_prior import PAPER_ADJECTIVES, PAPER_NOUNS, synthetic_prior
-from tokenizer.model import QuantizerConfig, TokenizerModelConfig, _build_quantizer
-from tokenizer.modules import AutoencoderConfig
+from tokenizer.model import QuantizerConfig, build_quantizer
 from tokenizer.transfer import TransferConfig
 
 GRID, EMBED_DIM = 16, 256
@@ -23,7 +22,7 @@ GRID, EMBED_DIM = 16, 256
 
 def build(kind: str, chunk_size: int, prior):
     config = QuantizerConfig(kind=kind, embed_dim=EMBED_DIM, codebook_size=PAPER_ADJECTIVES + PAPER_NOUNS, chunk_size=chunk_size, transfer=TransferConfig())
-    quantizer = _build_quantizer(config, len(prior.adjectives), len(prior.nouns), prior.dim, prior.normalized_adjacency()._nnz())
+    quantizer = build_quantizer(config, len(prior.adjectives), len(prior.nouns), prior.dim, prior.normalized_adjacency()._nnz())
     if kind == "dual":
         quantizer.transfer.load_prior(torch.cat([prior.adjective_vectors, prior.noun_vectors]), prior.normalized_adjacency())
     return quantizer

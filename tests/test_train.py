@@ -28,7 +28,7 @@ TINY = [
 def launch(output_dir, *overrides, prior_dir=None):
     command = [
         sys.executable, "-m", "accelerate.commands.launch", "--num_processes", "1", "--num_machines", "1",
-        "--mixed_precision", "no", "--dynamo_backend", "no", str(ROOT / "tokenizer" / "train.py"),
+        "--dynamo_backend", "no", str(ROOT / "tokenizer" / "train.py"),
         "--config", str(ROOT / "configs" / "tokenizer" / "shapes.yaml"), f"output_dir={output_dir}", *TINY,
     ]
     if prior_dir is not None:
@@ -97,8 +97,12 @@ def test_bad_override_stops_with_the_key_named(tmp_path):
     assert not (tmp_path / "run").exists()
 
 
-@pytest.mark.parametrize("kind", ["vq", "cvq", "gumbel", "single"])
-def test_every_quantizer_trains_through_the_script(tmp_path, tiny_prior_dir, kind):
+@pytest.mark.parametrize(
+    "kind, extra",
+    [("vq", []), ("cvq", []), ("gumbel", []), ("single", []), ("dual", ["mixed_precision=bf16", "gradient_accumulation_steps=2"])],
+)
+def test_every_quantizer_trains_through_the_script(tmp_path, tiny_prior_dir, kind, extra):
     out = tmp_path / kind
-    run(launch(out, "max_steps=3", "validation_steps=3", f"model.quantizer.kind={kind}", prior_dir=tiny_prior_dir))
+    run(launch(out, "max_steps=3", "validation_steps=3", f"model.quantizer.kind={kind}", *extra, prior_dir=tiny_prior_dir))
     assert VQCTTokenizer.from_pretrained(out / "final").config.quantizer.kind == kind
+    assert json.loads((out / "metrics.json").read_text())["final"]["step"] == 3

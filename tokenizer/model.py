@@ -51,7 +51,7 @@ class TokenizerModelConfig:
     quantizer: QuantizerConfig = field(default_factory=QuantizerConfig)
 
 
-def _build_quantizer(config: QuantizerConfig, num_adjectives: int, num_nouns: int, word_dim: int, graph_nnz: int) -> nn.Module:
+def build_quantizer(config: QuantizerConfig, num_adjectives: int, num_nouns: int, word_dim: int, graph_nnz: int) -> nn.Module:
     kind, dim = config.kind, config.embed_dim
     if kind not in QUANTIZER_KINDS:
         raise ValueError(f"model.quantizer.kind must be one of {QUANTIZER_KINDS}, got '{kind}'")
@@ -110,7 +110,7 @@ class VQCTTokenizer(
         autoencoder, quantizer = self.config.autoencoder, self.config.quantizer
         self.encoder = Encoder(autoencoder)
         self.quant_conv = nn.Conv2d(autoencoder.z_channels, quantizer.embed_dim, 1)
-        self.quantizer = _build_quantizer(quantizer, len(self.adjectives), len(self.nouns), word_dim, graph_nnz)
+        self.quantizer = build_quantizer(quantizer, len(self.adjectives), len(self.nouns), word_dim, graph_nnz)
         self.post_quant_conv = nn.Conv2d(quantizer.embed_dim, autoencoder.z_channels, 1)
         self.decoder = Decoder(autoencoder)
 

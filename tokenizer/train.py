@@ -63,7 +63,7 @@ def load_prior(config: TrainConfig, accelerator: Accelerator, output_dir: Path) 
 
 
 @torch.no_grad()
-def validate(model, loss_fn, loader, accelerator, config: TrainConfig, step: int, output_dir: Path) -> dict[str, float]:
+def validate(model, loader, accelerator, config: TrainConfig, step: int, output_dir: Path) -> dict[str, float]:
     """PSNR, reconstruction loss and code usage over ``validation_batches`` batches, plus a grid."""
     model.eval()
     bare = accelerator.unwrap_model(model)
@@ -206,7 +206,7 @@ def train(argv: list[str] | None = None) -> int:
                     usage="/".join(f"{usage[f'usage/{n}_percent']:.0f}%" for n in names),
                 )
             if step % config.validation_steps == 0 or step == config.max_steps:
-                metrics = validate(model, loss_fn, validation_loader, accelerator, config, step, output_dir)
+                metrics = validate(model, validation_loader, accelerator, config, step, output_dir)
                 accelerator.log(metrics, step=step)
                 history.append({"step": step, "seconds": round(time.perf_counter() - started, 1), **metrics})
                 if accelerator.is_main_process:
