@@ -348,3 +348,17 @@ def test_structured_config_and_collate(mixed_folder):
     shapes = next(iter(DataLoader(_build(kind="shapes", resolution=32, length=3), batch_size=3, collate_fn=collate)))
     assert shapes["label"].shape == (3, 32, 32) and shapes["label"].dtype == torch.int64
     assert len(shapes["caption"]) == 3 and isinstance(shapes["caption"][0], str)
+
+
+def test_folder_split_all_takes_every_image(tmp_path):
+    from PIL import Image
+
+    from tokenizer.data import DataConfig, build_dataset
+
+    for i in range(60):
+        Image.new("RGB", (8, 8), (i, 0, 0)).save(tmp_path / f"{i:02d}.png")
+    config = dict(kind="folder", root=str(tmp_path), resolution=8)
+    sizes = {split: len(build_dataset(DataConfig(**config, split=split))) for split in ("train", "validation", "all")}
+    assert sizes == {"train": 59, "validation": 1, "all": 60}
+    with pytest.raises(ValueError, match="split=all is for data.kind=folder"):
+        build_dataset(DataConfig(kind="shapes", split="all", resolution=32))

@@ -48,7 +48,8 @@ def weights(output_dir):
 
 def test_script_writes_checkpoints_grids_logs_metrics_and_final_model(tmp_path, tiny_prior_dir):
     out = tmp_path / "run"
-    run(launch(out, "max_steps=5", "checkpointing_steps=2", "checkpoints_total_limit=2", "validation_steps=2", prior_dir=tiny_prior_dir))
+    run(launch(out, "max_steps=5", "checkpointing_steps=2", "checkpoints_total_limit=2", "validation_steps=2",
+               "fid_steps=4", prior_dir=tiny_prior_dir))
     assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["checkpoint-4", "checkpoint-5"]  # rotated
     assert sorted(p.name for p in (out / "samples").iterdir()) == [
         "reconstructions-0000002.png", "reconstructions-0000004.png", "reconstructions-0000005.png"
@@ -56,6 +57,7 @@ def test_script_writes_checkpoints_grids_logs_metrics_and_final_model(tmp_path, 
     assert list((out / "logs").rglob("events.out.tfevents.*"))
     metrics = json.loads((out / "metrics.json").read_text())
     assert [entry["step"] for entry in metrics["history"]] == [2, 4, 5]
+    assert ["val/fid" in entry for entry in metrics["history"]] == [False, True, True]  # every fid_steps and at the end
     assert metrics["final"]["val/psnr"] > 0 and "val/usage/adjective_percent" in metrics["final"]
     model = VQCTTokenizer.from_pretrained(out / "final")
     assert model.config.quantizer.kind == "dual" and model.encode(torch.zeros(1, 3, 32, 32)).shape == (1, 2, 8, 8)

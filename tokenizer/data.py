@@ -7,7 +7,7 @@ file-based sets; ``"caption"`` for shapes. Layouts under ``data.root``:
 - ``shapes``: no files. Train is ``ShapesDataset(seed=seed, length=length)``; validation uses seed
   ``seed + 1_000_003`` and ``validation_length`` items, so it does not depend on ``length``.
 - ``folder``: every jpg/jpeg/png/bmp/webp/tif/tiff below root (recursive, symlinks followed), sorted
-  by relative path. ``root/<split>.txt`` (a path relative to root per line) selects a split; if only
+  by relative path; ``split=all`` takes them all (what evaluation of a folder uses). ``root/<split>.txt`` (a path relative to root per line) selects a split; if only
   the other split's list exists, this split is every file not in it. With no lists, validation is
   a fixed 2% hold-out (at least 1 file when there are 2 or more: the files with the smallest CRC32
   of their relative path, so adding files rarely moves old ones) and train is everything else.
@@ -56,7 +56,7 @@ from tokenizer.shapes import ShapesConfig, ShapesDataset
 logger = logging.getLogger(__name__)
 
 KINDS = ("shapes", "folder", "celebahq", "cub", "coco", "ade20k")
-SPLITS = ("train", "validation")
+SPLITS = ("train", "validation", "all")
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 CELEBAHQ_PARTS = (
     "background", "skin", "nose", "eye_g", "l_eye", "r_eye", "l_brow", "r_brow", "l_ear", "r_ear",
@@ -80,7 +80,7 @@ _DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, Image.Decompressio
 class DataConfig:
     kind: str = "shapes"  # shapes | folder | celebahq | cub | coco | ade20k
     root: str | None = None  # data set folder; required for every kind but shapes
-    split: str = "train"  # train | validation
+    split: str = "train"  # train | validation | all (folder only: every image, for evaluation)
     resolution: int = 64
     crop: str = "center"  # center | random (random applies to train only)
     flip: bool = False  # random horizontal flip, train only
@@ -286,6 +286,8 @@ def _list_images(folder: Path, recursive: bool) -> list[Path]:
 
 
 def _folder(root: Path, split: str) -> list[Path]:
+    if split == "all":
+        return _list_images(root, recursive=True)
     own, other = _split_lists(root, split)
     if own is not None:
         paths = [root / Path(line) for line in own]
@@ -349,6 +351,8 @@ def build_dataset(config: DataConfig) -> Dataset:
     for key, valid in (("kind", KINDS), ("split", SPLITS), ("crop", ("center", "random"))):
         if getattr(config, key) not in valid:
             raise ValueError(f"unknown data.{key} {getattr(config, key)!r}; valid: {', '.join(valid)}")
+    if config.split == "all" and config.kind != "folder":
+        raise ValueError(f"data.split=all is for data.kind=folder only, got data.kind={config.kind!r}")
     if config.resolution < 1 or config.seed < 0:
         raise ValueError(f"data.resolution must be >= 1 and data.seed >= 0, got {config.resolution}, {config.seed}")
     if config.kind == "shapes":

@@ -143,6 +143,15 @@ class VQCTTokenizer(
         return self.quantizer.codebook_sizes
 
     @property
+    def group_names(self) -> tuple[str, ...]:
+        """A name per code group: ("adjective", "noun") for VQCT, ("codebook",) otherwise."""
+        return ("adjective", "noun") if self.config.quantizer.kind == "dual" else ("codebook",)
+
+    def group_codebooks(self) -> tuple[torch.Tensor, ...]:
+        """The codes each group's indices point into (generated ones for VQCT)."""
+        return self.quantizer.group_codebooks()
+
+    @property
     def downsample_factor(self) -> int:
         return self.config.autoencoder.downsample_factor
 

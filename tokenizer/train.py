@@ -15,6 +15,7 @@ import argparse
 import logging
 import sys
 import time
+from collections import defaultdict
 from pathlib import Path
 
 if __name__ == "__main__" and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
@@ -33,13 +34,12 @@ from tokenizer.codebook import CodebookPrior, build_codebook_prior
 from tokenizer.config import load_config, to_dict, to_yaml
 from tokenizer.data import build_dataset
 from tokenizer.errors import USER_ERRORS
+from tokenizer.fid import FIDUnavailableError, frechet_distance, inception_weights_path
 from tokenizer.losses import VQGANLoss
 from tokenizer.model import LANGUAGE_KINDS, VQCTTokenizer
+from tokenizer.metrics import CodeHistogram, pixel_metrics
 from tokenizer.training import (
-    CodeHistogram,
     TrainConfig,
-    group_names,
-    psnr,
     read_history,
     resolve_resume,
     save_checkpoint,
@@ -63,28 +63,44 @@ def load_prior(config: TrainConfig, accelerator: Accelerator, output_dir: Path) 
 
 
 @torch.no_grad()
-def validate(model, loader, accelerator, config: TrainConfig, step: int, output_dir: Path) -> dict[str, float]:
-    """PSNR, reconstruction loss and code usage over ``validation_batches`` batches, plus a grid."""
+def validate(model, loader, accelerator, config: TrainConfig, step: int, output_dir: Path, with_fid: bool) -> dict[str, float]:
+    """PSNR, SSIM, l1, l2 and code usage over ``validation_batches`` batches, plus a grid; with
+    ``with_fid`` the whole validation split, and FID of reconstructions against originals."""
     model.eval()
     bare = accelerator.unwrap_model(model)
     histogram = CodeHistogram(bare.codebook_sizes, accelerator.device)
-    psnrs, rec_losses = [], []
+    measured, originals, reconstructed = defaultdict(list), [], []
     for i, batch in enumerate(loader):
-        if i >= config.validation_batches:
+        if i >= config.validation_batches and not with_fid:
             break
         images = batch["image"]
         reconstructions, quantized = model(images)
-        psnrs.append(accelerator.gather_for_metrics(psnr(images, reconstructions)))
-        rec_losses.append(accelerator.gather_for_metrics((images - reconstructions).abs().flatten(1).mean(1)))
+        for name, values in pixel_metrics(images, reconstructions).items():
+            measured[name].append(accelerator.gather_for_metrics(values))
         histogram.update(accelerator.gather_for_metrics(quantized.indices))
+        if with_fid:
+            originals.append(accelerator.gather_for_metrics(images).cpu())
+            reconstructed.append(accelerator.gather_for_metrics(reconstructions.clamp(-1, 1)).cpu())
         if i == 0 and accelerator.is_main_process:
             grid = torch.cat([images[:8], reconstructions[:8].clamp(-1, 1)])
             save_image((grid.float() + 1) / 2, output_dir / "samples" / f"reconstructions-{step:07d}.png", nrow=min(8, len(images)))
     model.train()
-    metrics = {"val/psnr": float(torch.cat(psnrs).mean()), "val/l1": float(torch.cat(rec_losses).mean())}
-    names = group_names(bare.config.quantizer.kind, bare.groups)
-    metrics |= {f"val/{key}": value for key, value in histogram.metrics(names).items()}
+    metrics = {f"val/{name}": float(torch.cat(values).mean()) for name, values in measured.items()}
+    metrics |= {f"val/{key}": value for key, value in histogram.metrics(bare.group_names).items()}
+    if with_fid and accelerator.is_main_process:
+        metrics["val/fid"] = frechet_distance(torch.cat(originals), torch.cat(reconstructed), device=accelerator.device)
     return metrics
+
+
+def fid_available(config: TrainConfig) -> bool:
+    if config.fid_steps <= 0:
+        return False
+    try:
+        inception_weights_path()
+    except FIDUnavailableError as error:
+        log.warning("FID during training is off: %s", error)
+        return False
+    return True
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -146,7 +162,7 @@ def train(argv: list[str] | None = None) -> int:
         model, loss_fn.discriminator, optimizer, disc_optimizer, train_loader, validation_loader, *schedulers
     )
     bare_model = accelerator.unwrap_model(model)
-    names = group_names(bare_model.config.quantizer.kind, bare_model.groups)
+    names = bare_model.group_names
 
     # resume
     step, history = 0, []
@@ -162,12 +178,14 @@ def train(argv: list[str] | None = None) -> int:
                  sum(p.numel() for p in bare_model.parameters()) / 1e6, bare_model.codebook_sizes, lr)
 
     # loop
+    use_fid = fid_available(config)
     epoch_steps = steps_per_epoch(len(train_loader), config.gradient_accumulation_steps)
     progress = tqdm(total=config.max_steps, initial=step, desc="training", disable=not accelerator.is_main_process)
     started = time.perf_counter()
     while step < config.max_steps:
         epoch, done_in_epoch = divmod(step, epoch_steps)
-        train_loader.set_epoch(epoch)
+        train_loader.set_epoch(epoch)  # the sampler's shuffle
+        train_set.set_epoch(epoch)  # the dataset's crops and flips (accelerate forwards only one of the two)
         loader = train_loader
         if done_in_epoch:
             loader = accelerator.skip_first_batches(train_loader, done_in_epoch * config.gradient_accumulation_steps)
@@ -206,7 +224,8 @@ def train(argv: list[str] | None = None) -> int:
                     usage="/".join(f"{usage[f'usage/{n}_percent']:.0f}%" for n in names),
                 )
             if step % config.validation_steps == 0 or step == config.max_steps:
-                metrics = validate(model, validation_loader, accelerator, config, step, output_dir)
+                with_fid = use_fid and (step % config.fid_steps == 0 or step == config.max_steps)
+                metrics = validate(model, validation_loader, accelerator, config, step, output_dir, with_fid)
                 accelerator.log(metrics, step=step)
                 history.append({"step": step, "seconds": round(time.perf_counter() - started, 1), **metrics})
                 if accelerator.is_main_process:

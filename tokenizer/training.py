@@ -9,7 +9,6 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import torch
 
 from .atomic import atomic_directory
 from .codebook.build import CodebookPriorConfig
@@ -42,6 +41,9 @@ class TrainConfig:
     resume_from_checkpoint: str | None = None  # a checkpoint folder, or "latest"
     validation_steps: int = 250  # also writes a reconstruction grid
     validation_batches: int = 8
+    # FID of validation reconstructions against the originals (whole validation split) every
+    # fid_steps steps (multiple of validation_steps); 0 = off. Needs Inception weights (tokenizer/fid.py).
+    fid_steps: int = 0
     log_steps: int = 10
     num_workers: int = 0
     # A built codebook prior's folder; when None, one is built from ``codebook`` into
@@ -93,37 +95,6 @@ def save_checkpoint(accelerator, output_dir: Path, step: int, limit: int | None)
         accelerator.save_state(str(target))  # non-main ranks only add their own RNG files
     accelerator.wait_for_everyone()
     return target
-
-
-class CodeHistogram:
-    """Counts of every code over many batches, per code group, for usage % and perplexity."""
-
-    def __init__(self, codebook_sizes: tuple[int, ...], device):
-        self.counts = [torch.zeros(size, dtype=torch.long, device=device) for size in codebook_sizes]
-
-    def update(self, indices: torch.Tensor) -> None:
-        for group, counts in enumerate(self.counts):
-            counts += torch.bincount(indices[:, group].flatten(), minlength=counts.numel())
-
-    def metrics(self, names: tuple[str, ...]) -> dict[str, float]:
-        result = {}
-        for name, counts in zip(names, self.counts):
-            total = counts.sum().clamp(min=1)
-            p = counts.double() / total
-            entropy = -(p[p > 0] * p[p > 0].log()).sum()
-            result[f"usage/{name}_percent"] = 100.0 * float((counts > 0).sum()) / counts.numel()
-            result[f"usage/{name}_perplexity"] = float(entropy.exp())
-        return result
-
-
-def group_names(kind: str, groups: int) -> tuple[str, ...]:
-    return ("adjective", "noun") if kind == "dual" else ("codebook",) if groups == 1 else tuple(f"group{i}" for i in range(groups))
-
-
-def psnr(images: torch.Tensor, reconstructions: torch.Tensor) -> torch.Tensor:
-    """PSNR in dB per image, on [0, 1] pixel values (inputs are in [-1, 1])."""
-    error = ((images.float() - reconstructions.float().clamp(-1, 1)) / 2).pow(2).flatten(1).mean(1)
-    return 10 * torch.log10(1.0 / error.clamp(min=1e-10))
 
 
 def read_history(output_dir: Path) -> list[dict]:

@@ -17,6 +17,9 @@ class DualQuantizer(LanguageQuantizer):
     def codebook_sizes(self) -> tuple[int, ...]:
         return (self.transfer.num_adjectives, self.transfer.word_vectors.shape[0] - self.transfer.num_adjectives)
 
+    def group_codebooks(self) -> tuple[torch.Tensor, ...]:
+        return self.codebooks()
+
     def forward(self, z: torch.Tensor) -> Quantized:
         if z.shape[1] % 2:
             raise ValueError(f"the dual quantizer splits channels in halves; got {z.shape[1]} channels")

@@ -42,6 +42,9 @@ class GumbelQuantizer(nn.Module):
     def codebook_sizes(self) -> tuple[int, ...]:
         return (self.embedding.num_embeddings,)
 
+    def group_codebooks(self) -> tuple[torch.Tensor, ...]:
+        return (self.embedding.weight,)
+
     def set_step(self, step: int) -> None:
         progress = min(step / max(self.anneal_steps, 1), 1.0)
         span = self.temperature_start - self.temperature_end

@@ -19,6 +19,9 @@ class SingleQuantizer(LanguageQuantizer):
     def stacked(self) -> torch.Tensor:
         return torch.cat(self.codebooks())
 
+    def group_codebooks(self) -> tuple[torch.Tensor, ...]:
+        return (self.stacked(),)
+
     def forward(self, z: torch.Tensor) -> Quantized:
         return quantize(z, self.stacked(), self.beta, self.chunk_size)
 

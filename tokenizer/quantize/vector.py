@@ -56,6 +56,10 @@ class LearnedVectorQuantizer(nn.Module):
     def codebook_sizes(self) -> tuple[int, ...]:
         return (self.embedding.num_embeddings,)
 
+    def group_codebooks(self) -> tuple[torch.Tensor, ...]:
+        """The codebook of each code group (what the indices point into)."""
+        return (self.embedding.weight,)
+
     def forward(self, z: torch.Tensor) -> Quantized:
         return quantize(z, self.embedding.weight, self.beta, self.chunk_size)
 

@@ -1,0 +1,182 @@
+"""Measure tokenizers the same way: reconstruction metrics, codebook usage, speed, figures.
+
+    python -m tokenizer.evaluate --model DIR_OR_HUB_ID [--model ...] --data CONFIG_OR_FOLDER [--num N] --out DIR
+
+``--data`` is a tokenizer training config (its data section, validation split), ``shapes`` (the
+built-in validation split) or a folder of images (all of them). Images are resized and
+centre-cropped to ``--resolution`` (default: the first model's training resolution).
+
+Writes ``metrics.json`` and ``metrics.md`` (one row per model, the paper's Table 1 columns):
+FID of the reconstructions against the same originals (torch-fidelity, Inception 2015-12-05),
+PSNR, SSIM, l1 and l2 on pixel values in [0, 1], codebook usage % and perplexity per codebook
+over the whole set, and encode+decode throughput. ``--figures`` adds PNGs: per-code usage
+histograms, code similarity across the run's checkpoints and a patch→word overlay.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader, Subset
+from tqdm.auto import tqdm
+
+from .config import load_config
+from .data import DataConfig, build_dataset
+from .errors import USER_ERRORS
+from .fid import FIDUnavailableError, frechet_distance
+from .metrics import CodeHistogram, pixel_metrics
+from .model import VQCTTokenizer
+from .training import TrainConfig, write_json
+
+log = logging.getLogger("tokenizer.evaluate")
+
+
+def data_config(data: str, resolution: int, num: int | None) -> DataConfig:
+    """The evaluation set named by ``--data``: a training config, ``shapes`` or a folder."""
+    path = Path(data)
+    if data in ("shapes", "builtin:shapes"):
+        config = DataConfig(kind="shapes", split="validation", validation_length=num or 256)
+    elif path.is_dir():
+        config = DataConfig(kind="folder", root=str(path), split="all")
+    elif path.suffix in (".yaml", ".yml"):
+        config = load_config(TrainConfig, path).data
+        config.split = "validation"
+    else:
+        raise FileNotFoundError(f"--data {data}: not a folder, a tokenizer config (.yaml) or 'shapes'")
+    config.resolution, config.crop, config.flip = resolution, "center", False
+    return config
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+@torch.no_grad()
+def evaluate(model: VQCTTokenizer, dataset, *, batch_size: int, device: torch.device, fid: bool = True) -> tuple[dict[str, float], CodeHistogram]:
+    """Every metric of the module docstring for one model over ``dataset``, and the code counts."""
+    model = model.to(device).eval()
+    loader = DataLoader(dataset, batch_size=batch_size)
+    histogram = CodeHistogram(model.codebook_sizes, device)
+    measured, originals, reconstructed = defaultdict(list), [], []
+    count = 0
+    for batch in tqdm(loader, desc="evaluating", unit=" batch", leave=False):
+        images = batch["image"].to(device)
+        codes = model.encode(images)
+        reconstructions = model.decode(codes)
+        count += len(images)
+        histogram.update(codes)
+        for name, values in pixel_metrics(images, reconstructions).items():
+            measured[name].append(values.cpu())
+        if fid:
+            originals.append(images.cpu())
+            reconstructed.append(reconstructions.clamp(-1, 1).cpu())
+    metrics = {name: float(torch.cat(values).mean()) for name, values in measured.items()}
+    metrics["images"] = count
+    metrics |= {key.removeprefix("usage/"): value for key, value in histogram.metrics(model.group_names).items()}
+    if fid:
+        try:
+            metrics["fid"] = frechet_distance(torch.cat(originals), torch.cat(reconstructed), device=device)
+        except FIDUnavailableError as error:
+            log.warning("FID skipped: %s", error)
+    return metrics, histogram
+
+
+@torch.no_grad()
+def throughput(model: VQCTTokenizer, images: torch.Tensor, repeats: int = 5) -> float:
+    """encode + decode images per second on one batch, after a warm-up pass (measured before any
+    FID run, whose Inception passes slow later CPU work down)."""
+    model.eval()
+    model.decode(model.encode(images))
+    synchronize(images.device)
+    started = time.perf_counter()
+    for _ in range(repeats):
+        model.decode(model.encode(images))
+    synchronize(images.device)
+    return repeats * len(images) / (time.perf_counter() - started)
+
+
+TABLE_COLUMNS = (("fid", "FID ↓", "{:.2f}"), ("l1", "l1 ↓", "{:.4f}"), ("l2", "l2 ↓", "{:.4f}"), ("psnr", "PSNR ↑", "{:.2f}"), ("ssim", "SSIM ↑", "{:.4f}"))
+
+
+def markdown_table(results: dict[str, dict]) -> str:
+    """One row per model: method, codebook sizes, then Table 1's columns and usage."""
+    header = ["model", "quantizer", "codebooks"] + [title for _, title, _ in TABLE_COLUMNS] + ["usage % ↑", "perplexity", "images/s"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * 3 + "---:|" * (len(header) - 3)]
+    for name, metrics in results.items():
+        groups = metrics["groups"]
+        cells = [name, metrics["quantizer"], " + ".join(str(size) for size in metrics["codebook_sizes"])]
+        cells += [fmt.format(metrics[key]) if key in metrics else "n/a" for key, _, fmt in TABLE_COLUMNS]
+        cells.append(" / ".join(f"{metrics[f'{g}_percent']:.1f}" for g in groups))
+        cells.append(" / ".join(f"{metrics[f'{g}_perplexity']:.1f}" for g in groups))
+        cells.append(f"{metrics['images_per_second']:.1f}")
+        lines.append("| " + " | ".join(cells) + " |")
+    notes = "Pixel metrics on values in [0, 1]; FID of reconstructions against the same originals."
+    return "\n".join(lines) + "\n\n" + notes + "\n"
+
+
+def model_name(source: str) -> str:
+    path = Path(source)
+    if path.exists():  # .../run/final → run
+        return path.parent.name if path.name == "final" else path.name
+    return source
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tokenizer.evaluate", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", action="append", required=True, help="a save_pretrained folder or a Hub id; repeat to compare")
+    parser.add_argument("--data", required=True, help="tokenizer config (.yaml), 'shapes', or a folder of images")
+    parser.add_argument("--out", required=True, help="output folder")
+    parser.add_argument("--num", type=int, help="evaluate the first N images only")
+    parser.add_argument("--resolution", type=int, help="default: the first model's training resolution")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--no-fid", action="store_true", help="skip FID")
+    parser.add_argument("--figures", action="store_true", help="usage histograms, code similarity over checkpoints, patch→word overlay")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    try:
+        return run(args)
+    except USER_ERRORS as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+def run(args) -> int:
+    out = Path(args.out)
+    device = torch.device(args.device)
+    models = {model_name(source): (source, VQCTTokenizer.from_pretrained(source)) for source in args.model}
+    first = next(iter(models.values()))[1]
+    resolution = args.resolution or first.config.autoencoder.resolution
+    dataset = build_dataset(data_config(args.data, resolution, args.num))
+    if args.num is not None:
+        dataset = Subset(dataset, range(min(args.num, len(dataset))))
+    out.mkdir(parents=True, exist_ok=True)
+    timing_batch = torch.stack([dataset[i]["image"] for i in range(min(args.batch_size, len(dataset)))]).to(device)
+    speeds = {name: throughput(model.to(device), timing_batch) for name, (_, model) in models.items()}
+    results = {}
+    for name, (source, model) in models.items():
+        log.info("%s: %d images at %d px", name, len(dataset), resolution)
+        metrics, histogram = evaluate(model, dataset, batch_size=args.batch_size, device=device, fid=not args.no_fid)
+        metrics |= {"images_per_second": speeds[name], "source": source, "quantizer": model.config.quantizer.kind, "codebook_sizes": list(model.codebook_sizes), "groups": list(model.group_names)}
+        results[name] = metrics
+        if args.figures:
+            from .figures import write_figures
+
+            metrics["figures"] = [str(path) for path in write_figures(model, source, dataset, histogram.counts, out / name, device)]
+    write_json(out / "metrics.json", {"data": args.data, "resolution": resolution, "models": results})
+    table = markdown_table(results)
+    (out / "metrics.md").write_text(table)
+    print(table)
+    print(f"wrote {out / 'metrics.json'} and {out / 'metrics.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
