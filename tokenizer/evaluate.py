@@ -81,6 +81,7 @@ def evaluate(model: VQCTTokenizer, dataset, *, batch_size: int, device: torch.de
     metrics["images"] = count
     metrics |= {key.removeprefix("usage/"): value for key, value in histogram.metrics(model.group_names).items()}
     if fid:
+        log.info("FID on %d reconstructions against their originals (Inception on %s)", count, device)
         try:
             metrics["fid"] = frechet_distance(torch.cat(originals), torch.cat(reconstructed), device=device)
         except FIDUnavailableError as error:
