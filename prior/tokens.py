@@ -1,0 +1,127 @@
+"""Token cache: encode a data set with a frozen tokenizer once, so prior training never runs the
+tokenizer's encoder.
+
+    python -m prior.tokens --tokenizer DIR_OR_HUB_ID --data CONFIG [--split train] --out DIR
+
+``--data`` is a tokenizer training config (its data section; no random crop or flip here: the
+cache must be one fixed encoding). Writes ``DIR/<split>/shard-<k>.safetensors`` with ``codes``
+[n, G, h, w] (int32), ``index`` [n] (data set indices) and, where the data set has semantic maps,
+``labels`` [n, H, W] (uint8, at the data resolution), plus ``DIR/<split>/manifest.json``. Each
+shard is written to a temporary file and renamed, so an interrupted run leaves only whole shards;
+running the same command again encodes just the missing ones.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import sys
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch.utils.data import DataLoader, Dataset, Subset
+from tqdm.auto import tqdm
+
+from tokenizer.config import load_config, to_dict
+from tokenizer.data import build_dataset
+from tokenizer.errors import USER_ERRORS
+from tokenizer.model import VQCTTokenizer
+from tokenizer.training import TrainConfig, write_json
+
+log = logging.getLogger("prior.tokens")
+MANIFEST = "manifest.json"
+
+
+def shard_path(folder: Path, shard: int) -> Path:
+    return folder / f"shard-{shard:05d}.safetensors"
+
+
+@torch.no_grad()
+def encode_dataset(
+    tokenizer: VQCTTokenizer, dataset: Dataset, folder: Path, *, shard_size: int, batch_size: int, device: torch.device, meta: dict
+) -> dict:
+    """Encode every missing shard of ``dataset`` into ``folder``; returns the manifest written."""
+    folder.mkdir(parents=True, exist_ok=True)
+    manifest_file = folder / MANIFEST
+    if manifest_file.is_file():
+        previous = json.loads(manifest_file.read_text())
+        if {k: previous.get(k) for k in meta} != meta:
+            raise ValueError(f"{folder} holds a cache of another tokenizer or data set; choose another --out")
+    shards = math.ceil(len(dataset) / shard_size)
+    write_json(manifest_file, {**meta, "items": len(dataset), "shard_size": shard_size, "shards": shards, "complete": False})
+    tokenizer = tokenizer.to(device).eval()
+    missing = [k for k in range(shards) if not shard_path(folder, k).is_file()]
+    for shard in tqdm(missing, desc=f"encoding {folder.name}", unit=" shard"):
+        indices = range(shard * shard_size, min((shard + 1) * shard_size, len(dataset)))
+        codes, labels = [], []
+        for batch in DataLoader(Subset(dataset, indices), batch_size=batch_size):
+            codes.append(tokenizer.encode(batch["image"].to(device)).to(torch.int32).cpu())
+            if "label" in batch:
+                labels.append(batch["label"].to(torch.uint8))
+        tensors = {"codes": torch.cat(codes), "index": torch.tensor(list(indices), dtype=torch.int64)}
+        if labels:
+            tensors["labels"] = torch.cat(labels)
+        staging = shard_path(folder, shard).with_suffix(".tmp")
+        save_file(tensors, str(staging))
+        staging.replace(shard_path(folder, shard))
+    manifest = {**meta, "items": len(dataset), "shard_size": shard_size, "shards": shards, "complete": True}
+    write_json(manifest_file, manifest)
+    return manifest
+
+
+class TokenDataset(Dataset):
+    """The cached codes (and label maps) of one split, in data set order."""
+
+    def __init__(self, folder: str | Path):
+        folder = Path(folder)
+        manifest_file = folder / MANIFEST
+        if not manifest_file.is_file() or not json.loads(manifest_file.read_text()).get("complete"):
+            raise FileNotFoundError(f"{folder} is not a complete token cache (run python -m prior.tokens … --out)")
+        self.manifest = json.loads(manifest_file.read_text())
+        shards = [load_file(str(shard_path(folder, k))) for k in range(self.manifest["shards"])]
+        self.codes = torch.cat([shard["codes"] for shard in shards]).long()
+        self.labels = torch.cat([shard["labels"] for shard in shards]).long() if "labels" in shards[0] else None
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def __getitem__(self, index: int) -> dict:
+        item = {"codes": self.codes[index]}
+        if self.labels is not None:
+            item["label"] = self.labels[index]
+        return item
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m prior.tokens", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tokenizer", required=True, help="a save_pretrained folder or a Hub id")
+    parser.add_argument("--data", required=True, help="a tokenizer training config (.yaml)")
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--split", action="append", choices=["train", "validation"], help="default: train and validation")
+    parser.add_argument("--shard-size", type=int, default=4096)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    try:
+        tokenizer = VQCTTokenizer.from_pretrained(args.tokenizer)
+        data = load_config(TrainConfig, args.data).data
+        for split in args.split or ["train", "validation"]:
+            data.split, data.crop, data.flip = split, "center", False
+            meta = {"tokenizer": str(args.tokenizer), "data": to_dict(data)}
+            manifest = encode_dataset(
+                tokenizer, build_dataset(data), Path(args.out) / split,
+                shard_size=args.shard_size, batch_size=args.batch_size, device=torch.device(args.device), meta=meta,
+            )
+            print(f"{split}: {manifest['items']} items in {manifest['shards']} shards under {Path(args.out) / split}")
+    except USER_ERRORS as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
