@@ -178,6 +178,18 @@ class _Prior(nn.Module):
         if codes is not None and (codes.dim() != 4 or tuple(codes.shape[1:]) != (self.layout.groups, *grid)):
             raise ValueError(f"{name} must be [B, {self.layout.groups}, {grid[0]}, {grid[1]}], got {tuple(codes.shape)}")
 
+    def _sampling_start(self, condition, grid, codes, codes_name, batch_size, guidance_scale):
+        """(batch, image length, guided?, start tokens) for sampling; with guidance the
+        conditional rows come first, then the same rows with NULL condition tokens."""
+        self._check_grid(codes, grid, codes_name)
+        batch = self._batch_size(condition, batch_size, codes)
+        guided = self._guided(guidance_scale)
+        prefix = self.condition_prefix(condition, batch, grid)
+        start = self._start(prefix)
+        if guided:
+            start = torch.cat([start, self._start(torch.full_like(prefix, self.layout.null))])
+        return batch, self.layout.image_length(*grid), guided, start
+
     def _batch_size(self, condition, batch_size, *codes) -> int:
         for tensor in (condition, *codes):
             if tensor is not None:
@@ -228,14 +240,7 @@ class AutoregressivePrior(_Prior):
         ``prefix_codes`` [B, G, h, w] are kept as given and the rest is sampled after them."""
         h, w = grid
         layout, device = self.layout, self.device
-        self._check_grid(prefix_codes, grid, "prefix_codes")
-        batch = self._batch_size(condition, batch_size, prefix_codes)
-        length = layout.image_length(h, w)
-        guided = self._guided(guidance_scale)
-        prefix = self.condition_prefix(condition, batch, grid)
-        start = self._start(prefix)
-        if guided:  # conditional rows first, then the same rows with NULL condition tokens
-            start = torch.cat([start, self._start(torch.full_like(prefix, layout.null))])
+        batch, length, guided, start = self._sampling_start(condition, grid, prefix_codes, "prefix_codes", batch_size, guidance_scale)
         if not 0 <= prefix_cells <= h * w or (prefix_cells and prefix_codes is None):
             raise ValueError(f"prefix_cells must be in [0, {h * w}] and needs prefix_codes, got {prefix_cells}")
         known = prefix_cells * layout.groups
@@ -309,14 +314,7 @@ class MaskedPrior(_Prior):
         """
         h, w = grid
         layout, device = self.layout, self.device
-        self._check_grid(known_codes, grid, "known_codes")
-        batch = self._batch_size(condition, batch_size, known_codes)
-        length = layout.image_length(h, w)
-        guided = self._guided(guidance_scale)
-        prefix = self.condition_prefix(condition, batch, grid)
-        start = self._start(prefix)
-        if guided:
-            start = torch.cat([start, self._start(torch.full_like(prefix, layout.null))])
+        batch, length, guided, start = self._sampling_start(condition, grid, known_codes, "known_codes", batch_size, guidance_scale)
         tokens = torch.full((batch, length), layout.mask, dtype=torch.long, device=device)
         if (known_codes is None) != (known_mask is None):
             raise ValueError("known_codes and known_mask go together")

@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 
 from tokenizer.config import load_config, to_dict
 from tokenizer.data import build_dataset
-from tokenizer.errors import USER_ERRORS
+from tokenizer.errors import exit_code
 from tokenizer.model import VQCTTokenizer
 from tokenizer.training import TrainConfig, write_json
 
@@ -106,22 +106,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    try:
-        tokenizer = VQCTTokenizer.from_pretrained(args.tokenizer)
-        data = load_config(TrainConfig, args.data).data
-        for split in args.split or ["train", "validation"]:
-            data.split, data.crop, data.flip = split, "center", False
-            meta = {"tokenizer": str(args.tokenizer), "data": to_dict(data)}
-            manifest = encode_dataset(
-                tokenizer, build_dataset(data), Path(args.out) / split,
-                shard_size=args.shard_size, batch_size=args.batch_size, device=torch.device(args.device), meta=meta,
-            )
-            print(f"{split}: {manifest['items']} items in {manifest['shards']} shards under {Path(args.out) / split}")
-    except USER_ERRORS as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    return 0
+    return exit_code(lambda: run(args))
 
+
+def run(args) -> int:
+    tokenizer = VQCTTokenizer.from_pretrained(args.tokenizer)
+    data = load_config(TrainConfig, args.data).data
+    for split in args.split or ["train", "validation"]:
+        data.split, data.crop, data.flip = split, "center", False
+        meta = {"tokenizer": str(args.tokenizer), "data": to_dict(data)}
+        manifest = encode_dataset(
+            tokenizer, build_dataset(data), Path(args.out) / split,
+            shard_size=args.shard_size, batch_size=args.batch_size, device=torch.device(args.device), meta=meta,
+        )
+        print(f"{split}: {manifest['items']} items in {manifest['shards']} shards under {Path(args.out) / split}")
+    return 0
 
 if __name__ == "__main__":
     sys.exit(main())

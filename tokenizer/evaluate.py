@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 
 from .config import load_config
 from .data import DataConfig, build_dataset
-from .errors import USER_ERRORS
+from .errors import exit_code
 from .fid import FIDUnavailableError, frechet_distance
 from .metrics import CodeHistogram, pixel_metrics
 from .model import VQCTTokenizer
@@ -142,11 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--figures", action="store_true", help="usage histograms, code similarity over checkpoints, patch→word overlay")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    try:
-        return run(args)
-    except USER_ERRORS as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    return exit_code(lambda: run(args))
 
 
 def run(args) -> int:

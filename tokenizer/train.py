@@ -33,7 +33,7 @@ from tokenizer.atomic import atomic_directory, remove_leftovers
 from tokenizer.codebook import CodebookPrior, build_codebook_prior
 from tokenizer.config import load_config, to_dict, to_yaml
 from tokenizer.data import build_dataset
-from tokenizer.errors import USER_ERRORS
+from tokenizer.errors import exit_code
 from tokenizer.fid import FIDUnavailableError, frechet_distance, inception_weights_path
 from tokenizer.losses import VQGANLoss
 from tokenizer.model import LANGUAGE_KINDS, VQCTTokenizer
@@ -104,11 +104,7 @@ def fid_available(config: TrainConfig) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:
-        return train(argv)
-    except USER_ERRORS as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    return exit_code(lambda: train(argv))
 
 
 def train(argv: list[str] | None = None) -> int:

@@ -7,11 +7,10 @@ import logging
 import sys
 
 from ..config import load_config
-from ..errors import USER_ERRORS
+from ..errors import exit_code
 from .build import CodebookPriorConfig, build_codebook_prior
 from .prior import CodebookPrior
 from .summary import describe
-
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tokenizer.codebook", description=__doc__)
@@ -27,20 +26,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
 
-    try:
-        if args.command == "build":
-            config = load_config(CodebookPriorConfig, args.config, args.overrides)
-            prior = build_codebook_prior(config)
-            prior.save(args.out)
-            print(f"wrote {args.out}")
-        else:
-            prior = CodebookPrior.load(args.directory)
-        print(describe(prior, args.words if args.command == "show" else (), getattr(args, "neighbours", 5)))
-    except USER_ERRORS as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    return 0
+    return exit_code(lambda: run(args))
 
+def run(args) -> int:
+    if args.command == "build":
+        config = load_config(CodebookPriorConfig, args.config, args.overrides)
+        prior = build_codebook_prior(config)
+        prior.save(args.out)
+        print(f"wrote {args.out}")
+    else:
+        prior = CodebookPrior.load(args.directory)
+    print(describe(prior, args.words if args.command == "show" else (), getattr(args, "neighbours", 5)))
+    return 0
 
 if __name__ == "__main__":
     sys.exit(main())
