@@ -209,10 +209,10 @@ def train(argv: list[str] | None = None) -> int:
                 continue
             step += 1
             progress.update(1)
-            histogram = CodeHistogram(bare_model.codebook_sizes, accelerator.device)
-            histogram.update(quantized.indices)
-            usage = histogram.metrics(names)
             if step % config.log_steps == 0 or step == config.max_steps:
+                histogram = CodeHistogram(bare_model.codebook_sizes, accelerator.device)
+                histogram.update(quantized.indices)
+                usage = histogram.metrics(names)
                 scalars = {k: float(v) for k, v in logs.items()} | usage | {"lr": schedulers[0].get_last_lr()[0]}
                 accelerator.log(scalars, step=step)
                 progress.set_postfix(
