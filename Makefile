@@ -13,7 +13,15 @@ quickstart: setup
 	$(PYTHON) -m tokenizer.codebook build --config configs/codebook/default.yaml --out $(OUT)/codebook_prior
 	$(ACCELERATE) tokenizer/train.py --config configs/tokenizer/shapes.yaml \
 		output_dir=$(OUT)/tokenizer codebook_prior=$(OUT)/codebook_prior
-	@echo "quickstart done: tokenizer in $(OUT)/tokenizer/final, metrics in $(OUT)/tokenizer/metrics.json, grids in $(OUT)/tokenizer/samples"
+	$(ACCELERATE) prior/train.py --config configs/prior/shapes.yaml \
+		output_dir=$(OUT)/prior tokenizer=$(OUT)/tokenizer/final
+	$(PYTHON) -m prior.sample --prior $(OUT)/prior/final --num 8 --out $(OUT)/samples
+	$(PYTHON) -m prior.evaluate --prior $(OUT)/prior/final --num 256 --out $(OUT)/prior_eval
+	@echo "quickstart done:"
+	@echo "  samples (label maps → images): $(OUT)/samples/grid.png, one PNG per sample beside it"
+	@echo "  prior metrics (label following, completion, FID): $(OUT)/prior_eval/metrics.md"
+	@echo "  tokenizer metrics and grids: $(OUT)/tokenizer/metrics.json, $(OUT)/tokenizer/samples/"
+	@echo "  models: $(OUT)/tokenizer/final (VQCTTokenizer), $(OUT)/prior/final (VQCTPrior, tokenizer inside)"
 
 test: setup
 	$(PYTHON) -m pytest -q $(PYTEST_ARGS)

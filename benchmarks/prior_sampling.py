@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/prior_sampling.py                       # both presets, CPU-sized batch
     python benchmarks/prior_sampling.py --batch-size 16 --repeats 3     # on a GPU
 
-Presets: ``quickstart`` (8x8 grid → 128 image tokens, dim 256, depth 4) and ``large`` (16x16 →
+Presets: ``quickstart`` (8x8 grid → 128 image tokens, dim 128, depth 4) and ``large`` (16x16 →
 512 image tokens, dim 512, depth 8), both over the official code's vocabulary (1949 adjectives +
 4258 nouns) with 19 semantic classes. Tokens/s counts image tokens (batch × 2·h·w) per second of
 a whole ``sample`` call; without the cache every step re-runs the whole prefix, so the cost
@@ -23,11 +23,11 @@ from prior.model import PriorConfig, build_prior
 from prior.sequence import TokenLayout
 
 PRESETS = {
-    "quickstart": dict(grid=8, dim=256, depth=4, heads=4),
+    "quickstart": dict(grid=8, dim=128, depth=4, heads=4),
     "large": dict(grid=16, dim=512, depth=8, heads=8),
 }
 # the official code's vocabulary (as in benchmarks/synthetic_prior.py, not imported so that the
-# script runs as a plain file) and Cityscapes' 19 classes
+# script runs as a plain file) and CelebAMask-HQ's 19 classes
 PAPER_ADJECTIVES, PAPER_NOUNS, NUM_CLASSES = 1949, 4258, 19
 
 

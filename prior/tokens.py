@@ -26,13 +26,14 @@ from torch.utils.data import DataLoader, Dataset, Subset
 from tqdm.auto import tqdm
 
 from tokenizer.config import load_config, to_dict
-from tokenizer.data import build_dataset
+from tokenizer.data import DataConfig, build_dataset
 from tokenizer.errors import exit_code
 from tokenizer.model import VQCTTokenizer
 from tokenizer.training import TrainConfig, write_json
 
 log = logging.getLogger("prior.tokens")
 MANIFEST = "manifest.json"
+SPLITS = ("train", "validation")
 
 
 def shard_path(folder: Path, shard: int) -> Path:
@@ -109,18 +110,34 @@ def main(argv: list[str] | None = None) -> int:
     return exit_code(lambda: run(args))
 
 
+def cache_tokens(
+    tokenizer: VQCTTokenizer, source: str, data: DataConfig, out: Path, splits=SPLITS, *,
+    shard_size: int = 4096, batch_size: int = 64, device: torch.device | None = None,
+) -> dict[str, dict]:
+    """Encode each split of ``data`` into out/<split> (missing shards only); split → manifest."""
+    device = device or torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    manifests = {}
+    for split in splits:
+        # one fixed encoding: no random crop or flip
+        split_data = DataConfig(**{**to_dict(data), "split": split, "crop": "center", "flip": False})
+        meta = {"tokenizer": str(source), "data": to_dict(split_data)}
+        manifests[split] = encode_dataset(
+            tokenizer, build_dataset(split_data), out / split, shard_size=shard_size, batch_size=batch_size, device=device, meta=meta
+        )
+    return manifests
+
+
 def run(args) -> int:
     tokenizer = VQCTTokenizer.from_pretrained(args.tokenizer)
     data = load_config(TrainConfig, args.data).data
-    for split in args.split or ["train", "validation"]:
-        data.split, data.crop, data.flip = split, "center", False
-        meta = {"tokenizer": str(args.tokenizer), "data": to_dict(data)}
-        manifest = encode_dataset(
-            tokenizer, build_dataset(data), Path(args.out) / split,
-            shard_size=args.shard_size, batch_size=args.batch_size, device=torch.device(args.device), meta=meta,
-        )
+    manifests = cache_tokens(
+        tokenizer, args.tokenizer, data, Path(args.out), args.split or SPLITS,
+        shard_size=args.shard_size, batch_size=args.batch_size, device=torch.device(args.device),
+    )  # fmt: skip
+    for split, manifest in manifests.items():
         print(f"{split}: {manifest['items']} items in {manifest['shards']} shards under {Path(args.out) / split}")
     return 0
+
 
 if __name__ == "__main__":
     sys.exit(main())

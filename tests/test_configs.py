@@ -6,6 +6,7 @@ import pytest
 
 from tokenizer.codebook import CodebookPriorConfig
 from tokenizer.config import load_config
+from prior.config import PriorTrainConfig
 from tokenizer.training import TrainConfig
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
@@ -28,3 +29,18 @@ def test_ablations_change_only_what_they_name():
     mlp = load_config(TrainConfig, CONFIGS / "tokenizer" / "ablations" / "mlp_transfer.yaml")
     assert mlp.model.quantizer.transfer.kind == "mlp" and base.model.quantizer.transfer.kind == "gcn"
     assert mlp.model.autoencoder == base.model.autoencoder and mlp.loss == base.loss and mlp.data == base.data
+
+
+@pytest.mark.parametrize("path", sorted((CONFIGS / "prior").glob("*.yaml")), ids=lambda p: p.name)
+def test_prior_configs_load(path):
+    config = load_config(PriorTrainConfig, path)
+    assert config.model.kind in {"autoregressive", "masked"} and config.model.condition in {"semantic", "none"}
+    assert config.output_dir.startswith("outputs/")
+    config.sampling.options(config.model.kind)  # the sampling section suits the prior kind
+
+
+def test_unconditional_config_drops_only_the_condition():
+    semantic = load_config(PriorTrainConfig, CONFIGS / "prior" / "celebahq_semantic.yaml")
+    uncond = load_config(PriorTrainConfig, CONFIGS / "prior" / "celebahq_uncond.yaml")
+    assert (semantic.model.condition, uncond.model.condition) == ("semantic", "none")
+    assert (uncond.model.dim, uncond.model.depth, uncond.data) == (semantic.model.dim, semantic.model.depth, semantic.data)

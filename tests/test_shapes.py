@@ -12,7 +12,6 @@ from tokenizer.shapes import (
     ShapesConfig,
     ShapesDataset,
     caption_corpus,
-    label_palette,
 )
 
 CONFIG = ShapesConfig(size=32, length=40, seed=3)
@@ -166,11 +165,3 @@ def test_out_of_range_index_raises():
     with pytest.raises(IndexError):
         ds[-len(ds) - 1]
     assert _equal(ds[-1], ds[len(ds) - 1])
-
-
-def test_label_palette():
-    palette = label_palette()
-    assert palette.dtype == np.uint8 and palette.shape == (NUM_CLASSES, 3)
-    assert palette[0].tolist() == [0, 0, 0]
-    assert len({tuple(c) for c in palette.tolist()}) == NUM_CLASSES
-    assert CLASS_NAMES[0] == "background" and CLASS_NAMES[1:] == SHAPE_NAMES

@@ -3,7 +3,6 @@ import json
 import pytest
 import torch
 
-import prior.tokens as tokens
 from prior.tokens import MANIFEST, TokenDataset, encode_dataset, main, shard_path
 from tests.test_model import tiny_config
 from tokenizer.data import DataConfig, build_dataset

@@ -153,6 +153,22 @@ def _transform(image: Image.Image, label: np.ndarray | None, resolution: int, ra
     return image_tensor, None if labels is None else torch.from_numpy(np.ascontiguousarray(labels))
 
 
+def load_image(source: str | Path | Image.Image, resolution: int) -> torch.Tensor:
+    """One image (a file or a PIL image) → [3, resolution, resolution] in [-1, 1], prepared as the
+    data sets prepare theirs: any mode converted to RGB, short side resized, centre crop."""
+    if isinstance(source, Image.Image):
+        image = _to_rgb(source)
+    else:
+        try:
+            image = _read(Path(source), _to_rgb)
+        except _Unreadable as error:
+            if isinstance(error.__cause__, FileNotFoundError):
+                raise FileNotFoundError(f"no such image: {source}") from None
+            raise ValueError(f"not a readable image: {error}") from None
+    pixels, _ = _transform(image, None, resolution, False, False, np.random.default_rng(0))
+    return pixels
+
+
 class _Augmented(Dataset):
     """Shared epoch handling: augmentation randomness is a function of (seed, index, epoch)."""
 

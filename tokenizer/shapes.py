@@ -8,7 +8,6 @@ what the adjective->noun graph miner relies on.
 
 from __future__ import annotations
 
-import colorsys
 import dataclasses
 import math
 from dataclasses import dataclass
@@ -239,10 +238,3 @@ def caption_corpus(config: ShapesConfig, count: int) -> Iterator[str]:
     """Captions of samples 0..count-1 without rendering; count may exceed config.length."""
     for index in range(count):
         yield _caption(_sample_scene(np.random.default_rng([config.seed, index]), config.max_shapes))
-
-
-def label_palette() -> np.ndarray:
-    """[NUM_CLASSES, 3] uint8 colours for label maps; background is black."""
-    hues = [k / (NUM_CLASSES - 1) for k in range(NUM_CLASSES - 1)]
-    colours = [(0.0, 0.0, 0.0)] + [colorsys.hsv_to_rgb(h, 0.75, 1.0) for h in hues]
-    return np.round(np.asarray(colours) * 255).astype(np.uint8)

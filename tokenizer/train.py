@@ -23,15 +23,13 @@ if __name__ == "__main__" and Path(sys.path[0]).resolve() == Path(__file__).reso
 
 import torch
 from accelerate import Accelerator
-from accelerate.utils import DataLoaderConfiguration, ProjectConfiguration, set_seed
 from diffusers.optimization import get_scheduler
 from torch.utils.data import DataLoader
 from torchvision.utils import save_image
 from tqdm.auto import tqdm
 
-from tokenizer.atomic import atomic_directory, remove_leftovers
 from tokenizer.codebook import CodebookPrior, build_codebook_prior
-from tokenizer.config import load_config, to_dict, to_yaml
+from tokenizer.config import load_config, to_dict
 from tokenizer.data import build_dataset
 from tokenizer.errors import exit_code
 from tokenizer.fid import FIDUnavailableError, frechet_distance, inception_weights_path
@@ -40,9 +38,11 @@ from tokenizer.model import LANGUAGE_KINDS, VQCTTokenizer
 from tokenizer.metrics import CodeHistogram, pixel_metrics
 from tokenizer.training import (
     TrainConfig,
-    read_history,
-    resolve_resume,
+    make_accelerator,
+    resume,
+    latest_grid,
     save_checkpoint,
+    save_final,
     scaled_learning_rate,
     steps_per_epoch,
     write_json,
@@ -116,19 +116,7 @@ def train(argv: list[str] | None = None) -> int:
     logging.getLogger("accelerate").setLevel(logging.WARNING)  # one line per file saved otherwise
     config = load_config(TrainConfig, args.config, args.overrides)
     output_dir = Path(config.output_dir)
-    accelerator = Accelerator(
-        mixed_precision=config.mixed_precision,
-        gradient_accumulation_steps=config.gradient_accumulation_steps,
-        log_with="tensorboard",
-        project_config=ProjectConfiguration(project_dir=str(output_dir), logging_dir=str(output_dir / "logs")),
-        dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True),
-    )
-    set_seed(config.seed)
-    if accelerator.is_main_process:
-        for folder in (output_dir, output_dir / "checkpoints"):
-            remove_leftovers(folder)  # from a run killed while it wrote
-        (output_dir / "samples").mkdir(parents=True, exist_ok=True)
-        (output_dir / "config.yaml").write_text(to_yaml(config))
+    accelerator = make_accelerator(config)
 
     # data
     train_set = build_dataset(config.data)
@@ -160,16 +148,8 @@ def train(argv: list[str] | None = None) -> int:
     bare_model = accelerator.unwrap_model(model)
     names = bare_model.group_names
 
-    # resume
-    step, history = 0, []
-    resume = resolve_resume(output_dir, config.resume_from_checkpoint)
-    if resume is not None:
-        step, path = resume
-        accelerator.load_state(str(path))
-        history = [entry for entry in read_history(output_dir) if entry["step"] <= step]
-        log.info("resumed from %s at step %d", path, step)
+    step, history = resume(accelerator, config, "tokenizer", log)
     if accelerator.is_main_process:
-        accelerator.init_trackers("tokenizer", config={k: str(v) for k, v in to_dict(config).items() if not isinstance(v, dict)})
         log.info("model: %s quantizer, %.2f M parameters, codebooks %s, lr %.3g", bare_model.config.quantizer.kind,
                  sum(p.numel() for p in bare_model.parameters()) / 1e6, bare_model.codebook_sizes, lr)
 
@@ -236,9 +216,7 @@ def train(argv: list[str] | None = None) -> int:
     # final model
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
-        with atomic_directory(output_dir / "final") as staging:
-            bare_model.eval().save_pretrained(staging)
-        log.info("wrote %s", output_dir / "final")
+        save_final(bare_model, config, log, kind="tokenizer", metrics=history[-1] if history else None, grid=latest_grid(output_dir))
     accelerator.end_training()
     return 0
 

@@ -1,4 +1,5 @@
-"""What ``tokenizer/train.py`` needs beside the recipe: its config, checkpoints, metrics, grids."""
+"""What the training scripts share beside their recipes: configs, accelerate set-up, resume,
+checkpoints, metrics files, the final save and Hub upload."""
 
 from __future__ import annotations
 
@@ -9,8 +10,14 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from accelerate import Accelerator
+from accelerate.utils import DataLoaderConfiguration, ProjectConfiguration, set_seed
 
-from .atomic import atomic_directory
+from huggingface_hub import HfApi
+
+from .atomic import atomic_directory, remove_leftovers
+from .card import write_model_card
+from .config import ConfigError, to_dict, to_yaml
 from .codebook.build import CodebookPriorConfig
 from .data import DataConfig
 from .losses import LossConfig
@@ -20,32 +27,43 @@ CHECKPOINT_PATTERN = re.compile(r"^checkpoint-(\d+)$")
 
 
 @dataclass
-class TrainConfig:
-    output_dir: str = "outputs/tokenizer"
+class RunConfig:
+    """What every training run (tokenizer, prior) is configured by: where, how long, how often."""
+
+    output_dir: str = "outputs/run"
     seed: int = 0
     max_steps: int = 1000
     batch_size: int = 16  # per process
     gradient_accumulation_steps: int = 1
     mixed_precision: str = "no"  # no | fp16 | bf16
-    # Base learning rate per sample; with scale_lr the optimizers use
-    # learning_rate × batch_size × gradient_accumulation_steps × processes (taming's rule).
-    learning_rate: float = 4.5e-6
-    scale_lr: bool = True
     lr_scheduler: str = "constant"  # any diffusers.optimization.get_scheduler name
     lr_warmup_steps: int = 0
-    adam_beta1: float = 0.5
-    adam_beta2: float = 0.9
     max_grad_norm: float = 0.0  # 0 = no clipping
     checkpointing_steps: int = 500
     checkpoints_total_limit: int | None = 3
     resume_from_checkpoint: str | None = None  # a checkpoint folder, or "latest"
-    validation_steps: int = 250  # also writes a reconstruction grid
+    validation_steps: int = 250  # also writes a grid of images
+    log_steps: int = 10
+    num_workers: int = 0
+    # After training, upload output_dir/final to the Hub repo hub_model_id (needs a login/token).
+    push_to_hub: bool = False
+    hub_model_id: str | None = None
+    hub_private: bool = False
+
+
+@dataclass
+class TrainConfig(RunConfig):
+    output_dir: str = "outputs/tokenizer"
+    # Base learning rate per sample; with scale_lr the optimizers use
+    # learning_rate × batch_size × gradient_accumulation_steps × processes (taming's rule).
+    learning_rate: float = 4.5e-6
+    scale_lr: bool = True
+    adam_beta1: float = 0.5
+    adam_beta2: float = 0.9
     validation_batches: int = 8
     # FID of validation reconstructions against the originals (whole validation split) every
     # fid_steps steps (multiple of validation_steps); 0 = off. Needs Inception weights (tokenizer/fid.py).
     fid_steps: int = 0
-    log_steps: int = 10
-    num_workers: int = 0
     # A built codebook prior's folder; when None, one is built from ``codebook`` into
     # output_dir/codebook_prior (language quantizers only).
     codebook_prior: str | None = None
@@ -53,6 +71,68 @@ class TrainConfig:
     data: DataConfig = field(default_factory=DataConfig)
     model: TokenizerModelConfig = field(default_factory=TokenizerModelConfig)
     loss: LossConfig = field(default_factory=LossConfig)
+
+
+def make_accelerator(config: RunConfig) -> Accelerator:
+    """accelerate set up for a run: tensorboard under output_dir/logs, seedable data order,
+    the output folder cleaned of debris from a killed run and the merged config written."""
+    if config.push_to_hub and not config.hub_model_id:  # now, not after hours of training
+        raise ConfigError("push_to_hub=true needs hub_model_id=<user>/<repo>")
+    output_dir = Path(config.output_dir)
+    accelerator = Accelerator(
+        mixed_precision=config.mixed_precision,
+        gradient_accumulation_steps=config.gradient_accumulation_steps,
+        log_with="tensorboard",
+        project_config=ProjectConfiguration(project_dir=str(output_dir), logging_dir=str(output_dir / "logs")),
+        dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True),
+    )
+    set_seed(config.seed)
+    if accelerator.is_main_process:
+        for folder in (output_dir, output_dir / "checkpoints"):
+            remove_leftovers(folder)  # from a run killed while it wrote
+        (output_dir / "samples").mkdir(parents=True, exist_ok=True)
+        (output_dir / "config.yaml").write_text(to_yaml(config))
+    return accelerator
+
+
+def resume(accelerator: Accelerator, config: RunConfig, project: str, log) -> tuple[int, list[dict]]:
+    """Load the checkpoint ``resume_from_checkpoint`` names (if any) and start the trackers:
+    (step, metrics history up to that step)."""
+    output_dir = Path(config.output_dir)
+    step, history = 0, []
+    found = resolve_resume(output_dir, config.resume_from_checkpoint)
+    if found is not None:
+        step, path = found
+        accelerator.load_state(str(path))
+        history = [entry for entry in read_history(output_dir) if entry["step"] <= step]
+        log.info("resumed from %s at step %d", path, step)
+    if accelerator.is_main_process:
+        accelerator.init_trackers(project, config={k: str(v) for k, v in to_dict(config).items() if not isinstance(v, dict)})
+    return step, history
+
+
+def save_final(model, config: RunConfig, log, *, kind: str, metrics: dict | None, grid: Path | None) -> Path:
+    """``save_pretrained`` and a model card (``tokenizer.card``) into output_dir/final,
+    atomically; then, with ``push_to_hub``, that folder uploaded to ``hub_model_id`` as it is.
+    Call on the main process only."""
+    final = Path(config.output_dir) / "final"
+    repo = config.hub_model_id or str(final)
+    with atomic_directory(final) as staging:
+        model.eval().save_pretrained(staging)
+        write_model_card(staging, kind=kind, repo=repo, config=to_dict(config), metrics=metrics, grid=grid)
+    log.info("wrote %s", final)
+    if config.push_to_hub:
+        api = HfApi()
+        url = api.create_repo(config.hub_model_id, private=config.hub_private, exist_ok=True)
+        api.upload_folder(repo_id=config.hub_model_id, folder_path=str(final), commit_message="Upload from the VQCT toolkit")
+        log.info("pushed %s to %s", final, url)
+    return final
+
+
+def latest_grid(output_dir: Path) -> Path | None:
+    """The newest image grid under output_dir/samples (for the model card)."""
+    grids = sorted((Path(output_dir) / "samples").glob("*.png"))
+    return grids[-1] if grids else None
 
 
 def checkpoints(output_dir: Path) -> list[tuple[int, Path]]:

@@ -1,0 +1,181 @@
+"""What the demo's three tabs compute, free of any UI: synthesis from a painted label map,
+completion of a painted region, and inspection of an image's codes and words.
+
+Every user mistake raises ``DemoInputError`` with a sentence the UI shows as it is (the app
+keeps serving): no image, a file that is not an image, an image above ``MAX_PIXELS``, an empty
+region, a map painted outside the palette. Grayscale, palette and RGBA images are converted.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from prior.pretrained import SamplingConfig, VQCTPrior
+from tokenizer.data import load_image
+from tokenizer.labels import LabelMapError, labels_from_array, palette
+from tokenizer.metrics import pixel_metrics, to_unit
+from tokenizer.model import LANGUAGE_KINDS, VQCTTokenizer
+
+MAX_PIXELS = 4096 * 4096
+# Brush strokes are anti-aliased against the canvas: allow more stray edge pixels than a file.
+PAINTED_OFF_PALETTE_TOLERANCE = 0.05
+
+
+class DemoInputError(ValueError):
+    """Bad input from the UI; the message is meant for the user."""
+
+
+@dataclass
+class Timed:
+    images: list[Image.Image]
+    seconds: float
+
+
+def to_pil(images: torch.Tensor, scale: int = 1) -> list[Image.Image]:
+    """[B, 3, H, W] in [-1, 1] → PIL images, enlarged ``scale``× without smoothing (tiny models)."""
+    arrays = (to_unit(images.cpu()) * 255).round().byte().permute(0, 2, 3, 1).numpy()
+    pictures = [Image.fromarray(a) for a in arrays]
+    if scale > 1:
+        pictures = [p.resize((p.width * scale, p.height * scale), Image.NEAREST) for p in pictures]
+    return pictures
+
+
+def _checked_array(image, what: str) -> np.ndarray:
+    if image is None:
+        raise DemoInputError(f"no {what}: upload or draw one first")
+    array = np.asarray(image)
+    if array.dtype == object or array.ndim not in (2, 3):
+        raise DemoInputError(f"the {what} is not an image")
+    if array.shape[0] * array.shape[1] > MAX_PIXELS:
+        raise DemoInputError(f"the {what} is {array.shape[1]}×{array.shape[0]} pixels; the limit is {MAX_PIXELS // 4096}×4096")
+    return array
+
+
+def _flatten_alpha(array: np.ndarray, background: tuple[int, int, int]) -> np.ndarray:
+    """RGB(A)/grey array → RGB uint8; transparent pixels become ``background``."""
+    if array.ndim == 2:
+        array = np.repeat(array[..., None], 3, -1)
+    if array.shape[2] == 4:
+        alpha = array[..., 3:4].astype(np.float32) / 255
+        array = array[..., :3] * alpha + np.asarray(background, np.float32) * (1 - alpha)
+    return np.asarray(array[..., :3]).round().astype(np.uint8)
+
+
+class DemoModels:
+    """The prior (with its tokenizer) and the tokenizer the Inspect tab reads images with."""
+
+    def __init__(self, prior: str | Path, tokenizer: str | Path | None = None, device: str = "cpu"):
+        self.prior = VQCTPrior.from_pretrained(str(prior)).to(device).eval()
+        self.tokenizer = VQCTTokenizer.from_pretrained(str(tokenizer)).to(device).eval() if tokenizer else self.prior.tokenizer
+        self.device = device
+        self.scale = max(1, 256 // self.prior.resolution)  # show tiny images at about 256 px
+
+    @property
+    def num_classes(self) -> int:
+        return self.prior.num_classes
+
+    def palette_hex(self) -> list[str]:
+        return ["#%02x%02x%02x" % tuple(int(v) for v in c) for c in palette(max(self.num_classes, 1))]
+
+    def labels_from_picture(self, picture) -> torch.Tensor:
+        """A painted or uploaded map (RGB(A) array, any size) → class ids at the prior's resolution."""
+        array = _flatten_alpha(_checked_array(picture, "label map"), (0, 0, 0))
+        try:
+            labels = labels_from_array(array, self.num_classes, "the label map", tolerance=PAINTED_OFF_PALETTE_TOLERANCE)
+        except LabelMapError as error:
+            raise DemoInputError(str(error)) from None
+        size = self.prior.resolution
+        side = min(labels.shape)  # centre square, as images are cropped
+        top, left = (labels.shape[0] - side) // 2, (labels.shape[1] - side) // 2
+        square = Image.fromarray(labels[top : top + side, left : left + side].numpy().astype(np.uint8))
+        return torch.from_numpy(np.array(square.resize((size, size), Image.NEAREST))).long()
+
+    def _image(self, picture, resolution: int) -> torch.Tensor:
+        array = _flatten_alpha(_checked_array(picture, "image"), (255, 255, 255))
+        return load_image(Image.fromarray(array), resolution)
+
+    def _sampling(self, temperature: float, top_k: int | None, guidance: float) -> SamplingConfig:
+        kind = self.prior.prior_config.kind
+        if guidance != 1.0 and self.prior.prior_config.condition == "none":
+            raise DemoInputError("guidance needs a conditional prior; this one is unconditional: set it to 1")
+        top_k = int(top_k) if top_k and kind == "autoregressive" else None
+        return SamplingConfig(temperature=float(temperature), top_k=top_k, guidance_scale=float(guidance))
+
+    def synthesize(self, picture, num: int, seed: int, temperature: float, top_k: int | None, guidance: float, progress=None) -> Timed:
+        """``num`` images for the painted map (or unconditional samples for an unconditional prior)."""
+        started = time.perf_counter()
+        condition = None
+        if self.prior.prior_config.condition == "semantic":
+            condition = self.labels_from_picture(picture)
+        sampling = self._sampling(temperature, top_k, guidance)
+        sampling.batch_size = 1 if progress is not None else sampling.batch_size
+        generator = torch.Generator(self.device).manual_seed(int(seed))
+        images = []
+        for k in range(int(num)):
+            if progress is not None:
+                progress((k, int(num)), desc=f"sampling image {k + 1} of {int(num)}")
+            cond = condition[None] if condition is not None else None
+            _, sample = self.prior.generate(cond, num=1, sampling=sampling, generator=generator)
+            images.append(sample)
+        return Timed(to_pil(torch.cat(images), self.scale), time.perf_counter() - started)
+
+    def complete(self, picture, region_layer, num: int, seed: int, temperature: float, top_k: int | None, progress=None) -> Timed:
+        """``num`` completions of ``picture`` with the painted ``region_layer`` (alpha > 0) regenerated."""
+        started = time.perf_counter()
+        image = self._image(picture, self.prior.resolution)
+        if region_layer is None:
+            raise DemoInputError("no region: paint over the part of the image to regenerate")
+        layer = np.asarray(region_layer)
+        painted = layer[..., 3] > 0 if layer.ndim == 3 and layer.shape[2] == 4 else layer.reshape(layer.shape[0], layer.shape[1], -1).max(-1) > 127
+        if not painted.any():
+            raise DemoInputError("the region to regenerate is empty: paint over the part of the image to replace")
+        mask = Image.fromarray(painted.astype(np.uint8) * 255)
+        region = load_image(mask, self.prior.resolution).mean(0) > 0
+        sampling = self._sampling(temperature, top_k, 1.0)
+        generator = torch.Generator(self.device).manual_seed(int(seed))
+        results = []
+        for k in range(int(num)):
+            if progress is not None:
+                progress((k, int(num)), desc=f"completing {k + 1} of {int(num)}")
+            try:
+                _, completed, _ = self.prior.complete(image[None], region[None], sampling=sampling, generator=generator)
+            except ValueError as error:
+                raise DemoInputError(str(error)) from None
+            results.append(completed)
+        return Timed(to_pil(torch.cat(results), self.scale), time.perf_counter() - started)
+
+    @torch.no_grad()
+    def inspect(self, picture) -> dict:
+        """Reconstruction, PSNR, the (adjective, noun) of each patch with its box, and the image's usage."""
+        resolution = self.tokenizer.config.autoencoder.resolution
+        image = self._image(picture, resolution)[None].to(self.device)
+        codes = self.tokenizer.encode(image)
+        reconstruction = self.tokenizer.decode(codes).clamp(-1, 1)
+        psnr = float(pixel_metrics(image, reconstruction)["psnr"][0])
+        scale = max(1, 256 // resolution)
+        factor = self.tokenizer.downsample_factor * scale
+        patches, table = [], []
+        if self.tokenizer.config.quantizer.kind in LANGUAGE_KINDS:
+            for row, line in enumerate(self.tokenizer.words(codes)[0]):
+                for col, (adjective, noun) in enumerate(line):
+                    label = " ".join(w for w in (adjective, noun) if w)
+                    patches.append(((col * factor, row * factor, (col + 1) * factor - 1, (row + 1) * factor - 1), label))
+                    table.append([row, col, adjective or "", noun or ""])
+        usage = {
+            name: (int(codes[0, g].unique().numel()), size)
+            for g, (name, size) in enumerate(zip(self.tokenizer.group_names, self.tokenizer.codebook_sizes))
+        }
+        return {
+            "image": to_pil(image, scale)[0],
+            "reconstruction": to_pil(reconstruction, scale)[0],
+            "psnr": psnr,
+            "patches": patches,  # ((x0, y0, x1, y1) on the enlarged image, "adjective noun")
+            "words": table,  # [row, column, adjective, noun]
+            "usage": usage,
+        }

@@ -1,0 +1,232 @@
+"""The Gradio demo: semantic synthesis, completion and a patch→word inspector.
+
+    python -m apps.demo [--prior DIR_OR_HUB_ID] [--tokenizer DIR_OR_HUB_ID] [--port 7860] [--share]
+
+Defaults: the quickstart's models (outputs/quickstart/prior/final, and for the Inspect tab
+outputs/quickstart/tokenizer/final when present, else the tokenizer inside the prior). Tabs:
+
+1. Synthesis — paint a label map with one brush colour per class (legend beside it), upload one
+   or start from the example; sample N images with seed, temperature, top-k and guidance.
+2. Completion — upload an image, paint the region to regenerate, get N completions.
+3. Inspect — upload an image: its reconstruction and PSNR, the adjective and noun of every
+   patch (hover the boxes; the table lists them) and how many codes the image uses.
+
+Bad input (no image, not an image, too large, an empty region, colours outside the palette)
+shows a message in the page and the app keeps serving. API names for gradio_client:
+``/synthesize``, ``/complete``, ``/inspect``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import socket
+import sys
+import tempfile
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+from PIL import Image
+
+from prior.sample import validation_examples
+from tokenizer.labels import palette
+
+from .backend import DemoInputError, DemoModels, to_pil
+
+QUICKSTART = Path("outputs/quickstart")
+CANVAS = 256
+
+
+def _legend(models: DemoModels, class_names: list[str]) -> str:
+    cells = [
+        f'<span style="display:inline-block;margin:2px 8px 2px 0"><span style="display:inline-block;width:14px;height:14px;'
+        f'background:{colour};border:1px solid #888;vertical-align:middle"></span> {name}</span>'
+        for colour, name in zip(models.palette_hex(), class_names)
+    ]
+    return "<div><b>Classes</b><br>" + "".join(cells) + "</div>"
+
+
+def class_names(models: DemoModels) -> list[str]:
+    from tokenizer.data import CELEBAHQ_PARTS
+    from tokenizer.shapes import CLASS_NAMES
+
+    known = {"shapes": CLASS_NAMES, "celebahq": CELEBAHQ_PARTS}.get(models.prior.data.get("kind"), ())
+    return list(known) if len(known) == models.num_classes else [f"class {k}" for k in range(models.num_classes)]
+
+
+def write_examples(models: DemoModels, folder: Path, count: int = 3) -> dict[str, list[Path]]:
+    """Example maps (palette colours) and images from the prior's validation split, enlarged to the canvas."""
+    try:
+        examples = validation_examples(models.prior, count)
+    except ValueError:  # the data set is not readable here: no examples, the app still works
+        return {"maps": [], "images": []}
+    colours = palette(max(models.num_classes, 1))
+    written = {"maps": [], "images": []}
+    for k in range(count):
+        image = to_pil(examples["image"][k : k + 1])[0].resize((CANVAS, CANVAS), Image.NEAREST)
+        written["images"].append(folder / f"image-{k}.png")
+        image.save(written["images"][-1])
+        if "label" in examples and models.num_classes:
+            picture = Image.fromarray(colours[examples["label"][k].numpy()]).resize((CANVAS, CANVAS), Image.NEAREST)
+            written["maps"].append(folder / f"map-{k}.png")
+            picture.save(written["maps"][-1])
+    return written
+
+
+def _region_layer(size: int) -> np.ndarray:
+    """The completion tab's starting region: the lower-right quarter, painted white."""
+    layer = np.zeros((size, size, 4), dtype=np.uint8)
+    layer[size // 2 :, size // 2 :] = 255
+    return layer
+
+
+def _user_errors(function):
+    """DemoInputError → a message in the page (gr.Error), not a crash."""
+
+    def wrapped(*args, **kwargs):
+        try:
+            return function(*args, **kwargs)
+        except DemoInputError as error:
+            raise gr.Error(str(error)) from None
+
+    wrapped.__name__ = function.__name__
+    return wrapped
+
+
+def build_app(models: DemoModels, examples_dir: Path) -> gr.Blocks:
+    examples = write_examples(models, examples_dir)
+    semantic = models.prior.prior_config.condition == "semantic"
+    brush = gr.Brush(colors=models.palette_hex(), color_mode="fixed", default_size=24) if semantic else None
+
+    @_user_errors
+    def synthesize(editor, num, seed, temperature, top_k, guidance, progress=gr.Progress()):
+        picture = editor.get("composite") if isinstance(editor, dict) else editor
+        result = models.synthesize(picture, num, seed, temperature, top_k, guidance, progress=progress)
+        return result.images, f"{len(result.images)} images in {result.seconds:.1f} s"
+
+    @_user_errors
+    def complete(editor, num, seed, temperature, top_k, progress=gr.Progress()):
+        if not isinstance(editor, dict) or editor.get("background") is None:
+            raise DemoInputError("no image: upload the image to complete")
+        layers = editor.get("layers") or []
+        region = np.maximum.reduce([np.asarray(layer) for layer in layers]) if layers else None
+        result = models.complete(editor["background"], region, num, seed, temperature, top_k, progress=progress)
+        return result.images, f"{len(result.images)} completions in {result.seconds:.1f} s"
+
+    @_user_errors
+    def inspect(picture):
+        found = models.inspect(picture)
+        used = ", ".join(f"{name}: {count} of {size} codes ({100 * count / size:.1f}%)" for name, (count, size) in found["usage"].items())
+        summary = f"PSNR {found['psnr']:.2f} dB · codes used by this image: {used}"
+        if not found["patches"]:
+            summary += " · this tokenizer's codes carry no words (only VQCT's do)"
+        return found["reconstruction"], (found["image"], found["patches"]), summary, found["words"]
+
+    with gr.Blocks(title="VQCT demo") as app:
+        gr.Markdown(
+            "# VQCT: codebook transfer with part-of-speech\n"
+            f"Prior: `{models.prior.prior_config.kind}`, condition `{models.prior.prior_config.condition}`, "
+            f"{models.prior.resolution} px images from a {models.prior.grid[0]}×{models.prior.grid[1]} grid of adjective/noun codes."
+        )
+        with gr.Tab("Synthesis", id="synthesis"):
+            with gr.Row():
+                with gr.Column():
+                    map_editor = gr.ImageEditor(
+                        value=str(examples["maps"][0]) if examples["maps"] else None, type="numpy", image_mode="RGBA",
+                        brush=brush, sources=["upload"], layers=False, transforms=[], canvas_size=(CANVAS, CANVAS),
+                        label="Semantic map: paint with the class colours" if semantic else "Unconditional prior: the map is ignored",
+                    )  # fmt: skip
+                    if semantic:
+                        gr.HTML(_legend(models, class_names(models)))
+                    if examples["maps"]:
+                        gr.Examples([[str(p)] for p in examples["maps"]], inputs=[map_editor], label="Example maps")
+                with gr.Column():
+                    num = gr.Slider(1, 16, value=4, step=1, label="images")
+                    seed = gr.Number(value=0, precision=0, label="seed")
+                    temperature = gr.Slider(0.0, 2.0, value=1.0, step=0.05, label="temperature")
+                    top_k = gr.Slider(0, 1000, value=100, step=1, label="top-k (0 = off)")
+                    guidance = gr.Slider(1.0, 5.0, value=1.0, step=0.1, label="classifier-free guidance")
+                    synth_button = gr.Button("Synthesize", variant="primary", elem_id="synthesize")
+            synth_gallery = gr.Gallery(label="Samples", columns=4, elem_id="synthesis-gallery")
+            synth_info = gr.Markdown(elem_id="synthesis-info")
+            synth_button.click(synthesize, [map_editor, num, seed, temperature, top_k, guidance], [synth_gallery, synth_info], api_name="synthesize")
+        with gr.Tab("Completion", id="completion"):
+            start = None
+            if examples["images"]:
+                start = {"background": str(examples["images"][0]), "layers": [_region_layer(CANVAS)], "composite": None}
+            with gr.Row():
+                with gr.Column():
+                    image_editor = gr.ImageEditor(
+                        value=start, type="numpy", image_mode="RGBA", sources=["upload"], layers=False, transforms=[],
+                        brush=gr.Brush(colors=["#ffffff"], color_mode="fixed", default_size=32), canvas_size=(CANVAS, CANVAS),
+                        label="Upload an image, then paint the region to regenerate",
+                    )  # fmt: skip
+                with gr.Column():
+                    c_num = gr.Slider(1, 16, value=4, step=1, label="completions")
+                    c_seed = gr.Number(value=0, precision=0, label="seed")
+                    c_temperature = gr.Slider(0.0, 2.0, value=1.0, step=0.05, label="temperature")
+                    c_top_k = gr.Slider(0, 1000, value=100, step=1, label="top-k (0 = off)")
+                    complete_button = gr.Button("Complete", variant="primary", elem_id="complete")
+            complete_gallery = gr.Gallery(label="Completions", columns=4, elem_id="completion-gallery")
+            complete_info = gr.Markdown(elem_id="completion-info")
+            complete_button.click(complete, [image_editor, c_num, c_seed, c_temperature, c_top_k], [complete_gallery, complete_info], api_name="complete")
+        with gr.Tab("Inspect", id="inspect"):
+            with gr.Row():
+                inspect_input = gr.Image(value=str(examples["images"][0]) if examples["images"] else None, type="numpy",
+                                         sources=["upload"], label="Image")  # fmt: skip
+                reconstruction = gr.Image(label="Reconstruction", elem_id="reconstruction")
+            inspect_button = gr.Button("Inspect", variant="primary", elem_id="inspect")
+            inspect_info = gr.Markdown(elem_id="inspect-info")
+            words = gr.AnnotatedImage(label="Adjective and noun of each patch (hover)", show_legend=False)
+            table = gr.Dataframe(headers=["row", "column", "adjective", "noun"], label="Patch words")
+            inspect_button.click(inspect, [inspect_input], [reconstruction, words, inspect_info, table], api_name="inspect")
+    return app
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on now (for test and screenshot servers)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def resolve_models(prior: str | None, tokenizer: str | None) -> tuple[str, str | None]:
+    """The --prior / --tokenizer to use; the quickstart's when not given (a clear error when absent)."""
+    if prior is None:
+        prior = str(QUICKSTART / "prior" / "final")
+        if not Path(prior).is_dir():
+            raise FileNotFoundError(
+                f"no prior at {prior}: run `make quickstart` first (it trains one there), or pass --prior DIR_OR_HUB_ID"
+            )
+        default_tokenizer = QUICKSTART / "tokenizer" / "final"
+        tokenizer = tokenizer or (str(default_tokenizer) if default_tokenizer.is_dir() else None)
+    return prior, tokenizer
+
+
+def launch(prior: str, tokenizer: str | None = None, *, port: int | None = None, host: str = "127.0.0.1",
+           share: bool = False, block: bool = True) -> gr.Blocks:  # fmt: skip
+    models = DemoModels(prior, tokenizer)
+    app = build_app(models, Path(tempfile.mkdtemp(prefix="vqct-demo-")))
+    app.queue().launch(server_name=host, server_port=port, share=share, prevent_thread_lock=not block, show_error=True)
+    return app
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m apps.demo", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--prior", help="a VQCTPrior folder or Hub id (default: the quickstart's)")
+    parser.add_argument("--tokenizer", help="the tokenizer for the Inspect tab (default: the quickstart's, else the prior's)")
+    parser.add_argument("--port", type=int, default=7860)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--share", action="store_true", help="a public gradio.live link")
+    args = parser.parse_args(argv)
+    try:
+        prior, tokenizer = resolve_models(args.prior, args.tokenizer)
+    except FileNotFoundError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    launch(prior, tokenizer, port=args.port, host=args.host, share=args.share)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,162 @@
+"""Measure a trained prior on its data set's validation split:
+
+    python -m prior.evaluate --prior DIR_OR_HUB_ID --num 256 --out DIR [--guidance 1.5] [--no-fid]
+
+For each of the first N validation label maps it samples an image, then writes
+``metrics.json`` / ``metrics.md`` with
+
+- label following (semantic priors): a small segmentation network (``prior.segmenter``) is
+  trained on the train split's real images and maps, then its per-pixel agreement with the
+  maps is reported for real images (its ceiling), for the tokenizer's reconstructions of them
+  (the tokenizer's ceiling), for the samples against their own maps, and for the samples
+  against shuffled maps (another image's map: what a prior that ignored the maps would score);
+- FID of the samples against the real validation images, and of the reconstructions as the
+  reference a perfect prior would reach (torch-fidelity, offline weights: ``tokenizer.fid``);
+- completion of the lower half of each image: PSNR of the kept upper half against the originals
+  and the reconstructions, and of the regenerated half;
+- sampling time per image,
+
+and ``grid.png`` (maps, samples, real images for the first 8) and ``segmenter.safetensors``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+from safetensors.torch import save_file
+from torchvision.utils import save_image
+
+from tokenizer.data import DataConfig, build_dataset
+from tokenizer.errors import exit_code
+from tokenizer.fid import FIDUnavailableError, frechet_distance
+from tokenizer.labels import colourize
+from tokenizer.metrics import pixel_metrics
+from tokenizer.training import write_json
+
+from .pretrained import SamplingConfig, VQCTPrior
+from .sample import validation_examples
+from .segmenter import label_agreement, train_segmenter
+
+log = logging.getLogger("prior.evaluate")
+
+
+def shuffled(labels: torch.Tensor) -> torch.Tensor:
+    """Every map moved to the next image (a derangement: no image keeps its own map)."""
+    return labels.roll(1, 0)
+
+
+def label_following(model: VQCTPrior, examples: dict, samples: torch.Tensor, reconstructions: torch.Tensor, args) -> dict:
+    train_data = DataConfig(**{**model.data, "split": "train", "crop": "center", "flip": False})
+    segmenter = train_segmenter(build_dataset(train_data), model.num_classes, steps=args.segmenter_steps, seed=args.seed, device=args.device)
+    save_file(segmenter.state_dict(), str(Path(args.out) / "segmenter.safetensors"))
+    labels, classes = examples["label"], model.num_classes
+    return {
+        "real": label_agreement(segmenter.predict(examples["image"]), labels, classes),
+        "reconstructions": label_agreement(segmenter.predict(reconstructions), labels, classes),
+        "samples": label_agreement(segmenter.predict(samples), labels, classes),
+        "samples_shuffled_maps": label_agreement(segmenter.predict(samples), shuffled(labels), classes),
+    }
+
+
+def completion(model: VQCTPrior, examples: dict, reconstructions: torch.Tensor, condition, sampling, args) -> dict:
+    """Regenerate the lower half of every image: PSNR (dB) of the kept upper half against the
+    originals and against the tokenizer's reconstructions (how well the decoded result keeps the
+    known region), and of the regenerated half against the originals (a new lower half, so low)."""
+    region = torch.zeros(len(examples["image"]), model.resolution, model.resolution, dtype=torch.bool)
+    region[:, model.resolution // 2 :] = True
+    generator = torch.Generator(args.device).manual_seed(args.seed)
+    _, completed, _ = model.complete(examples["image"], region, condition, sampling=sampling, generator=generator)
+    completed = completed.clamp(-1, 1).cpu()
+    top, bottom = slice(0, model.resolution // 2), slice(model.resolution // 2, None)
+
+    def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
+        return float(pixel_metrics(a, b)["psnr"].mean())
+
+    return {
+        "kept_vs_original_psnr": psnr(examples["image"][..., top, :], completed[..., top, :]),
+        "kept_vs_reconstruction_psnr": psnr(reconstructions[..., top, :], completed[..., top, :]),
+        "reconstruction_vs_original_psnr": psnr(examples["image"][..., top, :], reconstructions[..., top, :]),
+        "regenerated_vs_original_psnr": psnr(examples["image"][..., bottom, :], completed[..., bottom, :]),
+    }
+
+
+def markdown(metrics: dict) -> str:
+    lines = [f"# Prior evaluation: {metrics['prior']}", "", f"{metrics['num']} validation maps, seed {metrics['seed']}, "
+             f"{metrics['seconds_per_image']:.3f} s per sampled image on {metrics['device']}.", ""]  # fmt: skip
+    if "label_following" in metrics:
+        lines += ["| images vs maps | pixel accuracy | foreground accuracy | mean IoU |", "|---|---:|---:|---:|"]
+        for name, values in metrics["label_following"].items():
+            lines.append(f"| {name} | {values['pixel_accuracy']:.3f} | {values['foreground_accuracy']:.3f} | {values['mean_iou']:.3f} |")
+        lines.append("")
+    if "completion" in metrics:
+        lines += ["Completion of the lower half (PSNR, dB, upper half unless named):", ""]
+        lines += [f"- {name}: {value:.2f}" for name, value in metrics["completion"].items()] + [""]
+    for name in ("fid_samples", "fid_reconstructions"):
+        if name in metrics:
+            lines.append(f"- {name}: {metrics[name]:.2f}")
+    return "\n".join(lines) + "\n"
+
+
+def run(args) -> int:
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    model = VQCTPrior.from_pretrained(args.prior).to(args.device).eval()
+    examples = validation_examples(model, args.num)
+    semantic = model.prior_config.condition == "semantic"
+    sampling = SamplingConfig(temperature=args.temperature, top_k=args.top_k, guidance_scale=args.guidance, batch_size=args.batch_size)
+    generator = torch.Generator(args.device).manual_seed(args.seed)
+    started = time.perf_counter()
+    _, samples = model.generate(examples["label"] if semantic else None, num=args.num, sampling=sampling, generator=generator)
+    seconds = time.perf_counter() - started
+    samples = samples.clamp(-1, 1).cpu()
+    reconstructions = model.decode(model.tokenizer.encode(examples["image"].to(args.device))).clamp(-1, 1).cpu()
+    metrics = {"prior": args.prior, "num": args.num, "seed": args.seed, "sampling": asdict(sampling), "device": args.device,
+               "seconds_per_image": seconds / args.num}  # fmt: skip
+    if semantic:
+        metrics["label_following"] = label_following(model, examples, samples, reconstructions, args)
+    metrics["completion"] = completion(model, examples, reconstructions, examples["label"] if semantic else None, sampling, args)
+    if not args.no_fid:
+        try:
+            metrics["fid_samples"] = frechet_distance(examples["image"], samples, device=args.device)
+            metrics["fid_reconstructions"] = frechet_distance(examples["image"], reconstructions, device=args.device)
+        except FIDUnavailableError as error:
+            log.warning("FID skipped: %s", error)
+    rows = [samples[:8], examples["image"][:8]]
+    if semantic:
+        rows.insert(0, colourize(examples["label"][:8], model.num_classes))
+    save_image((torch.cat(rows) + 1) / 2, out / "grid.png", nrow=min(8, args.num))
+    write_json(out / "metrics.json", metrics)
+    (out / "metrics.md").write_text(markdown(metrics))
+    print(markdown(metrics), end="")
+    print(f"wrote {out / 'metrics.json'}, {out / 'metrics.md'} and {out / 'grid.png'}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m prior.evaluate", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--prior", required=True, help="a VQCTPrior save_pretrained folder or Hub id")
+    parser.add_argument("--num", type=int, default=256, help="validation maps to sample from")
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--temperature", type=float, default=1.0)
+    parser.add_argument("--top-k", type=int)
+    parser.add_argument("--guidance", type=float, default=1.0)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--segmenter-steps", type=int, default=600)
+    parser.add_argument("--no-fid", action="store_true")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    args = parser.parse_args(argv)
+    if args.num < 2:
+        parser.error("--num must be at least 2 (shuffled maps and FID need two images)")
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    return exit_code(lambda: run(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

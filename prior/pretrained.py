@@ -1,0 +1,203 @@
+"""``VQCTPrior``: a trained stage-two prior together with the tokenizer it was trained on.
+
+One ``save_pretrained`` folder (or Hub repo) holds both: the tokenizer's weights and config ride
+inside the prior's, so ``VQCTPrior.from_pretrained(id)`` gives a model that turns label maps into
+images with nothing else to fetch, and a prior can never be paired with the wrong tokenizer.
+``tokenizer_source`` records where that tokenizer came from (a folder or Hub id) for the record.
+
+Sampling options (``SamplingConfig``) are shared by both prior kinds where they mean the same;
+``top_k``, ``top_p`` and ``use_cache`` are autoregressive only, ``steps`` and
+``choice_temperature`` masked only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from huggingface_hub import PyTorchModelHubMixin
+from torch import nn
+
+from tokenizer.model import VQCTTokenizer
+
+from .model import PriorConfig, _resolve_config, build_prior
+from .sequence import TokenLayout
+
+
+@dataclass
+class SamplingConfig:
+    temperature: float = 1.0
+    top_k: int | None = None  # autoregressive only
+    top_p: float | None = None  # autoregressive only
+    guidance_scale: float = 1.0  # classifier-free guidance; 1 = none
+    use_cache: bool = True  # autoregressive only: KV cache
+    steps: int = 8  # masked only: MaskGIT rounds
+    choice_temperature: float = 4.5  # masked only
+    batch_size: int = 64  # images sampled at once
+
+    def options(self, kind: str) -> dict:
+        """The keyword arguments ``kind``'s ``sample`` takes; an option set for the other kind is an error."""
+        shared = {"temperature": self.temperature, "guidance_scale": self.guidance_scale}
+        if kind == "autoregressive":
+            if self.steps != SamplingConfig.steps or self.choice_temperature != SamplingConfig.choice_temperature:
+                raise ValueError("steps and choice_temperature are for masked priors; this one is autoregressive")
+            return shared | {"top_k": self.top_k, "top_p": self.top_p, "use_cache": self.use_cache}
+        if self.top_k is not None or self.top_p is not None:
+            raise ValueError("top_k and top_p are for autoregressive priors; this one is masked (use temperature and steps)")
+        return shared | {"steps": self.steps, "choice_temperature": self.choice_temperature}
+
+
+def tokenizer_init_kwargs(tokenizer: VQCTTokenizer) -> dict:
+    """What ``VQCTTokenizer(**kwargs)`` needs to rebuild ``tokenizer``'s architecture."""
+    return dict(tokenizer._hub_mixin_config)  # recorded by huggingface_hub's mixin at construction
+
+
+class VQCTPrior(
+    nn.Module,
+    PyTorchModelHubMixin,
+    library_name="vqct",
+    tags=["vqct", "image-generation", "autoregressive", "semantic-image-synthesis"],
+):
+    """Label map (or nothing) → images, through the prior then the tokenizer's decoder."""
+
+    def __init__(
+        self,
+        *,
+        prior_config: dict,
+        tokenizer_config: dict,
+        grid: list[int],
+        tokenizer_source: str = "",
+        data: dict | None = None,
+    ):
+        super().__init__()
+        self.prior_config: PriorConfig = _resolve_config(prior_config)
+        self.tokenizer = VQCTTokenizer(**tokenizer_config).eval().requires_grad_(False)
+        sizes = self.tokenizer.codebook_sizes
+        classes = self.prior_config.num_classes if self.prior_config.condition != "none" else 0
+        self.layout = TokenLayout(sizes[0], sizes[1] if len(sizes) == 2 else 0, classes)
+        self.prior = build_prior(self.prior_config, self.layout)
+        self.grid = tuple(grid)
+        self.tokenizer_source = tokenizer_source
+        self.data = data or {}  # the data config it was trained on: resolution, kind (for default maps)
+
+    @classmethod
+    def build(cls, config: PriorConfig, tokenizer: VQCTTokenizer, *, grid: tuple[int, int], tokenizer_source: str, data: dict) -> VQCTPrior:
+        """A fresh prior around a copy of the trained ``tokenizer``."""
+        model = cls(
+            prior_config=asdict(config), tokenizer_config=tokenizer_init_kwargs(tokenizer),
+            grid=list(grid), tokenizer_source=tokenizer_source, data=data,
+        )  # fmt: skip
+        model.tokenizer.load_state_dict(tokenizer.state_dict())
+        return model
+
+    def train(self, mode: bool = True) -> VQCTPrior:
+        super().train(mode)
+        self.tokenizer.eval()  # frozen: never in training mode
+        return self
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    @property
+    def num_classes(self) -> int:
+        return self.layout.num_classes
+
+    @property
+    def resolution(self) -> int:
+        return self.grid[0] * self.tokenizer.downsample_factor
+
+    def _check_images(self, images: torch.Tensor) -> None:
+        size = (self.resolution, self.resolution)
+        if images.dim() != 4 or images.shape[1] != 3 or tuple(images.shape[-2:]) != size:
+            raise ValueError(f"images must be [B, 3, {size[0]}, {size[1]}] in [-1, 1], got {tuple(images.shape)}")
+
+    @torch.no_grad()
+    def generate(
+        self,
+        condition: torch.Tensor | None = None,
+        *,
+        num: int | None = None,
+        sampling: SamplingConfig | None = None,
+        generator: torch.Generator | None = None,
+        known_codes: torch.Tensor | None = None,
+        known_cells: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(codes [B, G, h, w], images [B, 3, H, W] in [-1, 1]), ``sampling.batch_size`` at a time.
+
+        ``condition``: label maps [B, H, W] (semantic prior; None samples with NULL condition
+        tokens, the unconditional mode learned through condition dropout) or class ids [B]; ``num``
+        when there is none. ``known_codes`` with ``known_cells`` [B, h, w] (True = keep) completes: the masked
+        prior keeps exactly those cells; the autoregressive one keeps the raster prefix before the
+        first cell to regenerate (in every image of the batch) and resamples everything after it.
+        """
+        sampling = sampling or SamplingConfig()
+        options = sampling.options(self.prior_config.kind)
+        total = next((len(t) for t in (condition, known_codes) if t is not None), num)
+        if total is None or total < 1:
+            raise ValueError("pass a condition, known codes or num >= 1")
+        if condition is None and self.prior_config.condition == "semantic":
+            # no map: every cell NULL, the unconditional mode that condition dropout trained
+            condition = torch.full((total, self.resolution, self.resolution), -1, dtype=torch.long)
+        codes = []
+        for start in range(0, total, sampling.batch_size):
+            part = slice(start, min(start + sampling.batch_size, total))
+            cond = condition[part] if condition is not None else None
+            known = known_codes[part] if known_codes is not None else None
+            cells = known_cells[part] if known_cells is not None else None
+            batch = part.stop - part.start
+            if self.prior_config.kind == "masked":
+                codes.append(self.prior.sample(
+                    cond, self.grid, known_codes=known, known_mask=cells, generator=generator, batch_size=batch, **options
+                ))  # fmt: skip
+            else:
+                prefix = _raster_prefix(cells) if known is not None else 0
+                codes.append(self.prior.sample(
+                    cond, self.grid, prefix_codes=known, prefix_cells=prefix, generator=generator, batch_size=batch, **options
+                ))  # fmt: skip
+        codes = torch.cat(codes)
+        return codes, self.decode(codes)
+
+    @torch.no_grad()
+    def decode(self, codes: torch.Tensor, batch_size: int = 64) -> torch.Tensor:
+        return torch.cat([self.tokenizer.decode(codes[i : i + batch_size].to(self.device)) for i in range(0, len(codes), batch_size)])
+
+    def known_cells(self, region: torch.Tensor) -> torch.Tensor:
+        """A pixel region to regenerate [B, H, W] (True = regenerate) → cells to keep [B, h, w]:
+        a cell is kept only when none of its pixels is in the region."""
+        if region.dim() != 3 or tuple(region.shape[-2:]) != (self.resolution, self.resolution):
+            raise ValueError(f"the region must be [B, {self.resolution}, {self.resolution}], got {tuple(region.shape)}")
+        factor = self.tokenizer.downsample_factor
+        touched = F.max_pool2d(region[:, None].float(), factor)[:, 0] > 0
+        return ~touched
+
+    @torch.no_grad()
+    def complete(
+        self,
+        images: torch.Tensor,
+        region: torch.Tensor,
+        condition: torch.Tensor | None = None,
+        *,
+        sampling: SamplingConfig | None = None,
+        generator: torch.Generator | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Regenerate ``region`` [B, H, W] (True = regenerate) of ``images``: the cells outside it
+        keep the images' own codes. Returns (codes, images, kept cells [B, h, w])."""
+        self._check_images(images)
+        kept = self.known_cells(region.to(self.device))
+        if kept.all():
+            raise ValueError("the region to regenerate is empty: paint the part of the image to replace")
+        if self.prior_config.kind == "autoregressive":  # what it can keep: the raster prefix
+            cells = kept.flatten(1)
+            kept = (torch.arange(cells.shape[1], device=kept.device) < _raster_prefix(kept)).expand_as(cells).reshape(kept.shape)
+        known = self.tokenizer.encode(images.to(self.device))
+        codes, generated = self.generate(condition, sampling=sampling, generator=generator, known_codes=known, known_cells=kept)
+        return codes, generated, kept
+
+
+def _raster_prefix(known_cells: torch.Tensor) -> int:
+    """Cells [B, h, w] (True = known) → how many leading raster cells are known in every image."""
+    unknown = ~known_cells.to(torch.bool).flatten(1)
+    first = torch.where(unknown.any(1), unknown.float().argmax(1), torch.tensor(unknown.shape[1], device=unknown.device))
+    return int(first.min())

@@ -1,0 +1,225 @@
+"""Train a stage-two prior over a trained tokenizer's codes:
+
+    accelerate launch prior/train.py --config configs/prior/shapes.yaml tokenizer=DIR_OR_HUB_ID [key=value ...]
+
+The recipe: tokenizer → token cache (built into output_dir/tokens unless ``tokens`` names one) →
+prior, AdamW, diffusers' warm-up/decay schedule and EMA → loop → validation loss and sample
+grids → final model. Everything is written under ``output_dir``: checkpoints/checkpoint-<step>
+(rotated; resume with resume_from_checkpoint=latest), logs/ (tensorboard), samples/
+(samples-<step>.png: label maps, samples, the tokenizer's reconstructions of the real images),
+metrics.json, final/ (``VQCTPrior.save_pretrained``: the prior with its tokenizer inside).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from pathlib import Path
+
+if __name__ == "__main__" and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
+    sys.path.pop(0)  # run as a script: prior/config.py… must not shadow top-level modules
+
+import torch
+from accelerate import Accelerator
+from diffusers.optimization import get_scheduler
+from diffusers.training_utils import EMAModel
+from torch.utils.data import DataLoader
+from torchvision.utils import save_image
+from tqdm.auto import tqdm
+
+from prior.config import PriorTrainConfig
+from prior.pretrained import VQCTPrior
+from prior.tokens import TokenDataset, cache_tokens
+from tokenizer.config import ConfigError, load_config, to_dict
+from tokenizer.errors import exit_code
+from tokenizer.labels import colourize
+from tokenizer.model import VQCTTokenizer
+from tokenizer.training import latest_grid, make_accelerator, resume, save_checkpoint, save_final, steps_per_epoch, write_json
+
+log = logging.getLogger("prior.train")
+
+
+def token_folder(config: PriorTrainConfig, tokenizer: VQCTTokenizer, accelerator: Accelerator) -> Path:
+    """The token cache to train on: ``tokens``, or ``data`` encoded into output_dir/tokens."""
+    if config.tokens:
+        return Path(config.tokens)
+    folder = Path(config.output_dir) / "tokens"
+    with accelerator.main_process_first():
+        if accelerator.is_main_process:
+            log.info("encoding the data set into %s", folder)
+            cache_tokens(tokenizer, config.tokenizer, config.data, folder, device=accelerator.device)
+    return folder
+
+
+def check_condition(config: PriorTrainConfig, data: TokenDataset, folder: Path) -> None:
+    kind = config.model.condition
+    if kind == "class":
+        raise ConfigError("model.condition=class: no token cache carries class labels yet; use semantic or none")
+    if kind == "semantic":
+        if data.labels is None:
+            raise ConfigError(f"model.condition=semantic needs label maps, and the token cache {folder} has none (data.kind={config.data.kind})")
+        largest = int(data.labels.max())
+        if largest >= config.model.num_classes:
+            raise ConfigError(f"model.num_classes={config.model.num_classes} but the label maps in {folder} hold class {largest}")
+
+
+def condition_of(model: VQCTPrior, batch: dict) -> torch.Tensor | None:
+    return batch["label"] if model.prior_config.condition == "semantic" else None
+
+
+@torch.no_grad()
+def validate(model: VQCTPrior, prior, loader, accelerator: Accelerator, config: PriorTrainConfig) -> float:
+    """Mean loss over ``validation_batches`` batches (the masked prior's masks from a fixed seed)."""
+    prior.eval()
+    generator = torch.Generator(accelerator.device).manual_seed(config.seed)
+    losses = []
+    for i, batch in enumerate(loader):
+        if i >= config.validation_batches:
+            break
+        loss = prior(batch["codes"], condition_of(model, batch), generator=generator)
+        losses.append(accelerator.gather_for_metrics(loss.detach()[None]))
+    prior.train()
+    return float(torch.cat(losses).mean())
+
+
+@torch.no_grad()
+def sample_grid(model: VQCTPrior, examples: dict, config: PriorTrainConfig, path: Path) -> None:
+    """Rows: label maps (semantic priors), samples, reconstructions of the real codes."""
+    model.eval()
+    generator = torch.Generator(model.device).manual_seed(config.seed)
+    condition = condition_of(model, examples)
+    num = len(examples["codes"])
+    _, samples = model.generate(condition, num=num, sampling=config.sampling, generator=generator)
+    rows = [samples.clamp(-1, 1), model.decode(examples["codes"]).clamp(-1, 1)]
+    if condition is not None:
+        rows.insert(0, colourize(condition, model.num_classes).to(samples.device))
+    save_image((torch.cat(rows).float().cpu() + 1) / 2, path, nrow=num)
+    model.prior.train()
+
+
+def main(argv: list[str] | None = None) -> int:
+    return exit_code(lambda: train(argv))
+
+
+def train(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", help="YAML under configs/prior/")
+    parser.add_argument("overrides", nargs="*", metavar="key=value")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    logging.getLogger("accelerate").setLevel(logging.WARNING)
+    config = load_config(PriorTrainConfig, args.config, args.overrides)
+    if not config.tokenizer:
+        raise ConfigError("tokenizer is not set: pass tokenizer=<save_pretrained folder or Hub id> (e.g. outputs/quickstart/tokenizer/final)")
+    config.sampling.options(config.model.kind)  # a wrong sampling option fails now, not at the first grid
+    output_dir = Path(config.output_dir)
+    accelerator = make_accelerator(config)
+
+    # tokens
+    tokenizer = VQCTTokenizer.from_pretrained(config.tokenizer)
+    folder = token_folder(config, tokenizer, accelerator)
+    train_set, validation_set = TokenDataset(folder / "train"), TokenDataset(folder / "validation")
+    check_condition(config, train_set, folder)
+    grid = tuple(train_set.codes.shape[-2:])
+    # the loader's own generator: starting an epoch (or a resumed one) must not draw from the global
+    # RNG, which the dropout masks come from, or a resumed run would drift from an uninterrupted one
+    train_loader = DataLoader(
+        train_set, batch_size=config.batch_size, shuffle=True, drop_last=True, num_workers=config.num_workers,
+        generator=torch.Generator().manual_seed(config.seed),
+    )
+    validation_loader = DataLoader(validation_set, batch_size=config.batch_size, num_workers=config.num_workers)
+    examples = validation_set[: config.num_samples]
+
+    # model, optimizer, schedule, EMA
+    model = VQCTPrior.build(config.model, tokenizer, grid=grid, tokenizer_source=config.tokenizer, data=to_dict(config.data))
+    optimizer = torch.optim.AdamW(
+        model.prior.parameters(), lr=config.learning_rate, betas=(config.adam_beta1, config.adam_beta2), weight_decay=config.weight_decay
+    )
+    scheduler = get_scheduler(
+        config.lr_scheduler, optimizer=optimizer,
+        num_warmup_steps=config.lr_warmup_steps * accelerator.num_processes,
+        num_training_steps=config.max_steps * accelerator.num_processes,
+    )  # fmt: skip
+    model.tokenizer.to(accelerator.device)
+    prior, optimizer, train_loader, validation_loader, scheduler = accelerator.prepare(
+        model.prior, optimizer, train_loader, validation_loader, scheduler
+    )
+    ema = None
+    if config.ema_decay > 0:
+        ema = EMAModel(model.prior.parameters(), decay=config.ema_decay, use_ema_warmup=True)
+        ema.to(accelerator.device)
+        accelerator.register_for_checkpointing(ema)
+    step, history = resume(accelerator, config, "prior", log)
+    if accelerator.is_main_process:
+        log.info("prior: %s, condition %s, %.2f M parameters, grid %s, vocabulary %d, %d training sequences",
+                 config.model.kind, config.model.condition, sum(p.numel() for p in model.prior.parameters()) / 1e6,
+                 grid, model.layout.vocab_size, len(train_set))  # fmt: skip
+
+    def with_ema(action):
+        """Run ``action`` with the EMA weights swapped in (the trained ones put back after)."""
+        if ema is None:
+            return action()
+        ema.store(model.prior.parameters())
+        ema.copy_to(model.prior.parameters())
+        try:
+            return action()
+        finally:
+            ema.restore(model.prior.parameters())
+
+    # loop
+    epoch_steps = steps_per_epoch(len(train_loader), config.gradient_accumulation_steps)
+    progress = tqdm(total=config.max_steps, initial=step, desc="training prior", disable=not accelerator.is_main_process)
+    started = time.perf_counter()
+    while step < config.max_steps:
+        epoch, done_in_epoch = divmod(step, epoch_steps)
+        train_loader.set_epoch(epoch)
+        loader = train_loader
+        if done_in_epoch:
+            loader = accelerator.skip_first_batches(train_loader, done_in_epoch * config.gradient_accumulation_steps)
+        for batch in loader:
+            with accelerator.accumulate(prior):
+                loss = prior(batch["codes"], condition_of(model, batch))
+                accelerator.backward(loss)
+                if accelerator.sync_gradients and config.max_grad_norm > 0:
+                    accelerator.clip_grad_norm_(prior.parameters(), config.max_grad_norm)
+                optimizer.step()
+                scheduler.step()
+                optimizer.zero_grad(set_to_none=True)
+            if not accelerator.sync_gradients:
+                continue
+            step += 1
+            progress.update(1)
+            if ema is not None:
+                ema.step(model.prior.parameters())
+            if step % config.log_steps == 0 or step == config.max_steps:
+                scalars = {"loss/train": float(loss), "lr": scheduler.get_last_lr()[0]}
+                accelerator.log(scalars, step=step)
+                progress.set_postfix(loss=f"{scalars['loss/train']:.4f}")
+            if step % config.validation_steps == 0 or step == config.max_steps:
+                metrics = {"val/loss": with_ema(lambda: validate(model, prior, validation_loader, accelerator, config))}
+                accelerator.log(metrics, step=step)
+                history.append({"step": step, "seconds": round(time.perf_counter() - started, 1), "train/loss": float(loss), **metrics})
+                if accelerator.is_main_process:
+                    with_ema(lambda: sample_grid(model, examples, config, output_dir / "samples" / f"samples-{step:07d}.png"))
+                    write_json(output_dir / "metrics.json", {"final": history[-1], "history": history})
+                    log.info("step %d: val/loss %.4f", step, metrics["val/loss"])
+            if step % config.checkpointing_steps == 0 or step == config.max_steps:
+                save_checkpoint(accelerator, output_dir, step, config.checkpoints_total_limit)
+            if step >= config.max_steps:
+                break
+    progress.close()
+
+    # final model: the EMA weights
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        if ema is not None:
+            ema.copy_to(model.prior.parameters())
+        save_final(model, config, log, kind="prior", metrics=history[-1] if history else None, grid=latest_grid(output_dir))
+    accelerator.end_training()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
