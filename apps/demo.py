@@ -97,6 +97,7 @@ def build_app(models: DemoModels, examples_dir: Path) -> gr.Blocks:
     examples = write_examples(models, examples_dir)
     semantic = models.prior.prior_config.condition == "semantic"
     brush = gr.Brush(colors=models.palette_hex(), color_mode="fixed", default_size=24) if semantic else None
+    defaults = models.prior.sampling  # the sliders start at the options the prior was trained to be sampled with
 
     @_user_errors
     def synthesize(editor, num, seed, temperature, top_k, guidance, progress=gr.Progress()):
@@ -143,9 +144,9 @@ def build_app(models: DemoModels, examples_dir: Path) -> gr.Blocks:
                 with gr.Column():
                     num = gr.Slider(1, 16, value=4, step=1, label="images")
                     seed = gr.Number(value=0, precision=0, label="seed")
-                    temperature = gr.Slider(0.0, 2.0, value=1.0, step=0.05, label="temperature")
-                    top_k = gr.Slider(0, 1000, value=100, step=1, label="top-k (0 = off)")
-                    guidance = gr.Slider(1.0, 5.0, value=1.0, step=0.1, label="classifier-free guidance")
+                    temperature = gr.Slider(0.0, 2.0, value=defaults.temperature, step=0.05, label="temperature")
+                    top_k = gr.Slider(0, 1000, value=defaults.top_k or 0, step=1, label="top-k (0 = off)")
+                    guidance = gr.Slider(1.0, 5.0, value=defaults.guidance_scale, step=0.1, label="classifier-free guidance")
                     synth_button = gr.Button("Synthesize", variant="primary", elem_id="synthesize")
             synth_gallery = gr.Gallery(label="Samples", columns=4, elem_id="synthesis-gallery")
             synth_info = gr.Markdown(elem_id="synthesis-info")
@@ -164,8 +165,8 @@ def build_app(models: DemoModels, examples_dir: Path) -> gr.Blocks:
                 with gr.Column():
                     c_num = gr.Slider(1, 16, value=4, step=1, label="completions")
                     c_seed = gr.Number(value=0, precision=0, label="seed")
-                    c_temperature = gr.Slider(0.0, 2.0, value=1.0, step=0.05, label="temperature")
-                    c_top_k = gr.Slider(0, 1000, value=100, step=1, label="top-k (0 = off)")
+                    c_temperature = gr.Slider(0.0, 2.0, value=defaults.temperature, step=0.05, label="temperature")
+                    c_top_k = gr.Slider(0, 1000, value=defaults.top_k or 0, step=1, label="top-k (0 = off)")
                     complete_button = gr.Button("Complete", variant="primary", elem_id="complete")
             complete_gallery = gr.Gallery(label="Completions", columns=4, elem_id="completion-gallery")
             complete_info = gr.Markdown(elem_id="completion-info")

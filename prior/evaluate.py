@@ -1,13 +1,15 @@
 """Measure a trained prior on its data set's validation split:
 
     python -m prior.evaluate --prior DIR_OR_HUB_ID --num 256 --out DIR [--guidance 1.5] [--no-fid]
+                             [--segmenter OTHER_RUN/segmenter.safetensors]
 
 For each of the first N validation label maps it samples an image, then writes
 ``metrics.json`` / ``metrics.md`` with
 
 - label following (semantic priors): a small segmentation network (``prior.segmenter``) is
-  trained on the train split's real images and maps, then its per-pixel agreement with the
-  maps is reported for real images (its ceiling), for the tokenizer's reconstructions of them
+  trained on the train split's images, real and reconstructed by the prior's tokenizer, and
+  their maps (or loaded with ``--segmenter``, so that several priors on one tokenizer are
+  measured by the same one), then its per-pixel agreement with the maps is reported for real images (its ceiling), for the tokenizer's reconstructions of them
   (the tokenizer's ceiling), for the samples against their own maps, and for the samples
   against shuffled maps (another image's map: what a prior that ignored the maps would score);
 - FID of the samples against the real validation images, and of the reconstructions as the
@@ -29,7 +31,8 @@ from dataclasses import asdict
 from pathlib import Path
 
 import torch
-from safetensors.torch import save_file
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
 from torchvision.utils import save_image
 
 from tokenizer.data import DataConfig, build_dataset
@@ -39,9 +42,9 @@ from tokenizer.labels import colourize
 from tokenizer.metrics import pixel_metrics
 from tokenizer.training import write_json
 
-from .pretrained import SamplingConfig, VQCTPrior
-from .sample import validation_examples
-from .segmenter import label_agreement, train_segmenter
+from .pretrained import VQCTPrior
+from .sample import add_sampling_flags, sampling_from_flags, validation_examples
+from .segmenter import LabelSegmenter, label_agreement, train_segmenter
 
 log = logging.getLogger("prior.evaluate")
 
@@ -51,10 +54,28 @@ def shuffled(labels: torch.Tensor) -> torch.Tensor:
     return labels.roll(1, 0)
 
 
-def label_following(model: VQCTPrior, examples: dict, samples: torch.Tensor, reconstructions: torch.Tensor, args) -> dict:
+def reconstruct(model: VQCTPrior, images: torch.Tensor) -> torch.Tensor:
+    return model.decode(model.tokenizer.encode(images)).clamp(-1, 1)
+
+
+def segmenter_for(model: VQCTPrior, args) -> LabelSegmenter:
+    """``--segmenter`` loaded, or one trained on the prior's data and saved beside the metrics."""
+    if args.segmenter:
+        segmenter = LabelSegmenter(model.num_classes).to(args.device)
+        try:
+            segmenter.load_state_dict(load_file(args.segmenter, device=str(args.device)))
+        except (OSError, RuntimeError, SafetensorError) as error:
+            raise ValueError(f"--segmenter {args.segmenter}: not a {model.num_classes}-class segmenter written by prior.evaluate ({error})") from None
+        return segmenter.eval()
     train_data = DataConfig(**{**model.data, "split": "train", "crop": "center", "flip": False})
-    segmenter = train_segmenter(build_dataset(train_data), model.num_classes, steps=args.segmenter_steps, seed=args.seed, device=args.device)
+    segmenter = train_segmenter(build_dataset(train_data), model.num_classes, steps=args.segmenter_steps, seed=args.seed,
+                                device=args.device, reconstruct=lambda images: reconstruct(model, images))  # fmt: skip
     save_file(segmenter.state_dict(), str(Path(args.out) / "segmenter.safetensors"))
+    return segmenter
+
+
+def label_following(model: VQCTPrior, examples: dict, samples: torch.Tensor, reconstructions: torch.Tensor, args) -> dict:
+    segmenter = segmenter_for(model, args)
     labels, classes = examples["label"], model.num_classes
     return {
         "real": label_agreement(segmenter.predict(examples["image"]), labels, classes),
@@ -90,9 +111,9 @@ def markdown(metrics: dict) -> str:
     lines = [f"# Prior evaluation: {metrics['prior']}", "", f"{metrics['num']} validation maps, seed {metrics['seed']}, "
              f"{metrics['seconds_per_image']:.3f} s per sampled image on {metrics['device']}.", ""]  # fmt: skip
     if "label_following" in metrics:
-        lines += ["| images vs maps | pixel accuracy | foreground accuracy | mean IoU |", "|---|---:|---:|---:|"]
-        for name, values in metrics["label_following"].items():
-            lines.append(f"| {name} | {values['pixel_accuracy']:.3f} | {values['foreground_accuracy']:.3f} | {values['mean_iou']:.3f} |")
+        lines += ["| images vs maps | object IoU | pixel accuracy | foreground accuracy | mean IoU |", "|---|---:|---:|---:|---:|"]
+        for name, v in metrics["label_following"].items():
+            lines.append(f"| {name} | {v['object_iou']:.3f} | {v['pixel_accuracy']:.3f} | {v['foreground_accuracy']:.3f} | {v['mean_iou']:.3f} |")
         lines.append("")
     if "completion" in metrics:
         lines += ["Completion of the lower half (PSNR, dB, upper half unless named):", ""]
@@ -109,13 +130,13 @@ def run(args) -> int:
     model = VQCTPrior.from_pretrained(args.prior).to(args.device).eval()
     examples = validation_examples(model, args.num)
     semantic = model.prior_config.condition == "semantic"
-    sampling = SamplingConfig(temperature=args.temperature, top_k=args.top_k, guidance_scale=args.guidance, batch_size=args.batch_size)
+    sampling = sampling_from_flags(model, args)
     generator = torch.Generator(args.device).manual_seed(args.seed)
     started = time.perf_counter()
     _, samples = model.generate(examples["label"] if semantic else None, num=args.num, sampling=sampling, generator=generator)
     seconds = time.perf_counter() - started
     samples = samples.clamp(-1, 1).cpu()
-    reconstructions = model.decode(model.tokenizer.encode(examples["image"].to(args.device))).clamp(-1, 1).cpu()
+    reconstructions = reconstruct(model, examples["image"].to(args.device)).cpu()
     metrics = {"prior": args.prior, "num": args.num, "seed": args.seed, "sampling": asdict(sampling), "device": args.device,
                "seconds_per_image": seconds / args.num}  # fmt: skip
     if semantic:
@@ -144,11 +165,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--num", type=int, default=256, help="validation maps to sample from")
     parser.add_argument("--out", required=True)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--temperature", type=float, default=1.0)
-    parser.add_argument("--top-k", type=int)
-    parser.add_argument("--guidance", type=float, default=1.0)
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--segmenter-steps", type=int, default=600)
+    add_sampling_flags(parser)
+    parser.add_argument("--segmenter-steps", type=int, default=400)
+    parser.add_argument("--segmenter", help="a segmenter.safetensors from an earlier evaluation on the same data, instead of training one")
     parser.add_argument("--no-fid", action="store_true")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = parser.parse_args(argv)

@@ -6,6 +6,13 @@ reads [condition | BOS | image tokens with some replaced by MASK] and predicts t
 Condition (``PriorConfig.condition``): ``semantic`` — a label map [B, H, W] down-sampled to the
 token grid (h·w tokens); ``class`` — class ids [B] (one token); ``none``.
 
+Cell embedding (``cell_embedding``, on by default): every token also gets a learned vector for
+the grid cell it is about — a condition token for its cell, an image token (AR: the token it
+predicts) for its cell — so a position finds its own cell's label by content. With rotary
+positions alone the offset from an image token back to its cell's condition token grows along
+the sequence (it is Lc + 1 + k·G for cell k), and the quickstart prior barely learned to read the
+map in its 800 steps (measured: README, "Condition").
+
 Both restrict logits to the slot's id range (adjective / noun, see ``sequence.slot_mask``) with
 -inf before every softmax, in training and sampling, so probability mass never goes to ids that
 cannot occur there. Classifier-free guidance: training replaces a sample's condition with NULL
@@ -45,6 +52,8 @@ class PriorConfig:
     cond_drop_prob: float = 0.1  # classifier-free-guidance condition dropout
     rotary: bool = True
     max_seq_len: int = 4096  # size of the learned absolute position table (masked prior, or rotary off)
+    cell_embedding: bool = True  # a learned vector per grid cell, shared by a cell's condition and image tokens
+    max_cells: int = 1024  # the largest grid (h·w) the cell embedding covers: 32×32
 
 
 def _resolve_config(config: PriorConfig | dict) -> PriorConfig:
@@ -124,9 +133,15 @@ class _Prior(nn.Module):
             # a bidirectional model fed mostly MASK tokens can't tell absolute positions apart from
             # relative (rotary) ones alone, so the masked prior also keeps learned absolute ones
             attn_layers = Encoder(**layers, disable_abs_pos_emb=False)
+        cells = {"cell": config.max_cells + 1} if config.cell_embedding else {}  # id 0: no cell (BOS, a class token)
         self.net = TransformerWrapper(
-            num_tokens=layout.vocab_size, max_seq_len=config.max_seq_len, attn_layers=attn_layers, emb_dropout=config.dropout
-        )
+            num_tokens=layout.vocab_size, max_seq_len=config.max_seq_len, attn_layers=attn_layers, emb_dropout=config.dropout,
+            embed_num_tokens=cells,
+        )  # fmt: skip
+        if config.cell_embedding:
+            # at the token embeddings' scale: x-transformers leaves extra tables at nn.Embedding's
+            # N(0, 1), which at dim 128 is 8× larger and drowned the tokens (slower training, measured)
+            nn.init.kaiming_normal_(self.net.embeds["cell_embed"].weight)
 
     @property
     def device(self) -> torch.device:
@@ -162,6 +177,21 @@ class _Prior(nn.Module):
             drop = _rand((batch,), generator, device) < drop_prob
             tokens = tokens.masked_fill(drop[:, None], layout.null)
         return tokens
+
+    def _cells(self, prefix_length: int, grid: tuple[int, int]) -> torch.Tensor:
+        """Cell ids [Lc + 1 + L] of the sequence [condition | BOS | image tokens]: a semantic
+        condition token's cell, then 0 for BOS, then each image token's cell (1-based)."""
+        cells, groups = grid[0] * grid[1], self.layout.groups
+        if self.config.cell_embedding and cells > self.config.max_cells:
+            raise ValueError(f"a {grid[0]}×{grid[1]} grid has more cells than model.max_cells ({self.config.max_cells})")
+        prefix = torch.arange(1, cells + 1) if self.config.condition == "semantic" and prefix_length else torch.zeros(prefix_length, dtype=torch.long)
+        image = torch.arange(cells * groups) // groups + 1
+        return torch.cat([prefix, torch.zeros(1, dtype=torch.long), image]).to(self.device)
+
+    def _net(self, tokens: torch.Tensor, cells: torch.Tensor, **kwargs):
+        """The transformer on tokens [B, n] whose cell ids are ``cells`` [n]."""
+        embed_ids = {"cell": cells.expand(tokens.shape[0], -1)} if self.config.cell_embedding else {}
+        return self.net(tokens, embed_ids=embed_ids, **kwargs)
 
     def _start(self, prefix: torch.Tensor) -> torch.Tensor:
         bos = torch.full((prefix.shape[0], 1), self.layout.bos, dtype=torch.long, device=prefix.device)
@@ -210,13 +240,20 @@ def _mix(logits: torch.Tensor, guided: bool, scale: float) -> torch.Tensor:
 class AutoregressivePrior(_Prior):
     causal = True
 
+    def _input_cells(self, prefix_length: int, grid: tuple[int, int]) -> torch.Tensor:
+        """Cell ids of the inputs [condition | BOS | image tokens but the last]: BOS and each image
+        token carry the cell of the token they predict (the next one), condition tokens their own."""
+        cells = self._cells(prefix_length, grid)
+        return torch.cat([cells[:prefix_length], cells[prefix_length + 1 :]])
+
     def forward(self, codes: torch.Tensor, condition: torch.Tensor | None = None, *, generator: torch.Generator | None = None) -> torch.Tensor:
         """Mean cross-entropy over the image tokens of codes [B, G, h, w]."""
         batch, _, h, w = codes.shape
         image = interleave(self.layout, codes.to(self.device))
         drop = self.config.cond_drop_prob if self.training else 0.0
         start = self._start(self.condition_prefix(condition, batch, (h, w), drop_prob=drop, generator=generator))
-        logits = self.net(torch.cat([start, image[:, :-1]], 1))[:, start.shape[1] - 1 :]
+        sequence = torch.cat([start, image[:, :-1]], 1)
+        logits = self._net(sequence, self._input_cells(start.shape[1] - 1, (h, w)))[:, start.shape[1] - 1 :]
         logits = logits.masked_fill(~slot_mask(self.layout, image.shape[1], logits.device), float("-inf"))
         return F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), image.reshape(-1))
 
@@ -246,15 +283,17 @@ class AutoregressivePrior(_Prior):
         known = prefix_cells * layout.groups
         tokens = interleave(layout, prefix_codes.to(device))[:, :known] if known else start.new_empty(batch, 0)
         allowed = slot_mask(layout, length, device)
+        cells = self._input_cells(start.shape[1] - 1, grid)
         cache = None
         for position in range(known, length):
             sequence = torch.cat([start, tokens.repeat(2, 1) if guided else tokens], 1)
+            n = sequence.shape[1]
             if not use_cache:
-                logits = self.net(sequence)
+                logits = self._net(sequence, cells[:n])
             elif cache is None:  # the whole prompt once; then one new token per step
-                logits, cache = self.net(sequence, return_intermediates=True)
+                logits, cache = self._net(sequence, cells[:n], return_intermediates=True)
             else:
-                logits, cache = self.net(sequence[:, -1:], cache=cache, input_not_include_cache=True, return_intermediates=True)
+                logits, cache = self._net(sequence[:, -1:], cells[n - 1 : n], cache=cache, input_not_include_cache=True, return_intermediates=True)
             logits = _mix(logits[:, -1], guided, guidance_scale)
             token = sample_logits(
                 logits, allowed[position], temperature=temperature, top_k=top_k, top_p=top_p, generator=generator
@@ -271,8 +310,8 @@ def _cosine_mask_ratio(t: torch.Tensor) -> torch.Tensor:
 class MaskedPrior(_Prior):
     causal = False
 
-    def _logits(self, start: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
-        return self.net(torch.cat([start, image], 1))[:, start.shape[1] :]
+    def _logits(self, start: torch.Tensor, image: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
+        return self._net(torch.cat([start, image], 1), self._cells(start.shape[1] - 1, grid))[:, start.shape[1] :]
 
     def forward(self, codes: torch.Tensor, condition: torch.Tensor | None = None, *, generator: torch.Generator | None = None) -> torch.Tensor:
         """Cross-entropy on the masked image tokens; each sample masks cos(π/2·t), t ~ U(0, 1), of them."""
@@ -285,7 +324,7 @@ class MaskedPrior(_Prior):
         count = torch.ceil(_cosine_mask_ratio(_rand((batch,), generator, device)) * length).clamp(1, length)
         ranks = _rand((batch, length), generator, device).argsort(1).argsort(1)  # a random order per sample
         masked = ranks < count[:, None]
-        logits = self._logits(start, image.masked_fill(masked, layout.mask))
+        logits = self._logits(start, image.masked_fill(masked, layout.mask), (h, w))
         logits = logits.masked_fill(~slot_mask(layout, length, device), float("-inf"))
         return F.cross_entropy(logits[masked].float(), image[masked])
 
@@ -327,7 +366,7 @@ class MaskedPrior(_Prior):
             masked = tokens == layout.mask
             if not masked.any():
                 break
-            logits = _mix(self._logits(start, tokens.repeat(2, 1) if guided else tokens), guided, guidance_scale)
+            logits = _mix(self._logits(start, tokens.repeat(2, 1) if guided else tokens, grid), guided, guidance_scale)
             logits = logits.float().masked_fill(~allowed, float("-inf"))
             if temperature == 0:
                 sampled = logits.argmax(-1)

@@ -7,12 +7,14 @@ images with nothing else to fetch, and a prior can never be paired with the wron
 
 Sampling options (``SamplingConfig``) are shared by both prior kinds where they mean the same;
 ``top_k``, ``top_p`` and ``use_cache`` are autoregressive only, ``steps`` and
-``choice_temperature`` masked only.
+``choice_temperature`` masked only. A prior carries the options it was trained to be sampled with
+(the train config's ``sampling``, as transformers models carry a generation config): ``generate``
+uses them unless given others, and ``sampling_with(**overrides)`` changes some of them.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import torch
 import torch.nn.functional as F
@@ -69,6 +71,7 @@ class VQCTPrior(
         grid: list[int],
         tokenizer_source: str = "",
         data: dict | None = None,
+        sampling: dict | None = None,
     ):
         super().__init__()
         self.prior_config: PriorConfig = _resolve_config(prior_config)
@@ -80,16 +83,24 @@ class VQCTPrior(
         self.grid = tuple(grid)
         self.tokenizer_source = tokenizer_source
         self.data = data or {}  # the data config it was trained on: resolution, kind (for default maps)
+        self.sampling = SamplingConfig(**(sampling or {}))
+        self.sampling.options(self.prior_config.kind)  # options of the other kind are an error here too
 
     @classmethod
-    def build(cls, config: PriorConfig, tokenizer: VQCTTokenizer, *, grid: tuple[int, int], tokenizer_source: str, data: dict) -> VQCTPrior:
+    def build(cls, config: PriorConfig, tokenizer: VQCTTokenizer, *, grid: tuple[int, int], tokenizer_source: str, data: dict,
+              sampling: SamplingConfig | None = None) -> VQCTPrior:  # fmt: skip
         """A fresh prior around a copy of the trained ``tokenizer``."""
         model = cls(
             prior_config=asdict(config), tokenizer_config=tokenizer_init_kwargs(tokenizer),
-            grid=list(grid), tokenizer_source=tokenizer_source, data=data,
+            grid=list(grid), tokenizer_source=tokenizer_source, data=data, sampling=asdict(sampling or SamplingConfig()),
         )  # fmt: skip
         model.tokenizer.load_state_dict(tokenizer.state_dict())
         return model
+
+    def sampling_with(self, **overrides) -> SamplingConfig:
+        """This prior's sampling options with ``overrides`` applied; an override of None keeps the
+        prior's value (so command-line flags left out change nothing)."""
+        return replace(self.sampling, **{name: value for name, value in overrides.items() if value is not None})
 
     def train(self, mode: bool = True) -> VQCTPrior:
         super().train(mode)
@@ -126,13 +137,14 @@ class VQCTPrior(
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """(codes [B, G, h, w], images [B, 3, H, W] in [-1, 1]), ``sampling.batch_size`` at a time.
 
+        ``sampling``: None uses the prior's own options (``self.sampling``).
         ``condition``: label maps [B, H, W] (semantic prior; None samples with NULL condition
         tokens, the unconditional mode learned through condition dropout) or class ids [B]; ``num``
         when there is none. ``known_codes`` with ``known_cells`` [B, h, w] (True = keep) completes: the masked
         prior keeps exactly those cells; the autoregressive one keeps the raster prefix before the
         first cell to regenerate (in every image of the batch) and resamples everything after it.
         """
-        sampling = sampling or SamplingConfig()
+        sampling = sampling or self.sampling
         options = sampling.options(self.prior_config.kind)
         total = next((len(t) for t in (condition, known_codes) if t is not None), num)
         if total is None or total < 1:

@@ -21,7 +21,7 @@ import argparse
 import logging
 import sys
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import torch
@@ -53,6 +53,22 @@ def validation_examples(model: VQCTPrior, num: int) -> dict[str, torch.Tensor]:
     return {key: torch.stack([item[key] for item in items]) for key in ("image", "label") if key in items[0]}
 
 
+def add_sampling_flags(parser: argparse.ArgumentParser) -> None:
+    """The sampling flags ``prior.sample`` and ``prior.evaluate`` share; a flag left out keeps the
+    prior's own option (``VQCTPrior.sampling``, from its train config)."""
+    parser.add_argument("--temperature", type=float, help="default: the prior's")
+    parser.add_argument("--top-k", type=int, help="autoregressive priors, 0 = off (default: the prior's)")
+    parser.add_argument("--guidance", type=float, help="classifier-free guidance scale, 1 = none (default: the prior's)")
+    parser.add_argument("--batch-size", type=int, help="images sampled at once (default: the prior's)")
+
+
+def sampling_from_flags(model: VQCTPrior, args: argparse.Namespace, **more) -> SamplingConfig:
+    sampling = model.sampling_with(
+        temperature=args.temperature, top_k=args.top_k, guidance_scale=args.guidance, batch_size=args.batch_size, **more
+    )  # fmt: skip
+    return replace(sampling, top_k=None) if args.top_k == 0 else sampling
+
+
 def read_mask(path: str, resolution: int) -> torch.Tensor:
     """A mask picture → [resolution, resolution] bool, True where it is white (> 127)."""
     grey = load_image(path, resolution).mean(0)  # [-1, 1]
@@ -64,11 +80,7 @@ def run(args) -> int:
     model = VQCTPrior.from_pretrained(args.prior).to(args.device).eval()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    sampling = SamplingConfig(
-        temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, guidance_scale=args.guidance,
-        use_cache=not args.no_cache, batch_size=args.batch_size,
-        **({"steps": args.steps} if args.steps is not None else {}),
-    )  # fmt: skip
+    sampling = sampling_from_flags(model, args, top_p=args.top_p, steps=args.steps, use_cache=False if args.no_cache else None)
     generator = torch.Generator(args.device).manual_seed(args.seed)
     semantic = model.prior_config.condition == "semantic"
     if args.cond and not semantic:
@@ -118,13 +130,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--num", type=int, default=8)
     parser.add_argument("--out", required=True)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--temperature", type=float, default=1.0)
-    parser.add_argument("--top-k", type=int)
-    parser.add_argument("--top-p", type=float)
-    parser.add_argument("--guidance", type=float, default=1.0, help="classifier-free guidance scale (1 = none)")
-    parser.add_argument("--steps", type=int, help="masked priors: decoding rounds (default 8)")
+    add_sampling_flags(parser)
+    parser.add_argument("--top-p", type=float, help="autoregressive priors: nucleus sampling (default: the prior's)")
+    parser.add_argument("--steps", type=int, help="masked priors: decoding rounds (default: the prior's)")
     parser.add_argument("--no-cache", action="store_true", help="autoregressive priors: sample without the KV cache")
-    parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = parser.parse_args(argv)
     if args.num < 1:

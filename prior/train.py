@@ -133,7 +133,8 @@ def train(argv: list[str] | None = None) -> int:
     examples = validation_set[: config.num_samples]
 
     # model, optimizer, schedule, EMA
-    model = VQCTPrior.build(config.model, tokenizer, grid=grid, tokenizer_source=config.tokenizer, data=to_dict(config.data))
+    model = VQCTPrior.build(config.model, tokenizer, grid=grid, tokenizer_source=config.tokenizer, data=to_dict(config.data),
+                            sampling=config.sampling)
     optimizer = torch.optim.AdamW(
         model.prior.parameters(), lr=config.learning_rate, betas=(config.adam_beta1, config.adam_beta2), weight_decay=config.weight_decay
     )
@@ -182,6 +183,7 @@ def train(argv: list[str] | None = None) -> int:
             with accelerator.accumulate(prior):
                 loss = prior(batch["codes"], condition_of(model, batch))
                 accelerator.backward(loss)
+                loss = loss.detach()
                 if accelerator.sync_gradients and config.max_grad_norm > 0:
                     accelerator.clip_grad_norm_(prior.parameters(), config.max_grad_norm)
                 optimizer.step()

@@ -187,3 +187,13 @@ def test_single_group_layout():
     codes = model.sample(label_maps(), GRID, generator=seeded())
     assert codes.shape == (2, 1, *GRID) and codes.max() < 11
     assert model(codes, label_maps()).isfinite()
+
+
+def test_each_input_carries_the_cell_of_the_token_it_predicts():
+    model = make_prior()  # 3×3 grid, adjective and noun per cell
+    # condition tokens: their own cell; BOS and image tokens: the cell of the next token (a₁ → n₁'s cell 1, n₁ → a₂'s cell 2)
+    assert model._input_cells(9, GRID).tolist() == list(range(1, 10)) + [t // 2 + 1 for t in range(18)]
+    masked = make_prior("masked")  # every image token is its own input: BOS has no cell
+    assert masked._cells(9, GRID).tolist() == list(range(1, 10)) + [0] + [t // 2 + 1 for t in range(18)]
+    with pytest.raises(ValueError, match="max_cells"):
+        make_prior(max_cells=8)(random_codes(), label_maps())

@@ -105,6 +105,17 @@ def test_sample_command_writes_samples_following_a_palette_map(trained, tmp_path
     assert json.loads((out / "samples.json").read_text())["num"] == 3
 
 
+def test_sampling_options_default_to_the_priors_own_and_flags_override_them(trained, tmp_path):
+    model = VQCTPrior.from_pretrained(str(trained / "final"))
+    assert model.sampling.top_k == 20  # sampling.top_k=20 in the train config travels with the model
+    run = ["--prior", str(trained / "final"), "--num", "1"]
+    assert sample_cli.main([*run, "--out", str(tmp_path / "a")]) == 0
+    assert json.loads((tmp_path / "a" / "samples.json").read_text())["sampling"]["top_k"] == 20
+    assert sample_cli.main([*run, "--top-k", "0", "--guidance", "2", "--out", str(tmp_path / "b")]) == 0
+    used = json.loads((tmp_path / "b" / "samples.json").read_text())["sampling"]
+    assert used["top_k"] is None and used["guidance_scale"] == 2.0 and used["temperature"] == model.sampling.temperature
+
+
 def test_sample_command_rejects_off_palette_maps(trained, tmp_path, capsys):
     picture = np.zeros((32, 32, 3), dtype=np.uint8)
     picture[:, :16] = (120, 200, 10)  # half the picture in a colour that is no class's
@@ -148,3 +159,11 @@ def test_evaluate_command_writes_label_following_completion_and_grid(trained, tm
     assert all(0 <= v["pixel_accuracy"] <= 1 for v in metrics["label_following"].values())
     assert metrics["completion"]["kept_vs_original_psnr"] > 0 and metrics["seconds_per_image"] > 0
     assert (out / "grid.png").is_file() and (out / "segmenter.safetensors").is_file() and "pixel accuracy" in (out / "metrics.md").read_text()
+    # a second prior on the same data is measured by the same segmenter, loaded instead of trained
+    again = tmp_path / "again"
+    args = ["--prior", str(trained / "final"), "--num", "4", "--no-fid", "--segmenter", str(out / "segmenter.safetensors")]
+    assert evaluate_cli.main([*args, "--out", str(again)]) == 0
+    assert not (again / "segmenter.safetensors").exists()
+    assert json.loads((again / "metrics.json").read_text())["label_following"] == metrics["label_following"]
+    (tmp_path / "bad.safetensors").write_bytes(b"not a segmenter")
+    assert evaluate_cli.main([*args[:-1], str(tmp_path / "bad.safetensors"), "--out", str(tmp_path / "bad")]) == 2

@@ -8,11 +8,13 @@ from tokenizer.data import DataConfig, build_dataset
 
 def test_agreement_of_known_maps():
     target = torch.tensor([[[0, 0, 1, 1], [0, 2, 2, 1]]])
-    assert label_agreement(target, target, 3) == {"pixel_accuracy": 1.0, "foreground_accuracy": 1.0, "mean_iou": 1.0}
+    assert label_agreement(target, target, 3) == {"pixel_accuracy": 1.0, "foreground_accuracy": 1.0, "mean_iou": 1.0, "object_iou": 1.0}
     predicted = torch.tensor([[[0, 0, 1, 0], [0, 2, 0, 1]]])  # two foreground pixels missed
     agreement = label_agreement(predicted, target, 3)
-    # IoU: class 0: 3 / 5, class 1: 2 / 3, class 2: 1 / 2
-    assert agreement == pytest.approx({"pixel_accuracy": 6 / 8, "foreground_accuracy": 3 / 5, "mean_iou": (3 / 5 + 2 / 3 + 1 / 2) / 3})
+    # IoU: class 0: 3 / 5, class 1: 2 / 3, class 2: 1 / 2; objects: 3 predicted, all inside the 5 wanted
+    assert agreement == pytest.approx(
+        {"pixel_accuracy": 6 / 8, "foreground_accuracy": 3 / 5, "mean_iou": (3 / 5 + 2 / 3 + 1 / 2) / 3, "object_iou": 3 / 5}
+    )
 
 
 def test_shuffled_maps_leave_no_image_with_its_own_map():

@@ -63,9 +63,14 @@ def labels_from_array(
         raise LabelMapError(f"{source}: expected a class-id image or an RGB picture, got an array of shape {array.shape}")
     rgb = array[..., :3].astype(np.float32)
     colours = palette(num_classes).astype(np.float32)
-    distance = np.linalg.norm(rgb[:, :, None, :] - colours[None, None], axis=-1)  # [H, W, C]
-    ids = distance.argmin(-1)
-    off = distance.min(-1) > SNAP_DISTANCE
+    # One colour at a time: an [H, W, C, 3] difference would take gigabytes for a 4096² upload.
+    nearest = np.full(rgb.shape[:2], np.inf, dtype=np.float32)
+    ids = np.zeros(rgb.shape[:2], dtype=np.int64)
+    for k, colour in enumerate(colours):
+        distance = ((rgb - colour) ** 2).sum(-1)
+        closer = distance < nearest
+        nearest[closer], ids[closer] = distance[closer], k
+    off = nearest > SNAP_DISTANCE**2
     if off.mean() > tolerance:
         stray = np.unique(array[..., :3][off].reshape(-1, 3), axis=0)[:5]
         raise LabelMapError(
@@ -73,7 +78,7 @@ def labels_from_array(
             f"(e.g. RGB {[tuple(int(v) for v in c) for c in stray]}); paint with the palette's colours "
             f"({[tuple(int(v) for v in c) for c in palette(num_classes)]})"
         )
-    return torch.from_numpy(ids.astype(np.int64))
+    return torch.from_numpy(ids)
 
 
 def read_label_map(path: str | Path, num_classes: int, size: int | None = None) -> torch.Tensor:
