@@ -29,6 +29,7 @@ import numpy as np
 from PIL import Image
 
 from prior.sample import validation_examples
+from tokenizer.errors import exit_code
 from tokenizer.labels import palette
 
 from .backend import DemoInputError, DemoModels, to_pil
@@ -220,13 +221,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--share", action="store_true", help="a public gradio.live link")
     args = parser.parse_args(argv)
-    try:
-        prior, tokenizer = resolve_models(args.prior, args.tokenizer)
-    except FileNotFoundError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    launch(prior, tokenizer, port=args.port, host=args.host, share=args.share)
-    return 0
+
+    def serve() -> int:
+        launch(*resolve_models(args.prior, args.tokenizer), port=args.port, host=args.host, share=args.share)
+        return 0
+
+    return exit_code(serve)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,8 @@ import sys
 import time
 from pathlib import Path
 
+from tokenizer.errors import exit_code
+
 CHROMIUM = "/usr/bin/chromium"
 # tab name, button id, the element that holds the result once the run is done
 RUNS = (
@@ -53,19 +55,19 @@ def capture(url: str, out: Path, *, chromium: str = CHROMIUM, timeout_s: float =
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .demo import free_port, launch, resolve_models
-
     parser = argparse.ArgumentParser(prog="python -m apps.screenshots", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--prior")
     parser.add_argument("--tokenizer")
     parser.add_argument("--out", required=True)
     parser.add_argument("--chromium", default=CHROMIUM)
     args = parser.parse_args(argv)
-    try:
-        prior, tokenizer = resolve_models(args.prior, args.tokenizer)
-    except FileNotFoundError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    return exit_code(lambda: run(args))
+
+
+def run(args: argparse.Namespace) -> int:
+    from .demo import free_port, launch, resolve_models
+
+    prior, tokenizer = resolve_models(args.prior, args.tokenizer)
     port = free_port()
     app = launch(prior, tokenizer, port=port, block=False)
     try:

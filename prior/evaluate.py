@@ -164,12 +164,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--prior", required=True, help="a VQCTPrior save_pretrained folder or Hub id")
     parser.add_argument("--num", type=int, default=256, help="validation maps to sample from")
     parser.add_argument("--out", required=True)
-    parser.add_argument("--seed", type=int, default=0)
     add_sampling_flags(parser)
     parser.add_argument("--segmenter-steps", type=int, default=400)
     parser.add_argument("--segmenter", help="a segmenter.safetensors from an earlier evaluation on the same data, instead of training one")
     parser.add_argument("--no-fid", action="store_true")
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = parser.parse_args(argv)
     if args.num < 2:
         parser.error("--num must be at least 2 (shuffled maps and FID need two images)")

@@ -54,8 +54,10 @@ def validation_examples(model: VQCTPrior, num: int) -> dict[str, torch.Tensor]:
 
 
 def add_sampling_flags(parser: argparse.ArgumentParser) -> None:
-    """The sampling flags ``prior.sample`` and ``prior.evaluate`` share; a flag left out keeps the
-    prior's own option (``VQCTPrior.sampling``, from its train config)."""
+    """The sampling flags ``prior.sample`` and ``prior.evaluate`` share; a sampling option left out
+    keeps the prior's own (``VQCTPrior.sampling``, from its train config)."""
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--temperature", type=float, help="default: the prior's")
     parser.add_argument("--top-k", type=int, help="autoregressive priors, 0 = off (default: the prior's)")
     parser.add_argument("--guidance", type=float, help="classifier-free guidance scale, 1 = none (default: the prior's)")
@@ -129,12 +131,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mask", help="completion: white = the region to regenerate")
     parser.add_argument("--num", type=int, default=8)
     parser.add_argument("--out", required=True)
-    parser.add_argument("--seed", type=int, default=0)
     add_sampling_flags(parser)
     parser.add_argument("--top-p", type=float, help="autoregressive priors: nucleus sampling (default: the prior's)")
     parser.add_argument("--steps", type=int, help="masked priors: decoding rounds (default: the prior's)")
     parser.add_argument("--no-cache", action="store_true", help="autoregressive priors: sample without the KV cache")
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = parser.parse_args(argv)
     if args.num < 1:
         parser.error("--num must be at least 1")

@@ -12,7 +12,6 @@ metrics.json, final/ (``VQCTPrior.save_pretrained``: the prior with its tokenize
 
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
 import time
@@ -32,11 +31,20 @@ from tqdm.auto import tqdm
 from prior.config import PriorTrainConfig
 from prior.pretrained import VQCTPrior
 from prior.tokens import TokenDataset, cache_tokens
-from tokenizer.config import ConfigError, load_config, to_dict
+from tokenizer.config import ConfigError, to_dict
 from tokenizer.errors import exit_code
 from tokenizer.labels import colourize
 from tokenizer.model import VQCTTokenizer
-from tokenizer.training import latest_grid, make_accelerator, resume, save_checkpoint, save_final, steps_per_epoch, write_json
+from tokenizer.training import (
+    latest_grid,
+    make_accelerator,
+    read_run_config,
+    resume,
+    save_checkpoint,
+    save_final,
+    steps_per_epoch,
+    write_json,
+)
 
 log = logging.getLogger("prior.train")
 
@@ -104,13 +112,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def train(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", help="YAML under configs/prior/")
-    parser.add_argument("overrides", nargs="*", metavar="key=value")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
-    logging.getLogger("accelerate").setLevel(logging.WARNING)
-    config = load_config(PriorTrainConfig, args.config, args.overrides)
+    config = read_run_config(PriorTrainConfig, argv, __doc__, "configs/prior/")
     if not config.tokenizer:
         raise ConfigError("tokenizer is not set: pass tokenizer=<save_pretrained folder or Hub id> (e.g. outputs/quickstart/tokenizer/final)")
     config.sampling.options(config.model.kind)  # a wrong sampling option fails now, not at the first grid

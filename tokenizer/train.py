@@ -11,7 +11,6 @@ codebook_prior/ (when built here), metrics.json, final/ (save_pretrained).
 
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
 import time
@@ -29,18 +28,19 @@ from torchvision.utils import save_image
 from tqdm.auto import tqdm
 
 from tokenizer.codebook import CodebookPrior, build_codebook_prior
-from tokenizer.config import load_config, to_dict
+from tokenizer.config import to_dict
 from tokenizer.data import build_dataset
 from tokenizer.errors import exit_code
 from tokenizer.fid import FIDUnavailableError, frechet_distance, inception_weights_path
 from tokenizer.losses import VQGANLoss
-from tokenizer.model import LANGUAGE_KINDS, VQCTTokenizer
 from tokenizer.metrics import CodeHistogram, pixel_metrics
+from tokenizer.model import LANGUAGE_KINDS, VQCTTokenizer
 from tokenizer.training import (
     TrainConfig,
-    make_accelerator,
-    resume,
     latest_grid,
+    make_accelerator,
+    read_run_config,
+    resume,
     save_checkpoint,
     save_final,
     scaled_learning_rate,
@@ -108,13 +108,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def train(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", help="YAML under configs/tokenizer/")
-    parser.add_argument("overrides", nargs="*", metavar="key=value")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
-    logging.getLogger("accelerate").setLevel(logging.WARNING)  # one line per file saved otherwise
-    config = load_config(TrainConfig, args.config, args.overrides)
+    config = read_run_config(TrainConfig, argv, __doc__, "configs/tokenizer/")
     output_dir = Path(config.output_dir)
     accelerator = make_accelerator(config)
 

@@ -3,7 +3,9 @@ checkpoints, metrics files, the final save and Hub upload."""
 
 from __future__ import annotations
 
+import argparse
 import json
+import logging
 import math
 import re
 import shutil
@@ -12,13 +14,12 @@ from pathlib import Path
 
 from accelerate import Accelerator
 from accelerate.utils import DataLoaderConfiguration, ProjectConfiguration, set_seed
-
 from huggingface_hub import HfApi
 
 from .atomic import atomic_directory, remove_leftovers
 from .card import write_model_card
-from .config import ConfigError, to_dict, to_yaml
 from .codebook.build import CodebookPriorConfig
+from .config import ConfigError, load_config, to_dict, to_yaml
 from .data import DataConfig
 from .losses import LossConfig
 from .model import TokenizerModelConfig
@@ -71,6 +72,18 @@ class TrainConfig(RunConfig):
     data: DataConfig = field(default_factory=DataConfig)
     model: TokenizerModelConfig = field(default_factory=TokenizerModelConfig)
     loss: LossConfig = field(default_factory=LossConfig)
+
+
+def read_run_config(config_type: type, argv: list[str] | None, description: str, configs: str):
+    """A train script's command line, ``--config YAML`` and ``key=value`` overrides, as a
+    ``config_type``; logging set up for the run."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", help=f"YAML under {configs}")
+    parser.add_argument("overrides", nargs="*", metavar="key=value")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    logging.getLogger("accelerate").setLevel(logging.WARNING)  # one line per file saved otherwise
+    return load_config(config_type, args.config, args.overrides)
 
 
 def make_accelerator(config: RunConfig) -> Accelerator:
