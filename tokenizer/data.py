@@ -1,11 +1,18 @@
-"""Image data sets for tokenizer training: the built-in shapes set and user-supplied folders.
+"""Image data sets for tokenizer training: the built-in shapes and photos sets and user-supplied folders.
 
 ``build_dataset(DataConfig)`` returns a Dataset of dicts: ``"image"`` float32 [3, R, R] in [-1, 1];
 ``"label"`` int64 [R, R] for sets with semantic maps (shapes, celebahq, ade20k); ``"path"`` for
-file-based sets; ``"caption"`` for shapes. Layouts under ``data.root``:
+file-based sets and the photograph's name for photos; ``"caption"`` for shapes. Layouts under
+``data.root``:
 
 - ``shapes``: no files. Train is ``ShapesDataset(seed=seed, length=length)``; validation uses seed
   ``seed + 1_000_003`` and ``validation_length`` items, so it does not depend on ``length``.
+- ``photos``: no files of your own: random-scale square patches of the colour photographs shipped
+  inside scikit-image (``pip install scikit-image``; ``tokenizer/photos.py``), train and validation
+  from different photographs (``photos.PHOTOS``). Train has ``length`` items, validation
+  ``validation_length``; every item is a crop (``data.crop`` is ignored), flips apply to train only,
+  and set_epoch draws new train patches (validation patches stay fixed). ``data.root``, optional,
+  replaces scikit-image's data folder with one holding the same files; resolution 8..256.
 - ``folder``: every jpg/jpeg/png/bmp/webp/tif/tiff below root (recursive, symlinks followed), sorted
   by relative path; ``split=all`` takes them all (what evaluation of a folder uses). ``root/<split>.txt`` (a path relative to root per line) selects a split; if only
   the other split's list exists, this split is every file not in it. With no lists, validation is
@@ -51,11 +58,12 @@ import torch
 from PIL import Image, ImageFile
 from torch.utils.data import Dataset, default_collate
 
+from tokenizer.photos import MAX_SIZE as PHOTOS_MAX_SIZE, MIN_SIZE as PHOTOS_MIN_SIZE, PhotosConfig, PhotosDataset
 from tokenizer.shapes import ShapesConfig, ShapesDataset
 
 logger = logging.getLogger(__name__)
 
-KINDS = ("shapes", "folder", "celebahq", "cub", "coco", "ade20k")
+KINDS = ("shapes", "photos", "folder", "celebahq", "cub", "coco", "ade20k")
 SPLITS = ("train", "validation", "all")
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 CELEBAHQ_PARTS = (
@@ -78,14 +86,14 @@ _DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, Image.Decompressio
 
 @dataclass
 class DataConfig:
-    kind: str = "shapes"  # shapes | folder | celebahq | cub | coco | ade20k
-    root: str | None = None  # data set folder; required for every kind but shapes
+    kind: str = "shapes"  # shapes | photos (scikit-image's photographs) | folder | celebahq | cub | coco | ade20k
+    root: str | None = None  # data set folder; required for every kind but shapes and photos (optional there)
     split: str = "train"  # train | validation | all (folder only: every image, for evaluation)
     resolution: int = 64
     crop: str = "center"  # center | random (random applies to train only)
     flip: bool = False  # random horizontal flip, train only
-    length: int = 10000  # shapes only: train samples
-    validation_length: int = 256  # shapes only
+    length: int = 10000  # shapes and photos only: train samples
+    validation_length: int = 256  # shapes and photos only
     seed: int = 0
 
 
@@ -207,6 +215,26 @@ class _ShapesSplit(_Augmented):
         if self.train and self.config.flip and self._rng(index).random() < 0.5:
             item["image"], item["label"] = item["image"].flip(-1), item["label"].flip(-1)
         return item
+
+
+class _PhotosSplit(_Augmented):
+    def __init__(self, config: DataConfig) -> None:
+        super().__init__(config)
+        length = config.length if self.train else config.validation_length
+        self.photos = PhotosDataset(PhotosConfig(size=config.resolution, length=length, seed=config.seed,
+                                                 split=config.split, flip=self.train and config.flip,
+                                                 folder=config.root))
+
+    def set_epoch(self, epoch: int) -> None:
+        super().set_epoch(epoch)
+        if self.train:  # new patches each epoch; validation patches stay fixed
+            self.photos.set_epoch(epoch)
+
+    def __len__(self) -> int:
+        return len(self.photos)
+
+    def __getitem__(self, index: int) -> dict:
+        return self.photos[self._check_index(index)]
 
 
 class ImageFiles(_Augmented):
@@ -377,6 +405,13 @@ def build_dataset(config: DataConfig) -> Dataset:
             raise ValueError(f"data.kind=shapes needs data.resolution in 32..256 and a positive data.length "
                              f"(train) / data.validation_length; got {config.resolution}, {length}")
         return _ShapesSplit(config)
+    if config.kind == "photos":
+        length = config.length if config.split == "train" else config.validation_length
+        if length < 1 or not PHOTOS_MIN_SIZE <= config.resolution <= PHOTOS_MAX_SIZE:
+            raise ValueError(f"data.kind=photos needs data.resolution in {PHOTOS_MIN_SIZE}..{PHOTOS_MAX_SIZE} and "
+                             f"a positive data.length (train) / data.validation_length; got {config.resolution}, "
+                             f"{length}")
+        return _PhotosSplit(config)
     if config.root is None:
         raise ValueError(f"data.root must be set for data.kind={config.kind!r}; expected {LAYOUTS[config.kind]}")
     root = Path(config.root).expanduser()
