@@ -17,6 +17,9 @@ quickstart: setup
 		output_dir=$(OUT)/prior tokenizer=$(OUT)/tokenizer/final
 	$(PYTHON) -m prior.sample --prior $(OUT)/prior/final --num 8 --out $(OUT)/samples
 	$(PYTHON) -m prior.evaluate --prior $(OUT)/prior/final --num 256 --out $(OUT)/prior_eval
+	@$(PYTHON) -c "import json; m = json.load(open('$(OUT)/tokenizer/metrics.json'))['final']; \
+		print(f\"tokenizer, validation at step {m['step']}: PSNR {m['val/psnr']:.2f} dB, SSIM {m['val/ssim']:.3f},\", \
+		f\"codes used: adjectives {m['val/usage/adjective_percent']:.0f}%, nouns {m['val/usage/noun_percent']:.0f}%\")"
 	@echo "quickstart done:"
 	@echo "  samples (label maps → images): $(OUT)/samples/grid.png, one PNG per sample beside it"
 	@echo "  prior metrics (label following, completion, FID): $(OUT)/prior_eval/metrics.md"

@@ -30,7 +30,6 @@ class PriorTrainConfig(RunConfig):
     # EMA of the prior's weights (diffusers' EMAModel with its warm-up); 0 = off. Sample grids and
     # the final model use the EMA weights.
     ema_decay: float = 0.999
-    validation_batches: int = 8  # validation loss over this many batches
     # Sample grids: the first ``num_samples`` validation label maps, sampled with ``sampling``.
     num_samples: int = 8
     sampling: SamplingConfig = field(default_factory=SamplingConfig)

@@ -37,7 +37,7 @@ from torchvision.utils import save_image
 
 from tokenizer.data import DataConfig, build_dataset
 from tokenizer.errors import exit_code
-from tokenizer.fid import FIDUnavailableError, frechet_distance
+from tokenizer.fid import FIDUnavailableError, fid_statistics, statistics_distance
 from tokenizer.labels import colourize
 from tokenizer.metrics import pixel_metrics
 from tokenizer.training import write_json
@@ -144,8 +144,9 @@ def run(args) -> int:
     metrics["completion"] = completion(model, examples, reconstructions, examples["label"] if semantic else None, sampling, args)
     if not args.no_fid:
         try:
-            metrics["fid_samples"] = frechet_distance(examples["image"], samples, device=args.device)
-            metrics["fid_reconstructions"] = frechet_distance(examples["image"], reconstructions, device=args.device)
+            real = fid_statistics(examples["image"], device=args.device)  # embedded once for both
+            metrics["fid_samples"] = statistics_distance(real, fid_statistics(samples, device=args.device))
+            metrics["fid_reconstructions"] = statistics_distance(real, fid_statistics(reconstructions, device=args.device))
         except FIDUnavailableError as error:
             log.warning("FID skipped: %s", error)
     rows = [samples[:8], examples["image"][:8]]

@@ -13,6 +13,12 @@ positions alone the offset from an image token back to its cell's condition toke
 the sequence (it is Lc + 1 + k·G for cell k), and the quickstart prior barely learned to read the
 map in its 800 steps (measured: README, "Condition").
 
+Label embedding (``label_embedding``, semantic condition only): every token also gets a learned
+vector for the *class* of its cell (1 + class id; 0 where there is none, for BOS and for every
+token of a sample whose condition was dropped), so an image token reads its cell's label from its
+own input instead of having to find it in the prefix by attention. The prefix stays: it is what
+lets a token see the labels of the other cells.
+
 Both restrict logits to the slot's id range (adjective / noun, see ``sequence.slot_mask``) with
 -inf before every softmax, in training and sampling, so probability mass never goes to ids that
 cannot occur there. Classifier-free guidance: training replaces a sample's condition with NULL
@@ -54,6 +60,7 @@ class PriorConfig:
     max_seq_len: int = 4096  # size of the learned absolute position table (masked prior, or rotary off)
     cell_embedding: bool = True  # a learned vector per grid cell, shared by a cell's condition and image tokens
     max_cells: int = 1024  # the largest grid (h·w) the cell embedding covers: 32×32
+    label_embedding: bool = False  # semantic condition: a learned vector per class, added at every token of a cell
 
 
 def _resolve_config(config: PriorConfig | dict) -> PriorConfig:
@@ -133,15 +140,21 @@ class _Prior(nn.Module):
             # a bidirectional model fed mostly MASK tokens can't tell absolute positions apart from
             # relative (rotary) ones alone, so the masked prior also keeps learned absolute ones
             attn_layers = Encoder(**layers, disable_abs_pos_emb=False)
-        cells = {"cell": config.max_cells + 1} if config.cell_embedding else {}  # id 0: no cell (BOS, a class token)
+        if config.label_embedding and config.condition != "semantic":
+            raise ValueError(f"label_embedding needs condition='semantic', got '{config.condition}'")
+        extra = {}
+        if config.cell_embedding:
+            extra["cell"] = config.max_cells + 1  # id 0: no cell (BOS, a class token)
+        if config.label_embedding:
+            extra["label"] = config.num_classes + 1  # id 0: no label (BOS, a dropped condition)
         self.net = TransformerWrapper(
             num_tokens=layout.vocab_size, max_seq_len=config.max_seq_len, attn_layers=attn_layers, emb_dropout=config.dropout,
-            embed_num_tokens=cells,
+            embed_num_tokens=extra,
         )  # fmt: skip
-        if config.cell_embedding:
+        for name in extra:
             # at the token embeddings' scale: x-transformers leaves extra tables at nn.Embedding's
             # N(0, 1), which at dim 128 is 8× larger and drowned the tokens (slower training, measured)
-            nn.init.kaiming_normal_(self.net.embeds["cell_embed"].weight)
+            nn.init.kaiming_normal_(self.net.embeds[f"{name}_embed"].weight)
 
     @property
     def device(self) -> torch.device:
@@ -188,9 +201,23 @@ class _Prior(nn.Module):
         image = torch.arange(cells * groups) // groups + 1
         return torch.cat([prefix, torch.zeros(1, dtype=torch.long), image]).to(self.device)
 
-    def _net(self, tokens: torch.Tensor, cells: torch.Tensor, **kwargs):
-        """The transformer on tokens [B, n] whose cell ids are ``cells`` [n]."""
-        embed_ids = {"cell": cells.expand(tokens.shape[0], -1)} if self.config.cell_embedding else {}
+    def _cell_labels(self, start: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor | None:
+        """Per sample, the label id of every cell [B, 1 + h·w] (column 0: no cell) read from the
+        condition prefix of ``start``; None without a label embedding."""
+        if not self.config.label_embedding:
+            return None
+        prefix = start[:, : grid[0] * grid[1]]
+        labels = torch.where(prefix == self.layout.null, 0, prefix - self.layout.condition_offset + 1)
+        return F.pad(labels, (1, 0))
+
+    def _net(self, tokens: torch.Tensor, cells: torch.Tensor, cell_labels: torch.Tensor | None = None, **kwargs):
+        """The transformer on tokens [B, n] whose cell ids are ``cells`` [n]; ``cell_labels`` from
+        ``_cell_labels`` when the prior has a label embedding."""
+        embed_ids = {}
+        if self.config.cell_embedding:
+            embed_ids["cell"] = cells.expand(tokens.shape[0], -1)
+        if self.config.label_embedding:
+            embed_ids["label"] = cell_labels.gather(1, cells.expand(tokens.shape[0], -1))
         return self.net(tokens, embed_ids=embed_ids, **kwargs)
 
     def _start(self, prefix: torch.Tensor) -> torch.Tensor:
@@ -253,7 +280,8 @@ class AutoregressivePrior(_Prior):
         drop = self.config.cond_drop_prob if self.training else 0.0
         start = self._start(self.condition_prefix(condition, batch, (h, w), drop_prob=drop, generator=generator))
         sequence = torch.cat([start, image[:, :-1]], 1)
-        logits = self._net(sequence, self._input_cells(start.shape[1] - 1, (h, w)))[:, start.shape[1] - 1 :]
+        cells = self._input_cells(start.shape[1] - 1, (h, w))
+        logits = self._net(sequence, cells, self._cell_labels(start, (h, w)))[:, start.shape[1] - 1 :]
         logits = logits.masked_fill(~slot_mask(self.layout, image.shape[1], logits.device), float("-inf"))
         return F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), image.reshape(-1))
 
@@ -284,16 +312,18 @@ class AutoregressivePrior(_Prior):
         tokens = interleave(layout, prefix_codes.to(device))[:, :known] if known else start.new_empty(batch, 0)
         allowed = slot_mask(layout, length, device)
         cells = self._input_cells(start.shape[1] - 1, grid)
+        labels = self._cell_labels(start, grid)
         cache = None
         for position in range(known, length):
             sequence = torch.cat([start, tokens.repeat(2, 1) if guided else tokens], 1)
             n = sequence.shape[1]
             if not use_cache:
-                logits = self._net(sequence, cells[:n])
+                logits = self._net(sequence, cells[:n], labels)
             elif cache is None:  # the whole prompt once; then one new token per step
-                logits, cache = self._net(sequence, cells[:n], return_intermediates=True)
+                logits, cache = self._net(sequence, cells[:n], labels, return_intermediates=True)
             else:
-                logits, cache = self._net(sequence[:, -1:], cells[n - 1 : n], cache=cache, input_not_include_cache=True, return_intermediates=True)
+                logits, cache = self._net(sequence[:, -1:], cells[n - 1 : n], labels, cache=cache, input_not_include_cache=True,
+                                          return_intermediates=True)
             logits = _mix(logits[:, -1], guided, guidance_scale)
             token = sample_logits(
                 logits, allowed[position], temperature=temperature, top_k=top_k, top_p=top_p, generator=generator
@@ -311,7 +341,8 @@ class MaskedPrior(_Prior):
     causal = False
 
     def _logits(self, start: torch.Tensor, image: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
-        return self._net(torch.cat([start, image], 1), self._cells(start.shape[1] - 1, grid))[:, start.shape[1] :]
+        cells = self._cells(start.shape[1] - 1, grid)
+        return self._net(torch.cat([start, image], 1), cells, self._cell_labels(start, grid))[:, start.shape[1] :]
 
     def forward(self, codes: torch.Tensor, condition: torch.Tensor | None = None, *, generator: torch.Generator | None = None) -> torch.Tensor:
         """Cross-entropy on the masked image tokens; each sample masks cos(π/2·t), t ~ U(0, 1), of them."""

@@ -77,6 +77,9 @@ class VQCTPrior(
         self.prior_config: PriorConfig = _resolve_config(prior_config)
         self.tokenizer = VQCTTokenizer(**tokenizer_config).eval().requires_grad_(False)
         sizes = self.tokenizer.codebook_sizes
+        if not sizes:
+            raise ValueError("this tokenizer has no codes (model.quantizer.kind=none, the continuous reference): "
+                             "a prior needs a quantized tokenizer")
         classes = self.prior_config.num_classes if self.prior_config.condition != "none" else 0
         self.layout = TokenLayout(sizes[0], sizes[1] if len(sizes) == 2 else 0, classes)
         self.prior = build_prior(self.prior_config, self.layout)

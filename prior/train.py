@@ -42,6 +42,7 @@ from tokenizer.training import (
     resume,
     save_checkpoint,
     save_final,
+    spread_sample,
     steps_per_epoch,
     write_json,
 )
@@ -79,13 +80,11 @@ def condition_of(model: VQCTPrior, batch: dict) -> torch.Tensor | None:
 
 @torch.no_grad()
 def validate(model: VQCTPrior, prior, loader, accelerator: Accelerator, config: PriorTrainConfig) -> float:
-    """Mean loss over ``validation_batches`` batches (the masked prior's masks from a fixed seed)."""
+    """Mean loss over the validation sample (the masked prior's masks from a fixed seed)."""
     prior.eval()
     generator = torch.Generator(accelerator.device).manual_seed(config.seed)
     losses = []
-    for i, batch in enumerate(loader):
-        if i >= config.validation_batches:
-            break
+    for batch in loader:
         loss = prior(batch["codes"], condition_of(model, batch), generator=generator)
         losses.append(accelerator.gather_for_metrics(loss.detach()[None]))
     prior.train()
@@ -131,7 +130,8 @@ def train(argv: list[str] | None = None) -> int:
         train_set, batch_size=config.batch_size, shuffle=True, drop_last=True, num_workers=config.num_workers,
         generator=torch.Generator().manual_seed(config.seed),
     )
-    validation_loader = DataLoader(validation_set, batch_size=config.batch_size, num_workers=config.num_workers)
+    validation_loader = DataLoader(spread_sample(validation_set, config.validation_batches * config.batch_size),
+                                   batch_size=config.batch_size, num_workers=config.num_workers)
     examples = validation_set[: config.num_samples]
 
     # model, optimizer, schedule, EMA

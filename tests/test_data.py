@@ -362,3 +362,11 @@ def test_folder_split_all_takes_every_image(tmp_path):
     assert sizes == {"train": 59, "validation": 1, "all": 60}
     with pytest.raises(ValueError, match="split=all is for data.kind=folder"):
         build_dataset(DataConfig(kind="shapes", split="all", resolution=32))
+
+
+def test_validation_sample_is_spread_over_the_whole_split():
+    from tokenizer.training import spread_sample
+
+    sample = spread_sample(list(range(100)), 8)
+    assert list(sample) == [0, 12, 25, 37, 50, 62, 75, 87]  # not the first 8
+    assert list(spread_sample(list(range(5)), 8)) == [0, 1, 2, 3, 4]  # a small split: all of it

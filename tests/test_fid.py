@@ -114,6 +114,12 @@ def test_matches_torch_fidelity_on_folders(weights, real, blur_fids, tmp_path, m
     assert blur_fids[2] == pytest.approx(theirs, rel=1e-6)
 
 
+def test_statistics_of_a_reference_reused_give_the_same_fids(weights, real, blur_fids):
+    reference = fid.fid_statistics(real, device="cpu")
+    reused = [fid.statistics_distance(reference, fid.fid_statistics(_blur(real, s), device="cpu")) for s in BLURS[1:]]
+    assert reused == pytest.approx(blur_fids[1:], rel=1e-6)
+
+
 def test_tensor_conversion():
     x = torch.tensor([-1.5, -1.0, 0.0, 1.0, 2.0]).view(1, 1, 1, 5).expand(2, 3, 1, 5)
     assert fid._Images(x, (-1.0, 1.0))[0][0, 0].tolist() == [0, 0, 128, 255, 255]

@@ -70,3 +70,16 @@ def test_bad_configs_are_named(tiny_prior):
         VQCTTokenizer.build(tiny_config("rq"), tiny_prior)
     with pytest.raises(ValueError, match="codes must be"):
         VQCTTokenizer.build(tiny_config(), tiny_prior).decode(torch.zeros(1, 1, 8, 8, dtype=torch.long))
+
+
+def test_quantizer_free_reference_reconstructs_but_has_no_codes():
+    model = VQCTTokenizer.build(tiny_config("none")).eval()
+    x = images()
+    reconstructions, quantized = model(x)
+    assert reconstructions.shape == x.shape and float(quantized.loss) == 0.0
+    # the encoder's output reaches the decoder untouched
+    z = model.quant_conv(model.encoder(x))
+    assert torch.equal(quantized.quantized, z)
+    assert model.codebook_sizes == () and model.group_names == () and quantized.indices.shape == (2, 0, 8, 8)
+    with pytest.raises(ValueError, match="no codes"):
+        model.encode(x)

@@ -51,14 +51,27 @@ def test_structured_config_round_trip():
     assert config.ch_mult == [1, 2, 2] and config.attn_resolutions == [] and config.downsample_factor == 4
     with pytest.raises(ValueError, match="ch must be divisible by 32"):
         load_config(AutoencoderConfig, overrides=["ch=40"])
+    assert load_config(AutoencoderConfig, overrides=["ch=40", "norm=none"]).ch == 40  # no groups to divide into
+    with pytest.raises(ValueError, match="norm must be one of group, none"):
+        load_config(AutoencoderConfig, overrides=["norm=batch"])
 
 
+def test_norm_none_has_no_normalization_and_keeps_the_state_dict_names():
+    grouped, plain = Encoder(tiny()), Encoder(tiny(norm="none"))
+    assert any(isinstance(m, torch.nn.GroupNorm) for m in grouped.modules())
+    assert not any(isinstance(m, torch.nn.GroupNorm) for m in plain.modules())
+    # the convolutions keep their names and shapes, only the norm parameters are gone
+    without_norms = {k: v.shape for k, v in grouped.state_dict().items() if "norm" not in k}
+    assert {k: v.shape for k, v in plain.state_dict().items()} == without_norms
+
+
+@pytest.mark.parametrize("norm", ["group", "none"])
 @pytest.mark.parametrize("dropout", [0.0, 0.2])
 @pytest.mark.parametrize("attn", [[], [8]])
 @pytest.mark.parametrize("ch_mult", CH_MULTS)
-def test_encoder_decoder_shapes(ch_mult, attn, dropout):
+def test_encoder_decoder_shapes(ch_mult, attn, dropout, norm):
     torch.manual_seed(0)
-    config = tiny(ch_mult=ch_mult, attn_resolutions=attn, dropout=dropout)
+    config = tiny(ch_mult=ch_mult, attn_resolutions=attn, dropout=dropout, norm=norm)
     f = config.downsample_factor
     encoder, decoder = Encoder(config), Decoder(config)
     # One attended level (8px) plus the mid block's attention.

@@ -82,8 +82,9 @@ def test_samples_respect_slot_ranges(kind):
     "options",
     [dict(temperature=0.0), dict(temperature=1.0, top_k=3), dict(temperature=0.8, top_p=0.9), dict(temperature=1.0, guidance_scale=2.5)],
 )
-def test_kv_cache_matches_uncached_sampling(options):
-    model = make_prior()
+@pytest.mark.parametrize("label_embedding", [False, True])
+def test_kv_cache_matches_uncached_sampling(options, label_embedding):
+    model = make_prior(label_embedding=label_embedding)
     conditions = label_maps(4)
     cached = model.sample(conditions, GRID, use_cache=True, generator=seeded(3), **options)
     uncached = model.sample(conditions, GRID, use_cache=False, generator=seeded(3), **options)
@@ -197,3 +198,32 @@ def test_each_input_carries_the_cell_of_the_token_it_predicts():
     assert masked._cells(9, GRID).tolist() == list(range(1, 10)) + [0] + [t // 2 + 1 for t in range(18)]
     with pytest.raises(ValueError, match="max_cells"):
         make_prior(max_cells=8)(random_codes(), label_maps())
+
+
+def test_label_embedding_gives_each_token_its_cells_class():
+    model = make_prior(label_embedding=True, cond_drop_prob=0.5).train()
+    seen = []
+    model.net.embeds["label_embed"].register_forward_hook(lambda module, inputs, output: seen.append(inputs[0].clone()))
+    conditions = label_maps(16)
+    prefix = condition_tokens(LAYOUT, conditions, *GRID)
+    model(random_codes(16), conditions, generator=seeded(10))
+    labels = seen[-1]  # [B, 9 condition + BOS + 17 image inputs]
+    dropped = (labels == 0).all(1)
+    assert 0 < dropped.sum() < 16  # a dropped condition leaves no label anywhere in its row
+    classes = prefix[~dropped] - LAYOUT.condition_offset + 1
+    kept = labels[~dropped]
+    assert torch.equal(kept[:, :9], classes)  # a condition token: its own cell's class
+    assert (kept[:, 9] == classes[:, 0]).all()  # BOS predicts a₁, of cell 1
+    cells = torch.tensor([t // 2 for t in range(1, 18)])  # the image input t predicts token t + 1
+    assert torch.equal(kept[:, 10:], classes[:, cells])
+    with pytest.raises(ValueError, match="label_embedding needs condition='semantic'"):
+        make_prior(condition="none", label_embedding=True)
+
+
+def test_label_embedding_changes_what_the_prior_predicts():
+    model = make_prior(label_embedding=True)
+    codes, maps = random_codes(2), label_maps(2)
+    before = model(codes, maps)
+    with torch.no_grad():
+        model.net.embeds["label_embed"].weight.add_(torch.randn_like(model.net.embeds["label_embed"].weight))
+    assert not torch.isclose(model(codes, maps), before)

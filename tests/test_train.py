@@ -101,7 +101,8 @@ def test_bad_override_stops_with_the_key_named(tmp_path):
 
 @pytest.mark.parametrize(
     "kind, extra",
-    [("vq", []), ("cvq", []), ("gumbel", []), ("single", []), ("dual", ["mixed_precision=bf16", "gradient_accumulation_steps=2"])],
+    [("vq", []), ("cvq", []), ("gumbel", []), ("single", []), ("none", ["model.autoencoder.norm=none"]),
+     ("dual", ["mixed_precision=bf16", "gradient_accumulation_steps=2"])],
 )
 def test_every_quantizer_trains_through_the_script(tmp_path, tiny_prior_dir, kind, extra):
     out = tmp_path / kind

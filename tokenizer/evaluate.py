@@ -29,7 +29,7 @@ from tqdm.auto import tqdm
 from .config import load_config
 from .data import DataConfig, build_dataset
 from .errors import exit_code
-from .fid import FIDUnavailableError, frechet_distance
+from .fid import FIDUnavailableError, fid_statistics, statistics_distance
 from .metrics import CodeHistogram, pixel_metrics
 from .model import VQCTTokenizer
 from .training import TrainConfig, write_json
@@ -59,8 +59,10 @@ def synchronize(device: torch.device) -> None:
 
 
 @torch.no_grad()
-def evaluate(model: VQCTTokenizer, dataset, *, batch_size: int, device: torch.device, fid: bool = True) -> tuple[dict[str, float], CodeHistogram]:
-    """Every metric of the module docstring for one model over ``dataset``, and the code counts."""
+def evaluate(model: VQCTTokenizer, dataset, *, batch_size: int, device: torch.device, fid: bool = True,
+             reference: dict | None = None) -> tuple[dict[str, float], CodeHistogram]:
+    """Every metric of the module docstring for one model over ``dataset``, and the code counts.
+    ``reference``: the originals' ``fid_statistics`` when already computed (several models)."""
     model = model.to(device).eval()
     loader = DataLoader(dataset, batch_size=batch_size)
     histogram = CodeHistogram(model.codebook_sizes, device)
@@ -68,10 +70,11 @@ def evaluate(model: VQCTTokenizer, dataset, *, batch_size: int, device: torch.de
     count = 0
     for batch in tqdm(loader, desc="evaluating", unit=" batch", leave=False):
         images = batch["image"].to(device)
-        codes = model.encode(images)
-        reconstructions = model.decode(codes)
+        # The forward pass, not decode(encode()): the same reconstructions in eval mode, and it
+        # also serves the quantizer-free reference (kind=none), which has no codes to decode.
+        reconstructions, quantized = model(images)
         count += len(images)
-        histogram.update(codes)
+        histogram.update(quantized.indices)
         for name, values in pixel_metrics(images, reconstructions).items():
             measured[name].append(values.cpu())
         if fid:
@@ -83,7 +86,8 @@ def evaluate(model: VQCTTokenizer, dataset, *, batch_size: int, device: torch.de
     if fid:
         log.info("FID on %d reconstructions against their originals (Inception on %s)", count, device)
         try:
-            metrics["fid"] = frechet_distance(torch.cat(originals), torch.cat(reconstructed), device=device)
+            reference = reference or fid_statistics(torch.cat(originals), device=device)
+            metrics["fid"] = statistics_distance(reference, fid_statistics(torch.cat(reconstructed), device=device))
         except FIDUnavailableError as error:
             log.warning("FID skipped: %s", error)
     return metrics, histogram
@@ -94,11 +98,11 @@ def throughput(model: VQCTTokenizer, images: torch.Tensor, repeats: int = 5) -> 
     """encode + decode images per second on one batch, after a warm-up pass (measured before any
     FID run, whose Inception passes slow later CPU work down)."""
     model.eval()
-    model.decode(model.encode(images))
+    model(images)
     synchronize(images.device)
     started = time.perf_counter()
     for _ in range(repeats):
-        model.decode(model.encode(images))
+        model(images)
     synchronize(images.device)
     return repeats * len(images) / (time.perf_counter() - started)
 
@@ -112,10 +116,10 @@ def markdown_table(results: dict[str, dict]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * 3 + "---:|" * (len(header) - 3)]
     for name, metrics in results.items():
         groups = metrics["groups"]
-        cells = [name, metrics["quantizer"], " + ".join(str(size) for size in metrics["codebook_sizes"])]
+        cells = [name, metrics["quantizer"], " + ".join(str(size) for size in metrics["codebook_sizes"]) or "none"]
         cells += [fmt.format(metrics[key]) if key in metrics else "n/a" for key, _, fmt in TABLE_COLUMNS]
-        cells.append(" / ".join(f"{metrics[f'{g}_percent']:.1f}" for g in groups))
-        cells.append(" / ".join(f"{metrics[f'{g}_perplexity']:.1f}" for g in groups))
+        cells.append(" / ".join(f"{metrics[f'{g}_percent']:.1f}" for g in groups) or "no codes")
+        cells.append(" / ".join(f"{metrics[f'{g}_perplexity']:.1f}" for g in groups) or "no codes")
         cells.append(f"{metrics['images_per_second']:.1f}")
         lines.append("| " + " | ".join(cells) + " |")
     notes = "Pixel metrics on values in [0, 1]; FID of reconstructions against the same originals."
@@ -157,10 +161,16 @@ def run(args) -> int:
     out.mkdir(parents=True, exist_ok=True)
     timing_batch = torch.stack([dataset[i]["image"] for i in range(min(args.batch_size, len(dataset)))]).to(device)
     speeds = {name: throughput(model.to(device), timing_batch) for name, (_, model) in models.items()}
-    results = {}
+    results, reference = {}, None
+    if not args.no_fid and len(models) > 1:  # the originals embedded once for every model
+        try:
+            reference = fid_statistics(torch.stack([dataset[i]["image"] for i in range(len(dataset))]), device=device)
+        except FIDUnavailableError:
+            pass  # evaluate() says that FID was skipped
     for name, (source, model) in models.items():
         log.info("%s: %d images at %d px", name, len(dataset), resolution)
-        metrics, histogram = evaluate(model, dataset, batch_size=args.batch_size, device=device, fid=not args.no_fid)
+        metrics, histogram = evaluate(model, dataset, batch_size=args.batch_size, device=device, fid=not args.no_fid,
+                                      reference=reference)
         metrics |= {"images_per_second": speeds[name], "source": source, "quantizer": model.config.quantizer.kind, "codebook_sizes": list(model.codebook_sizes), "groups": list(model.group_names)}
         results[name] = metrics
         if args.figures:

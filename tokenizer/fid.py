@@ -14,6 +14,8 @@ from pathlib import Path
 import torch
 import torch_fidelity
 from torch.utils.data import Dataset
+from torch_fidelity.metric_fid import fid_featuresdict_to_statistics, fid_statistics_to_metric
+from torch_fidelity.utils import create_feature_extractor, get_featuresdict_from_dataset
 from torch_fidelity.feature_extractor_inceptionv3 import (
     URL_INCEPTION_V3,
     FeatureExtractorInceptionV3,
@@ -152,3 +154,21 @@ def frechet_distance(real, fake, *, batch_size: int = 64, device=None, value_ran
             # True = no loader workers: they only help decode files, and it would start 4 on 2 cores.
             save_cpu_ram=all(isinstance(i, Dataset) for i in inputs) or (os.cpu_count() or 1) < 4)
     return float(metrics[torch_fidelity.KEY_METRIC_FID])
+
+
+def fid_statistics(images: torch.Tensor, *, batch_size: int = 64, device=None, value_range=(-1.0, 1.0)) -> dict:
+    """Mean and covariance of the Inception pool features of an image tensor [N,3,H,W] (mapped as in
+    ``frechet_distance``): embed a reference set once and compare several sets against it."""
+    cuda = (device := torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))).type == "cuda"
+    with torch.backends.cudnn.flags(enabled=True, allow_tf32=False), \
+            torch.cuda.device(device) if cuda else contextlib.nullcontext():
+        extractor = create_feature_extractor(_EXTRACTOR, ["2048"], cuda=cuda, verbose=False,
+                                             feature_extractor_weights_path=str(inception_weights_path()))
+        features = get_featuresdict_from_dataset(_Images(images, value_range), extractor, batch_size, cuda,
+                                                 save_cpu_ram=True, verbose=False)
+    return fid_featuresdict_to_statistics(features, "2048")
+
+
+def statistics_distance(reference: dict, other: dict) -> float:
+    """FID between two sets' ``fid_statistics``."""
+    return float(fid_statistics_to_metric(reference, other, verbose=False)[torch_fidelity.KEY_METRIC_FID])

@@ -115,6 +115,8 @@ def patch_words_figure(model: VQCTTokenizer, images: torch.Tensor, path: Path) -
 
 
 def write_figures(model: VQCTTokenizer, source: str, dataset, counts: list[torch.Tensor], folder: Path, device) -> list[Path]:
+    if not model.groups:  # the quantizer-free reference: no codes to count, compare or name
+        return []
     folder.mkdir(parents=True, exist_ok=True)
     written = [usage_figure(model, counts, folder / "usage.png"), similarity_figure(model, source, folder / "code_similarity.png")]
     if model.config.quantizer.kind in LANGUAGE_KINDS:

@@ -6,9 +6,10 @@
 - ``vq``    — VQ-VAE / VQGAN: a codebook learned directly
 - ``cvq``   — CVQ: learned codebook with online re-anchoring of dead codes
 - ``gumbel`` — Gumbel-VQ
+- ``none``  — no quantizer: the continuous autoencoder, the ceiling every quantizer is measured against
 
 Codes are [B, G, h, w] int64 grids: for ``dual`` G = 2 (codes[:, 0] adjective ids, codes[:, 1]
-noun ids), otherwise G = 1. Weights, config and the prior's words and vectors are saved together
+noun ids), G = 0 for ``none``, otherwise G = 1. Weights, config and the prior's words and vectors are saved together
 (safetensors + config.json) with ``save_pretrained`` and loaded with ``from_pretrained``.
 """
 
@@ -23,10 +24,10 @@ from torch import nn
 
 from .codebook.prior import CodebookPrior
 from .modules import AutoencoderConfig, Decoder, Encoder
-from .quantize import ClusteredVectorQuantizer, DualQuantizer, GumbelQuantizer, LearnedVectorQuantizer, Quantized, SingleQuantizer
+from .quantize import ClusteredVectorQuantizer, DualQuantizer, GumbelQuantizer, LearnedVectorQuantizer, PassThrough, Quantized, SingleQuantizer
 from .transfer import CodebookTransfer, TransferConfig
 
-QUANTIZER_KINDS = ("dual", "single", "vq", "cvq", "gumbel")
+QUANTIZER_KINDS = ("dual", "single", "vq", "cvq", "gumbel", "none")
 LANGUAGE_KINDS = ("dual", "single")
 
 
@@ -70,6 +71,8 @@ def build_quantizer(config: QuantizerConfig, num_adjectives: int, num_nouns: int
         )
         quantizer_type = DualQuantizer if kind == "dual" else SingleQuantizer
         return quantizer_type(transfer, beta=config.beta, chunk_size=config.chunk_size)
+    if kind == "none":
+        return PassThrough()
     if kind == "gumbel":
         return GumbelQuantizer(
             codebook_size=config.codebook_size,
@@ -144,8 +147,9 @@ class VQCTTokenizer(
 
     @property
     def group_names(self) -> tuple[str, ...]:
-        """A name per code group: ("adjective", "noun") for VQCT, ("codebook",) otherwise."""
-        return ("adjective", "noun") if self.config.quantizer.kind == "dual" else ("codebook",)
+        """A name per code group: ("adjective", "noun") for VQCT, none without a quantizer,
+        ("codebook",) otherwise."""
+        return {"dual": ("adjective", "noun"), "none": ()}.get(self.config.quantizer.kind, ("codebook",))
 
     def group_codebooks(self) -> tuple[torch.Tensor, ...]:
         """The codes each group's indices point into (generated ones for VQCT)."""
@@ -166,6 +170,8 @@ class VQCTTokenizer(
     @torch.no_grad()
     def encode(self, images: torch.Tensor) -> torch.Tensor:
         """[B, 3, H, W] in [-1, 1] → codes [B, G, H/f, W/f] (G = 2: adjective ids, noun ids)."""
+        if not self.groups:
+            raise ValueError("model.quantizer.kind=none is the continuous reference: it has no codes to encode to")
         return self.quantize(images).indices
 
     @torch.no_grad()

@@ -44,6 +44,7 @@ from tokenizer.training import (
     save_checkpoint,
     save_final,
     scaled_learning_rate,
+    spread_sample,
     steps_per_epoch,
     write_json,
 )
@@ -63,16 +64,14 @@ def load_prior(config: TrainConfig, accelerator: Accelerator, output_dir: Path) 
 
 
 @torch.no_grad()
-def validate(model, loader, accelerator, config: TrainConfig, step: int, output_dir: Path, with_fid: bool) -> dict[str, float]:
-    """PSNR, SSIM, l1, l2 and code usage over ``validation_batches`` batches, plus a grid; with
-    ``with_fid`` the whole validation split, and FID of reconstructions against originals."""
+def validate(model, loader, accelerator, step: int, output_dir: Path, with_fid: bool) -> dict[str, float]:
+    """PSNR, SSIM, l1, l2 and code usage over ``loader``, plus a grid; with ``with_fid`` also FID of
+    reconstructions against originals."""
     model.eval()
     bare = accelerator.unwrap_model(model)
     histogram = CodeHistogram(bare.codebook_sizes, accelerator.device)
     measured, originals, reconstructed = defaultdict(list), [], []
     for i, batch in enumerate(loader):
-        if i >= config.validation_batches and not with_fid:
-            break
         images = batch["image"]
         reconstructions, quantized = model(images)
         for name, values in pixel_metrics(images, reconstructions).items():
@@ -116,7 +115,10 @@ def train(argv: list[str] | None = None) -> int:
     train_set = build_dataset(config.data)
     validation_set = build_dataset(type(config.data)(**{**to_dict(config.data), "split": "validation"}))
     train_loader = DataLoader(train_set, batch_size=config.batch_size, shuffle=True, drop_last=True, num_workers=config.num_workers)
-    validation_loader = DataLoader(validation_set, batch_size=config.batch_size, num_workers=config.num_workers)
+    # metrics on a fixed sample spread over the split; FID over all of it
+    validation_loader = DataLoader(spread_sample(validation_set, config.validation_batches * config.batch_size),
+                                   batch_size=config.batch_size, num_workers=config.num_workers)
+    fid_loader = DataLoader(validation_set, batch_size=config.batch_size, num_workers=config.num_workers)
 
     # model, loss, optimizers
     prior = load_prior(config, accelerator, output_dir)
@@ -136,8 +138,8 @@ def train(argv: list[str] | None = None) -> int:
         for opt in (optimizer, disc_optimizer)
     ]
     loss_fn.to(accelerator.device)
-    model, discriminator, optimizer, disc_optimizer, train_loader, validation_loader, *schedulers = accelerator.prepare(
-        model, loss_fn.discriminator, optimizer, disc_optimizer, train_loader, validation_loader, *schedulers
+    model, discriminator, optimizer, disc_optimizer, train_loader, validation_loader, fid_loader, *schedulers = accelerator.prepare(
+        model, loss_fn.discriminator, optimizer, disc_optimizer, train_loader, validation_loader, fid_loader, *schedulers
     )
     bare_model = accelerator.unwrap_model(model)
     names = bare_model.group_names
@@ -195,7 +197,7 @@ def train(argv: list[str] | None = None) -> int:
                 )
             if step % config.validation_steps == 0 or step == config.max_steps:
                 with_fid = use_fid and (step % config.fid_steps == 0 or step == config.max_steps)
-                metrics = validate(model, validation_loader, accelerator, config, step, output_dir, with_fid)
+                metrics = validate(model, fid_loader if with_fid else validation_loader, accelerator, step, output_dir, with_fid)
                 accelerator.log(metrics, step=step)
                 history.append({"step": step, "seconds": round(time.perf_counter() - started, 1), **metrics})
                 if accelerator.is_main_process:

@@ -15,6 +15,7 @@ from pathlib import Path
 from accelerate import Accelerator
 from accelerate.utils import DataLoaderConfiguration, ProjectConfiguration, set_seed
 from huggingface_hub import HfApi
+from torch.utils.data import Subset
 
 from .atomic import atomic_directory, remove_leftovers
 from .card import write_model_card
@@ -44,6 +45,8 @@ class RunConfig:
     checkpoints_total_limit: int | None = 3
     resume_from_checkpoint: str | None = None  # a checkpoint folder, or "latest"
     validation_steps: int = 250  # also writes a grid of images
+    # validation metrics use validation_batches × batch_size items spread evenly over the split
+    validation_batches: int = 8
     log_steps: int = 10
     num_workers: int = 0
     # After training, upload output_dir/final to the Hub repo hub_model_id (needs a login/token).
@@ -61,7 +64,6 @@ class TrainConfig(RunConfig):
     scale_lr: bool = True
     adam_beta1: float = 0.5
     adam_beta2: float = 0.9
-    validation_batches: int = 8
     # FID of validation reconstructions against the originals (whole validation split) every
     # fid_steps steps (multiple of validation_steps); 0 = off. Needs Inception weights (tokenizer/fid.py).
     fid_steps: int = 0
@@ -209,3 +211,13 @@ def scaled_learning_rate(config: TrainConfig, processes: int) -> float:
 
 def steps_per_epoch(batches: int, accumulation: int) -> int:
     return max(math.floor(batches / accumulation), 1)
+
+
+def spread_sample(dataset, count: int) -> Subset:
+    """``count`` items spread evenly over the whole of ``dataset`` (all of it when it is smaller):
+    the same items at every validation and in every process. A prefix would see only what sorts
+    first, e.g. one photograph of a folder sorted by name."""
+    size = len(dataset)
+    if count >= size:
+        return Subset(dataset, range(size))
+    return Subset(dataset, [i * size // count for i in range(count)])

@@ -1,11 +1,13 @@
 """Quantizers, one module each, one return convention: ``Quantized(quantized, indices, loss)``.
 
-indices are [B, G, h, w]: G = 2 for VQCT's dual quantizer (adjective ids, noun ids), else 1.
+indices are [B, G, h, w]: G = 2 for VQCT's dual quantizer (adjective ids, noun ids), 0 for the
+continuous reference (no quantizer), else 1.
 """
 
 from .clustered import ClusteredVectorQuantizer
 from .dual import DualQuantizer
 from .gumbel import GumbelQuantizer
+from .identity import PassThrough
 from .nearest import nearest_code
 from .single import SingleQuantizer
 from .vector import LearnedVectorQuantizer, Quantized
@@ -15,6 +17,7 @@ __all__ = [
     "DualQuantizer",
     "GumbelQuantizer",
     "LearnedVectorQuantizer",
+    "PassThrough",
     "Quantized",
     "SingleQuantizer",
     "nearest_code",
