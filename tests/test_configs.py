@@ -20,7 +20,7 @@ def test_codebook_configs_load(path):
 @pytest.mark.parametrize("path", sorted((CONFIGS / "tokenizer").rglob("*.yaml")), ids=lambda p: str(p.relative_to(CONFIGS)))
 def test_tokenizer_configs_load(path):
     config = load_config(TrainConfig, path)
-    assert config.model.quantizer.kind in {"dual", "single", "vq", "cvq", "gumbel"}
+    assert config.model.quantizer.kind in {"dual", "single", "vq", "cvq", "gumbel", "none"}
     assert config.output_dir.startswith("outputs/")
 
 
