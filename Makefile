@@ -16,7 +16,7 @@ quickstart: setup
 	$(ACCELERATE) prior/train.py --config configs/prior/shapes.yaml \
 		output_dir=$(OUT)/prior tokenizer=$(OUT)/tokenizer/final
 	$(PYTHON) -m prior.sample --prior $(OUT)/prior/final --num 8 --out $(OUT)/samples
-	$(PYTHON) -m prior.evaluate --prior $(OUT)/prior/final --num 256 --out $(OUT)/prior_eval
+	$(PYTHON) -m prior.evaluate --prior $(OUT)/prior/final --num 128 --out $(OUT)/prior_eval
 	@$(PYTHON) -c "import json; m = json.load(open('$(OUT)/tokenizer/metrics.json'))['final']; \
 		print(f\"tokenizer, validation at step {m['step']}: PSNR {m['val/psnr']:.2f} dB, SSIM {m['val/ssim']:.3f},\", \
 		f\"codes used: adjectives {m['val/usage/adjective_percent']:.0f}%, nouns {m['val/usage/noun_percent']:.0f}%\")"
