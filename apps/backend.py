@@ -16,18 +16,19 @@ import numpy as np
 import torch
 from PIL import Image
 
-from prior.pretrained import SamplingConfig, VQCTPrior
-from tokenizer.data import load_image
-from tokenizer.labels import LabelMapError, labels_from_array, palette
-from tokenizer.metrics import pixel_metrics, to_unit
-from tokenizer.model import LANGUAGE_KINDS, VQCTTokenizer
+from common.errors import UserError
+from common.hub import load_pretrained
+from common.labels import LabelMapError, labels_from_array, palette
+from common.metrics import pixel_metrics, to_unit
+from prior import SamplingConfig, VQCTPrior
+from tokenizer import LANGUAGE_KINDS, VQCTTokenizer, load_image
 
 MAX_PIXELS = 4096 * 4096
 # Brush strokes are anti-aliased against the canvas: allow more stray edge pixels than a file.
 PAINTED_OFF_PALETTE_TOLERANCE = 0.05
 
 
-class DemoInputError(ValueError):
+class DemoInputError(UserError, ValueError):
     """Bad input from the UI; the message is meant for the user."""
 
 
@@ -53,7 +54,9 @@ def _checked_array(image, what: str) -> np.ndarray:
     if array.dtype == object or array.ndim not in (2, 3):
         raise DemoInputError(f"the {what} is not an image")
     if array.shape[0] * array.shape[1] > MAX_PIXELS:
-        raise DemoInputError(f"the {what} is {array.shape[1]}×{array.shape[0]} pixels; the limit is {MAX_PIXELS // 4096}×4096")
+        raise DemoInputError(
+            f"the {what} is {array.shape[1]}×{array.shape[0]} pixels; the limit is {MAX_PIXELS // 4096}×4096"
+        )
     return array
 
 
@@ -71,8 +74,12 @@ class DemoModels:
     """The prior (with its tokenizer) and the tokenizer the Inspect tab reads images with."""
 
     def __init__(self, prior: str | Path, tokenizer: str | Path | None = None, device: str = "cpu"):
-        self.prior = VQCTPrior.from_pretrained(str(prior)).to(device).eval()
-        self.tokenizer = VQCTTokenizer.from_pretrained(str(tokenizer)).to(device).eval() if tokenizer else self.prior.tokenizer
+        self.prior = load_pretrained(VQCTPrior, prior, "--prior").to(device).eval()
+        self.tokenizer = (
+            load_pretrained(VQCTTokenizer, tokenizer, "--tokenizer").to(device).eval()
+            if tokenizer
+            else self.prior.tokenizer
+        )
         self.device = device
         self.scale = max(1, 256 // self.prior.resolution)  # show tiny images at about 256 px
 
@@ -81,13 +88,15 @@ class DemoModels:
         return self.prior.num_classes
 
     def palette_hex(self) -> list[str]:
-        return ["#%02x%02x%02x" % tuple(int(v) for v in c) for c in palette(max(self.num_classes, 1))]
+        return ["#" + "".join(f"{int(v):02x}" for v in c) for c in palette(max(self.num_classes, 1))]
 
     def labels_from_picture(self, picture) -> torch.Tensor:
         """A painted or uploaded map (RGB(A) array, any size) → class ids at the prior's resolution."""
         array = _flatten_alpha(_checked_array(picture, "label map"), (0, 0, 0))
         try:
-            labels = labels_from_array(array, self.num_classes, "the label map", tolerance=PAINTED_OFF_PALETTE_TOLERANCE)
+            labels = labels_from_array(
+                array, self.num_classes, "the label map", tolerance=PAINTED_OFF_PALETTE_TOLERANCE
+            )
         except LabelMapError as error:
             raise DemoInputError(str(error)) from None
         size = self.prior.resolution
@@ -107,7 +116,9 @@ class DemoModels:
         top_k = int(top_k) if top_k and kind == "autoregressive" else None
         return SamplingConfig(temperature=float(temperature), top_k=top_k, guidance_scale=float(guidance))
 
-    def synthesize(self, picture, num: int, seed: int, temperature: float, top_k: int | None, guidance: float, progress=None) -> Timed:
+    def synthesize(
+        self, picture, num: int, seed: int, temperature: float, top_k: int | None, guidance: float, progress=None
+    ) -> Timed:
         """``num`` images for the painted map (or unconditional samples for an unconditional prior)."""
         started = time.perf_counter()
         condition = None
@@ -125,14 +136,20 @@ class DemoModels:
             images.append(sample)
         return Timed(to_pil(torch.cat(images), self.scale), time.perf_counter() - started)
 
-    def complete(self, picture, region_layer, num: int, seed: int, temperature: float, top_k: int | None, progress=None) -> Timed:
+    def complete(
+        self, picture, region_layer, num: int, seed: int, temperature: float, top_k: int | None, progress=None
+    ) -> Timed:
         """``num`` completions of ``picture`` with the painted ``region_layer`` (alpha > 0) regenerated."""
         started = time.perf_counter()
         image = self._image(picture, self.prior.resolution)
         if region_layer is None:
             raise DemoInputError("no region: paint over the part of the image to regenerate")
         layer = np.asarray(region_layer)
-        painted = layer[..., 3] > 0 if layer.ndim == 3 and layer.shape[2] == 4 else layer.reshape(layer.shape[0], layer.shape[1], -1).max(-1) > 127
+        painted = (
+            layer[..., 3] > 0
+            if layer.ndim == 3 and layer.shape[2] == 4
+            else layer.reshape(layer.shape[0], layer.shape[1], -1).max(-1) > 127
+        )
         if not painted.any():
             raise DemoInputError("the region to regenerate is empty: paint over the part of the image to replace")
         mask = Image.fromarray(painted.astype(np.uint8) * 255)
@@ -165,7 +182,9 @@ class DemoModels:
             for row, line in enumerate(self.tokenizer.words(codes)[0]):
                 for col, (adjective, noun) in enumerate(line):
                     label = " ".join(w for w in (adjective, noun) if w)
-                    patches.append(((col * factor, row * factor, (col + 1) * factor - 1, (row + 1) * factor - 1), label))
+                    patches.append(
+                        ((col * factor, row * factor, (col + 1) * factor - 1, (row + 1) * factor - 1), label)
+                    )
                     table.append([row, col, adjective or "", noun or ""])
         usage = {
             name: (int(codes[0, g].unique().numel()), size)

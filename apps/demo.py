@@ -28,9 +28,10 @@ import gradio as gr
 import numpy as np
 from PIL import Image
 
-from prior.sample import validation_examples
-from tokenizer.errors import exit_code
-from tokenizer.labels import palette
+from common.errors import UserError, UserFileNotFoundError, exit_code
+from common.labels import palette
+from prior.sampling_options import validation_examples
+from tokenizer import label_names
 
 from .backend import DemoInputError, DemoModels, to_pil
 
@@ -48,10 +49,7 @@ def _legend(models: DemoModels, class_names: list[str]) -> str:
 
 
 def class_names(models: DemoModels) -> list[str]:
-    from tokenizer.data import CELEBAHQ_PARTS
-    from tokenizer.shapes import CLASS_NAMES
-
-    known = {"shapes": CLASS_NAMES, "celebahq": CELEBAHQ_PARTS}.get(models.prior.data.get("kind"), ())
+    known = label_names(models.prior.data.get("kind", ""))
     return list(known) if len(known) == models.num_classes else [f"class {k}" for k in range(models.num_classes)]
 
 
@@ -59,7 +57,7 @@ def write_examples(models: DemoModels, folder: Path, count: int = 3) -> dict[str
     """Example maps (palette colours) and images from the prior's validation split, enlarged to the canvas."""
     try:
         examples = validation_examples(models.prior, count)
-    except ValueError:  # the data set is not readable here: no examples, the app still works
+    except UserError:  # the data set is not readable here: no examples, the app still works
         return {"maps": [], "images": []}
     colours = palette(max(models.num_classes, 1))
     written = {"maps": [], "images": []}
@@ -118,7 +116,10 @@ def build_app(models: DemoModels, examples_dir: Path) -> gr.Blocks:
     @_user_errors
     def inspect(picture):
         found = models.inspect(picture)
-        used = ", ".join(f"{name}: {count} of {size} codes ({100 * count / size:.1f}%)" for name, (count, size) in found["usage"].items())
+        used = ", ".join(
+            f"{name}: {count} of {size} codes ({100 * count / size:.1f}%)"
+            for name, (count, size) in found["usage"].items()
+        )
         summary = f"PSNR {found['psnr']:.2f} dB · codes used by this image: {used}"
         if not found["patches"]:
             summary += " · this tokenizer's codes carry no words (only VQCT's do)"
@@ -134,10 +135,18 @@ def build_app(models: DemoModels, examples_dir: Path) -> gr.Blocks:
             with gr.Row():
                 with gr.Column():
                     map_editor = gr.ImageEditor(
-                        value=str(examples["maps"][0]) if examples["maps"] else None, type="numpy", image_mode="RGBA",
-                        brush=brush, sources=["upload"], layers=False, transforms=[], canvas_size=(CANVAS, CANVAS),
-                        label="Semantic map: paint with the class colours" if semantic else "Unconditional prior: the map is ignored",
-                    )  # fmt: skip
+                        value=str(examples["maps"][0]) if examples["maps"] else None,
+                        type="numpy",
+                        image_mode="RGBA",
+                        brush=brush,
+                        sources=["upload"],
+                        layers=False,
+                        transforms=[],
+                        canvas_size=(CANVAS, CANVAS),
+                        label="Semantic map: paint with the class colours"
+                        if semantic
+                        else "Unconditional prior: the map is ignored",
+                    )
                     if semantic:
                         gr.HTML(_legend(models, class_names(models)))
                     if examples["maps"]:
@@ -147,11 +156,18 @@ def build_app(models: DemoModels, examples_dir: Path) -> gr.Blocks:
                     seed = gr.Number(value=0, precision=0, label="seed")
                     temperature = gr.Slider(0.0, 2.0, value=defaults.temperature, step=0.05, label="temperature")
                     top_k = gr.Slider(0, 1000, value=defaults.top_k or 0, step=1, label="top-k (0 = off)")
-                    guidance = gr.Slider(1.0, 5.0, value=defaults.guidance_scale, step=0.1, label="classifier-free guidance")
+                    guidance = gr.Slider(
+                        1.0, 5.0, value=defaults.guidance_scale, step=0.1, label="classifier-free guidance"
+                    )
                     synth_button = gr.Button("Synthesize", variant="primary", elem_id="synthesize")
             synth_gallery = gr.Gallery(label="Samples", columns=4, elem_id="synthesis-gallery")
             synth_info = gr.Markdown(elem_id="synthesis-info")
-            synth_button.click(synthesize, [map_editor, num, seed, temperature, top_k, guidance], [synth_gallery, synth_info], api_name="synthesize")
+            synth_button.click(
+                synthesize,
+                [map_editor, num, seed, temperature, top_k, guidance],
+                [synth_gallery, synth_info],
+                api_name="synthesize",
+            )
         with gr.Tab("Completion", id="completion"):
             start = None
             if examples["images"]:
@@ -159,10 +175,16 @@ def build_app(models: DemoModels, examples_dir: Path) -> gr.Blocks:
             with gr.Row():
                 with gr.Column():
                     image_editor = gr.ImageEditor(
-                        value=start, type="numpy", image_mode="RGBA", sources=["upload"], layers=False, transforms=[],
-                        brush=gr.Brush(colors=["#ffffff"], color_mode="fixed", default_size=32), canvas_size=(CANVAS, CANVAS),
+                        value=start,
+                        type="numpy",
+                        image_mode="RGBA",
+                        sources=["upload"],
+                        layers=False,
+                        transforms=[],
+                        brush=gr.Brush(colors=["#ffffff"], color_mode="fixed", default_size=32),
+                        canvas_size=(CANVAS, CANVAS),
                         label="Upload an image, then paint the region to regenerate",
-                    )  # fmt: skip
+                    )
                 with gr.Column():
                     c_num = gr.Slider(1, 16, value=4, step=1, label="completions")
                     c_seed = gr.Number(value=0, precision=0, label="seed")
@@ -171,17 +193,28 @@ def build_app(models: DemoModels, examples_dir: Path) -> gr.Blocks:
                     complete_button = gr.Button("Complete", variant="primary", elem_id="complete")
             complete_gallery = gr.Gallery(label="Completions", columns=4, elem_id="completion-gallery")
             complete_info = gr.Markdown(elem_id="completion-info")
-            complete_button.click(complete, [image_editor, c_num, c_seed, c_temperature, c_top_k], [complete_gallery, complete_info], api_name="complete")
+            complete_button.click(
+                complete,
+                [image_editor, c_num, c_seed, c_temperature, c_top_k],
+                [complete_gallery, complete_info],
+                api_name="complete",
+            )
         with gr.Tab("Inspect", id="inspect"):
             with gr.Row():
-                inspect_input = gr.Image(value=str(examples["images"][0]) if examples["images"] else None, type="numpy",
-                                         sources=["upload"], label="Image")  # fmt: skip
+                inspect_input = gr.Image(
+                    value=str(examples["images"][0]) if examples["images"] else None,
+                    type="numpy",
+                    sources=["upload"],
+                    label="Image",
+                )
                 reconstruction = gr.Image(label="Reconstruction", elem_id="reconstruction")
             inspect_button = gr.Button("Inspect", variant="primary", elem_id="inspect")
             inspect_info = gr.Markdown(elem_id="inspect-info")
             words = gr.AnnotatedImage(label="Adjective and noun of each patch (hover)", show_legend=False)
             table = gr.Dataframe(headers=["row", "column", "adjective", "noun"], label="Patch words")
-            inspect_button.click(inspect, [inspect_input], [reconstruction, words, inspect_info, table], api_name="inspect")
+            inspect_button.click(
+                inspect, [inspect_input], [reconstruction, words, inspect_info, table], api_name="inspect"
+            )
     return app
 
 
@@ -197,7 +230,7 @@ def resolve_models(prior: str | None, tokenizer: str | None) -> tuple[str, str |
     if prior is None:
         prior = str(QUICKSTART / "prior" / "final")
         if not Path(prior).is_dir():
-            raise FileNotFoundError(
+            raise UserFileNotFoundError(
                 f"no prior at {prior}: run `make quickstart` first (it trains one there), or pass --prior DIR_OR_HUB_ID"
             )
         default_tokenizer = QUICKSTART / "tokenizer" / "final"
@@ -205,8 +238,15 @@ def resolve_models(prior: str | None, tokenizer: str | None) -> tuple[str, str |
     return prior, tokenizer
 
 
-def launch(prior: str, tokenizer: str | None = None, *, port: int | None = None, host: str = "127.0.0.1",
-           share: bool = False, block: bool = True) -> gr.Blocks:  # fmt: skip
+def launch(
+    prior: str,
+    tokenizer: str | None = None,
+    *,
+    port: int | None = None,
+    host: str = "127.0.0.1",
+    share: bool = False,
+    block: bool = True,
+) -> gr.Blocks:
     models = DemoModels(prior, tokenizer)
     app = build_app(models, Path(tempfile.mkdtemp(prefix="vqct-demo-")))
     app.queue().launch(server_name=host, server_port=port, share=share, prevent_thread_lock=not block, show_error=True)
@@ -214,9 +254,13 @@ def launch(prior: str, tokenizer: str | None = None, *, port: int | None = None,
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m apps.demo", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m apps.demo", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--prior", help="a VQCTPrior folder or Hub id (default: the quickstart's)")
-    parser.add_argument("--tokenizer", help="the tokenizer for the Inspect tab (default: the quickstart's, else the prior's)")
+    parser.add_argument(
+        "--tokenizer", help="the tokenizer for the Inspect tab (default: the quickstart's, else the prior's)"
+    )
     parser.add_argument("--port", type=int, default=7860)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--share", action="store_true", help="a public gradio.live link")

@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from tokenizer.errors import exit_code
+from common.errors import UserFileNotFoundError, exit_code
 
 CHROMIUM = "/usr/bin/chromium"
 # tab name, button id, the element that holds the result once the run is done
@@ -32,7 +32,9 @@ def capture(url: str, out: Path, *, chromium: str = CHROMIUM, timeout_s: float =
     from playwright.sync_api import sync_playwright
 
     if not Path(chromium).is_file():
-        raise FileNotFoundError(f"no Chromium at {chromium}: apt-get install chromium (Debian), or pass --chromium PATH")
+        raise UserFileNotFoundError(
+            f"no Chromium at {chromium}: apt-get install chromium (Debian), or pass --chromium PATH"
+        )
     out.mkdir(parents=True, exist_ok=True)
     seconds = {}
     with sync_playwright() as playwright:
@@ -55,7 +57,9 @@ def capture(url: str, out: Path, *, chromium: str = CHROMIUM, timeout_s: float =
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m apps.screenshots", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m apps.screenshots", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--prior")
     parser.add_argument("--tokenizer")
     parser.add_argument("--out", required=True)
@@ -74,7 +78,9 @@ def run(args: argparse.Namespace) -> int:
         seconds = capture(f"http://127.0.0.1:{port}/", Path(args.out), chromium=args.chromium)
     finally:
         app.close()
-    print(f"wrote {', '.join(f'{tab}.png' for tab in seconds)} to {args.out}; seconds per run in the browser: {seconds}")
+    print(
+        f"wrote {', '.join(f'{tab}.png' for tab in seconds)} to {args.out}; seconds per run in the browser: {seconds}"
+    )
     return 0
 
 

@@ -1,7 +1,7 @@
 """Autoregressive-prior sampling speed with and without the KV cache; prints a markdown table.
 
-    .venv/bin/python benchmarks/prior_sampling.py                       # both presets, CPU-sized batch
-    python benchmarks/prior_sampling.py --batch-size 16 --repeats 3     # on a GPU
+    .venv/bin/python -m benchmarks.prior_sampling                       # both presets, CPU-sized batch
+    python -m benchmarks.prior_sampling --batch-size 16 --repeats 3     # on a GPU
 
 Presets: ``quickstart`` (8x8 grid → 128 image tokens, dim 128, depth 4) and ``large`` (16x16 →
 512 image tokens, dim 512, depth 8), both over the official code's vocabulary (1949 adjectives +
@@ -19,21 +19,18 @@ import time
 
 import torch
 
-from prior.model import PriorConfig, build_prior
+from benchmarks.synthetic_codebook import PAPER_ADJECTIVES, PAPER_NOUNS
+from common.timing import synchronize
+from prior import PriorConfig, build_prior
 from prior.sequence import TokenLayout
 
 PRESETS = {
     "quickstart": dict(grid=8, dim=128, depth=4, heads=4),
     "large": dict(grid=16, dim=512, depth=8, heads=8),
 }
-# the official code's vocabulary (as in benchmarks/synthetic_prior.py, not imported so that the
+# the official code's vocabulary (as in benchmarks/synthetic_codebook.py, not imported so that the
 # script runs as a plain file) and CelebAMask-HQ's 19 classes
-PAPER_ADJECTIVES, PAPER_NOUNS, NUM_CLASSES = 1949, 4258, 19
-
-
-def synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
+NUM_CLASSES = 19  # CelebAMask-HQ's parts with the background
 
 
 def make_condition(kind: str, batch: int, grid: int, device: torch.device) -> torch.Tensor | None:
@@ -50,7 +47,9 @@ def time_sampling(model, condition, grid: int, batch: int, use_cache: bool, repe
     for _ in range(repeats):
         synchronize(device)
         started = time.perf_counter()
-        codes = model.sample(condition, (grid, grid), use_cache=use_cache, generator=torch.Generator().manual_seed(0), batch_size=batch)
+        codes = model.sample(
+            condition, (grid, grid), use_cache=use_cache, generator=torch.Generator().manual_seed(0), batch_size=batch
+        )
         synchronize(device)
         times.append(time.perf_counter() - started)
     return statistics.median(times), codes
@@ -62,25 +61,40 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=1)
     parser.add_argument("--repeats", type=int, default=1, help="sample calls per setting (median)")
     parser.add_argument("--condition", choices=["semantic", "class", "none"], default="semantic")
-    parser.add_argument("--rotary", action=argparse.BooleanOptionalAction, default=True, help="--no-rotary: learned absolute positions")
+    parser.add_argument(
+        "--rotary", action=argparse.BooleanOptionalAction, default=True, help="--no-rotary: learned absolute positions"
+    )
     parser.add_argument("--dtype", choices=["fp32", "bf16", "fp16"], default="fp32")
     args = parser.parse_args()
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     dtype = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[args.dtype]
     name = torch.cuda.get_device_name() if device.type == "cuda" else f"CPU ({torch.get_num_threads()} threads)"
     layout = TokenLayout(PAPER_ADJECTIVES, PAPER_NOUNS, NUM_CLASSES if args.condition != "none" else 0)
-    print(f"{name}, {args.dtype}, {'rotary' if args.rotary else 'absolute'} positions, condition {args.condition}, batch {args.batch_size}, median of {args.repeats} sample call(s) after a warm-up")
-    print("| preset | grid | image tokens | dim × depth | no cache (tok/s) | KV cache (tok/s) | speed-up | same codes |")
+    print(
+        f"{name}, {args.dtype}, {'rotary' if args.rotary else 'absolute'} positions, condition {args.condition}, batch {args.batch_size}, median of {args.repeats} sample call(s) after a warm-up"
+    )
+    print(
+        "| preset | grid | image tokens | dim × depth | no cache (tok/s) | KV cache (tok/s) | speed-up | same codes |"
+    )
     print("|---|---|---:|---|---:|---:|---:|---|")
     for preset_name in args.presets:
         preset = PRESETS[preset_name]
-        config = PriorConfig(dim=preset["dim"], depth=preset["depth"], heads=preset["heads"], condition=args.condition, num_classes=NUM_CLASSES, rotary=args.rotary)
+        config = PriorConfig(
+            dim=preset["dim"],
+            depth=preset["depth"],
+            heads=preset["heads"],
+            condition=args.condition,
+            num_classes=NUM_CLASSES,
+            rotary=args.rotary,
+        )
         torch.manual_seed(0)
         model = build_prior(config, layout).to(device=device, dtype=dtype).eval()
         grid, batch = preset["grid"], args.batch_size
         condition = make_condition(args.condition, batch, grid, device)
         for use_cache in (False, True):  # warm-up: allocator, kernels, thread pools
-            model.sample(make_condition(args.condition, batch, 2, device), (2, 2), use_cache=use_cache, batch_size=batch)
+            model.sample(
+                make_condition(args.condition, batch, 2, device), (2, 2), use_cache=use_cache, batch_size=batch
+            )
         tokens = batch * layout.image_length(grid, grid)
         uncached, codes_uncached = time_sampling(model, condition, grid, batch, False, args.repeats, device)
         cached, codes_cached = time_sampling(model, condition, grid, batch, True, args.repeats, device)

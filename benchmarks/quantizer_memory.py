@@ -1,7 +1,7 @@
 """Peak memory of the quantizer (forward + backward) at the paper's 6,207 codes on a batch of
 256 px images (f16: 16×16 codes each), for several nearest-search chunk sizes. Prints a table.
 
-    python benchmarks/quantizer_memory.py --batch-size 32      # peak measured on CUDA
+    python -m benchmarks.quantizer_memory --batch-size 32      # peak measured on CUDA
 
 The distance matrix of an unchunked search alone is B·256 × K floats; chunking bounds it by
 chunk × K. On CPU only those sizes are printed (torch keeps no CPU allocation peak).
@@ -13,29 +13,48 @@ import argparse
 
 import torch
 
-from benchmarks.synthetic_prior import PAPER_ADJECTIVES, PAPER_NOUNS, synthetic_prior
+from benchmarks.synthetic_codebook import (
+    PAPER_ADJECTIVES,
+    PAPER_NOUNS,
+    synthetic_codebook,
+)
+from common.timing import synchronize
 from tokenizer.model import QuantizerConfig, build_quantizer
 from tokenizer.transfer import TransferConfig
 
 GRID, EMBED_DIM = 16, 256
 
 
-def build(kind: str, chunk_size: int, prior):
-    config = QuantizerConfig(kind=kind, embed_dim=EMBED_DIM, codebook_size=PAPER_ADJECTIVES + PAPER_NOUNS, chunk_size=chunk_size, transfer=TransferConfig())
-    quantizer = build_quantizer(config, len(prior.adjectives), len(prior.nouns), prior.dim, prior.normalized_adjacency()._nnz())
+def build(kind: str, chunk_size: int, codebook):
+    config = QuantizerConfig(
+        kind=kind,
+        embed_dim=EMBED_DIM,
+        codebook_size=PAPER_ADJECTIVES + PAPER_NOUNS,
+        chunk_size=chunk_size,
+        transfer=TransferConfig(),
+    )
+    quantizer = build_quantizer(
+        config,
+        len(codebook.adjectives),
+        len(codebook.nouns),
+        codebook.dim,
+        codebook.normalized_adjacency().values().numel(),
+    )
     if kind == "dual":
-        quantizer.transfer.load_prior(torch.cat([prior.adjective_vectors, prior.noun_vectors]), prior.normalized_adjacency())
+        quantizer.transfer.load_word_graph(
+            torch.cat([codebook.adjective_vectors, codebook.noun_vectors]), codebook.normalized_adjacency()
+        )
     return quantizer
 
 
 def peak_mib(quantizer, batch_size: int, device: torch.device) -> float:
     z = torch.randn(batch_size, EMBED_DIM, GRID, GRID, device=device, requires_grad=True)
-    torch.cuda.synchronize()
+    synchronize(device)
     torch.cuda.reset_peak_memory_stats()
     baseline = torch.cuda.memory_allocated()
     quantized, _, loss = quantizer(z)
     (quantized.square().mean() + loss).backward()
-    torch.cuda.synchronize()
+    synchronize(device)
     return (torch.cuda.max_memory_allocated() - baseline) / 2**20
 
 
@@ -45,16 +64,18 @@ def main() -> None:
     parser.add_argument("--chunks", type=int, nargs="*", default=[0, 16384, 4096, 1024])
     args = parser.parse_args()
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    prior = synthetic_prior()
+    codebook = synthetic_codebook()
     rows = args.batch_size * GRID * GRID
-    print(f"batch {args.batch_size} × 256 px (f16) = {rows} code positions; {PAPER_ADJECTIVES} + {PAPER_NOUNS} = {PAPER_ADJECTIVES + PAPER_NOUNS} codes; device {device}")
+    print(
+        f"batch {args.batch_size} × 256 px (f16) = {rows} code positions; {PAPER_ADJECTIVES} + {PAPER_NOUNS} = {PAPER_ADJECTIVES + PAPER_NOUNS} codes; device {device}"
+    )
     print("| quantizer | chunk | largest distance block (MiB) | peak (MiB) |")
     print("|---|---:|---:|---:|")
     for kind, widest in (("vq", PAPER_ADJECTIVES + PAPER_NOUNS), ("dual", PAPER_NOUNS)):
         for chunk in args.chunks:
             chunk_rows = rows if chunk == 0 else min(chunk, rows)
             block = chunk_rows * widest * 4 / 2**20
-            quantizer = build(kind, chunk or rows, prior).to(device)
+            quantizer = build(kind, chunk or rows, codebook).to(device)
             peak = f"{peak_mib(quantizer, args.batch_size, device):.1f}" if device.type == "cuda" else "n/a (CPU)"
             print(f"| {'VQGAN' if kind == 'vq' else 'VQCT dual'} | {chunk or 'none'} | {block:.1f} | {peak} |")
 

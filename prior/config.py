@@ -1,14 +1,68 @@
-"""The stage-two training config (``accelerate launch prior/train.py --config configs/prior/…``)."""
+"""Stage two's configs: the prior network (``PriorConfig``), how it is sampled
+(``SamplingConfig``) and how it is trained (``PriorTrainConfig``, for
+``accelerate launch prior/train.py --config configs/prior/…``)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from tokenizer.data import DataConfig
-from tokenizer.training import RunConfig
+from omegaconf import OmegaConf
 
-from .model import PriorConfig
-from .pretrained import SamplingConfig
+from common.config import ConfigError
+from common.runs import RunConfig
+from tokenizer import DataConfig
+
+PRIOR_KINDS = ("autoregressive", "masked")
+CONDITIONS = ("semantic", "class", "none")
+
+
+@dataclass
+class PriorConfig:
+    kind: str = "autoregressive"  # autoregressive | masked
+    dim: int = 512
+    depth: int = 8
+    heads: int = 8
+    dropout: float = 0.0
+    condition: str = "semantic"  # semantic | class | none
+    num_classes: int = 19
+    cond_drop_prob: float = 0.1  # classifier-free-guidance condition dropout
+    rotary: bool = True
+    max_seq_len: int = 4096  # size of the learned absolute position table (masked prior, or rotary off)
+    cell_embedding: bool = True  # a learned vector per grid cell, shared by a cell's condition and image tokens
+    max_cells: int = 1024  # the largest grid (h·w) the cell embedding covers: 32×32
+    label_embedding: bool = False  # semantic condition: a learned vector per class, added at every token of a cell
+
+
+def resolve_prior_config(config: PriorConfig | dict) -> PriorConfig:
+    """``config`` as a ``PriorConfig`` (a dict, e.g. read from a saved model, merged onto the defaults)."""
+    if isinstance(config, PriorConfig):
+        return config
+    return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(PriorConfig), config))
+
+
+@dataclass
+class SamplingConfig:
+    temperature: float = 1.0
+    top_k: int | None = None  # autoregressive only
+    top_p: float | None = None  # autoregressive only
+    guidance_scale: float = 1.0  # classifier-free guidance; 1 = none
+    use_cache: bool = True  # autoregressive only: KV cache
+    steps: int = 8  # masked only: MaskGIT rounds
+    choice_temperature: float = 4.5  # masked only
+    batch_size: int = 64  # images sampled at once
+
+    def options(self, kind: str) -> dict:
+        """The keyword arguments ``kind``'s ``sample`` takes; an option set for the other kind is an error."""
+        shared = {"temperature": self.temperature, "guidance_scale": self.guidance_scale}
+        if kind == "autoregressive":
+            if self.steps != SamplingConfig.steps or self.choice_temperature != SamplingConfig.choice_temperature:
+                raise ConfigError("steps and choice_temperature are for masked priors; this one is autoregressive")
+            return shared | {"top_k": self.top_k, "top_p": self.top_p, "use_cache": self.use_cache}
+        if self.top_k is not None or self.top_p is not None:
+            raise ConfigError(
+                "top_k and top_p are for autoregressive priors; this one is masked (use temperature and steps)"
+            )
+        return shared | {"steps": self.steps, "choice_temperature": self.choice_temperature}
 
 
 @dataclass

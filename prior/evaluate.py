@@ -13,7 +13,7 @@ For each of the first N validation label maps it samples an image, then writes
   (the tokenizer's ceiling), for the samples against their own maps, and for the samples
   against shuffled maps (another image's map: what a prior that ignored the maps would score);
 - FID of the samples against the real validation images, and of the reconstructions as the
-  reference a perfect prior would reach (torch-fidelity, offline weights: ``tokenizer.fid``);
+  reference a perfect prior would reach (torch-fidelity, offline weights: ``common.fid``);
 - completion of the lower half of each image: PSNR of the kept upper half against the originals
   and the reconstructions, and of the regenerated half;
 - sampling time per image,
@@ -35,12 +35,13 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torchvision.utils import save_image
 
-from tokenizer.data import DataConfig, build_dataset
-from tokenizer.errors import exit_code
-from tokenizer.fid import FIDUnavailableError, fid_statistics, statistics_distance
-from tokenizer.labels import colourize
-from tokenizer.metrics import pixel_metrics
-from tokenizer.training import write_json
+from common.atomic import write_json
+from common.errors import UserValueError, exit_code
+from common.fid import FIDUnavailableError, fid_statistics, statistics_distance
+from common.hub import load_pretrained
+from common.labels import colourize
+from common.metrics import pixel_metrics
+from tokenizer import DataConfig, build_dataset
 
 from .pretrained import VQCTPrior
 from .sample import add_sampling_flags, sampling_from_flags, validation_examples
@@ -65,16 +66,26 @@ def segmenter_for(model: VQCTPrior, args) -> LabelSegmenter:
         try:
             segmenter.load_state_dict(load_file(args.segmenter, device=str(args.device)))
         except (OSError, RuntimeError, SafetensorError) as error:
-            raise ValueError(f"--segmenter {args.segmenter}: not a {model.num_classes}-class segmenter written by prior.evaluate ({error})") from None
+            raise UserValueError(
+                f"--segmenter {args.segmenter}: not a {model.num_classes}-class segmenter written by prior.evaluate ({error})"
+            ) from None
         return segmenter.eval()
-    train_data = DataConfig(**{**model.data, "split": "train", "crop": "center", "flip": False})
-    segmenter = train_segmenter(build_dataset(train_data), model.num_classes, steps=args.segmenter_steps, seed=args.seed,
-                                device=args.device, reconstruct=lambda images: reconstruct(model, images))  # fmt: skip
+    train_data = DataConfig(**model.data).evaluation_view("train")
+    segmenter = train_segmenter(
+        build_dataset(train_data),
+        model.num_classes,
+        steps=args.segmenter_steps,
+        seed=args.seed,
+        device=args.device,
+        reconstruct=lambda images: reconstruct(model, images),
+    )
     save_file(segmenter.state_dict(), str(Path(args.out) / "segmenter.safetensors"))
     return segmenter
 
 
-def label_following(model: VQCTPrior, examples: dict, samples: torch.Tensor, reconstructions: torch.Tensor, args) -> dict:
+def label_following(
+    model: VQCTPrior, examples: dict, samples: torch.Tensor, reconstructions: torch.Tensor, args
+) -> dict:
     segmenter = segmenter_for(model, args)
     labels, classes = examples["label"], model.num_classes
     return {
@@ -108,12 +119,22 @@ def completion(model: VQCTPrior, examples: dict, reconstructions: torch.Tensor, 
 
 
 def markdown(metrics: dict) -> str:
-    lines = [f"# Prior evaluation: {metrics['prior']}", "", f"{metrics['num']} validation maps, seed {metrics['seed']}, "
-             f"{metrics['seconds_per_image']:.3f} s per sampled image on {metrics['device']}.", ""]  # fmt: skip
+    lines = [
+        f"# Prior evaluation: {metrics['prior']}",
+        "",
+        f"{metrics['num']} validation maps, seed {metrics['seed']}, "
+        f"{metrics['seconds_per_image']:.3f} s per sampled image on {metrics['device']}.",
+        "",
+    ]
     if "label_following" in metrics:
-        lines += ["| images vs maps | object IoU | pixel accuracy | foreground accuracy | mean IoU |", "|---|---:|---:|---:|---:|"]
+        lines += [
+            "| images vs maps | object IoU | pixel accuracy | foreground accuracy | mean IoU |",
+            "|---|---:|---:|---:|---:|",
+        ]
         for name, v in metrics["label_following"].items():
-            lines.append(f"| {name} | {v['object_iou']:.3f} | {v['pixel_accuracy']:.3f} | {v['foreground_accuracy']:.3f} | {v['mean_iou']:.3f} |")
+            lines.append(
+                f"| {name} | {v['object_iou']:.3f} | {v['pixel_accuracy']:.3f} | {v['foreground_accuracy']:.3f} | {v['mean_iou']:.3f} |"
+            )
         lines.append("")
     if "completion" in metrics:
         lines += ["Completion of the lower half (PSNR, dB, upper half unless named):", ""]
@@ -127,26 +148,38 @@ def markdown(metrics: dict) -> str:
 def run(args) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    model = VQCTPrior.from_pretrained(args.prior).to(args.device).eval()
+    model = load_pretrained(VQCTPrior, args.prior, "--prior").to(args.device).eval()
     examples = validation_examples(model, args.num)
     semantic = model.prior_config.condition == "semantic"
     sampling = sampling_from_flags(model, args)
     generator = torch.Generator(args.device).manual_seed(args.seed)
     started = time.perf_counter()
-    _, samples = model.generate(examples["label"] if semantic else None, num=args.num, sampling=sampling, generator=generator)
+    _, samples = model.generate(
+        examples["label"] if semantic else None, num=args.num, sampling=sampling, generator=generator
+    )
     seconds = time.perf_counter() - started
     samples = samples.clamp(-1, 1).cpu()
     reconstructions = reconstruct(model, examples["image"].to(args.device)).cpu()
-    metrics = {"prior": args.prior, "num": args.num, "seed": args.seed, "sampling": asdict(sampling), "device": args.device,
-               "seconds_per_image": seconds / args.num}  # fmt: skip
+    metrics = {
+        "prior": args.prior,
+        "num": args.num,
+        "seed": args.seed,
+        "sampling": asdict(sampling),
+        "device": args.device,
+        "seconds_per_image": seconds / args.num,
+    }
     if semantic:
         metrics["label_following"] = label_following(model, examples, samples, reconstructions, args)
-    metrics["completion"] = completion(model, examples, reconstructions, examples["label"] if semantic else None, sampling, args)
+    metrics["completion"] = completion(
+        model, examples, reconstructions, examples["label"] if semantic else None, sampling, args
+    )
     if not args.no_fid:
         try:
             real = fid_statistics(examples["image"], device=args.device)  # embedded once for both
             metrics["fid_samples"] = statistics_distance(real, fid_statistics(samples, device=args.device))
-            metrics["fid_reconstructions"] = statistics_distance(real, fid_statistics(reconstructions, device=args.device))
+            metrics["fid_reconstructions"] = statistics_distance(
+                real, fid_statistics(reconstructions, device=args.device)
+            )
         except FIDUnavailableError as error:
             log.warning("FID skipped: %s", error)
     rows = [samples[:8], examples["image"][:8]]
@@ -161,13 +194,18 @@ def run(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m prior.evaluate", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m prior.evaluate", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--prior", required=True, help="a VQCTPrior save_pretrained folder or Hub id")
     parser.add_argument("--num", type=int, default=256, help="validation maps to sample from")
     parser.add_argument("--out", required=True)
     add_sampling_flags(parser)
     parser.add_argument("--segmenter-steps", type=int, default=400)
-    parser.add_argument("--segmenter", help="a segmenter.safetensors from an earlier evaluation on the same data, instead of training one")
+    parser.add_argument(
+        "--segmenter",
+        help="a segmenter.safetensors from an earlier evaluation on the same data, instead of training one",
+    )
     parser.add_argument("--no-fid", action="store_true")
     args = parser.parse_args(argv)
     if args.num < 2:

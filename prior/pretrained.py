@@ -14,45 +14,19 @@ uses them unless given others, and ``sampling_with(**overrides)`` changes some o
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, replace
 
 import torch
 import torch.nn.functional as F
 from huggingface_hub import PyTorchModelHubMixin
 from torch import nn
 
-from tokenizer.model import VQCTTokenizer
+from common.errors import UserValueError
+from tokenizer import VQCTTokenizer
 
-from .model import PriorConfig, _resolve_config, build_prior
+from .build import build_prior
+from .config import PriorConfig, SamplingConfig, resolve_prior_config
 from .sequence import TokenLayout
-
-
-@dataclass
-class SamplingConfig:
-    temperature: float = 1.0
-    top_k: int | None = None  # autoregressive only
-    top_p: float | None = None  # autoregressive only
-    guidance_scale: float = 1.0  # classifier-free guidance; 1 = none
-    use_cache: bool = True  # autoregressive only: KV cache
-    steps: int = 8  # masked only: MaskGIT rounds
-    choice_temperature: float = 4.5  # masked only
-    batch_size: int = 64  # images sampled at once
-
-    def options(self, kind: str) -> dict:
-        """The keyword arguments ``kind``'s ``sample`` takes; an option set for the other kind is an error."""
-        shared = {"temperature": self.temperature, "guidance_scale": self.guidance_scale}
-        if kind == "autoregressive":
-            if self.steps != SamplingConfig.steps or self.choice_temperature != SamplingConfig.choice_temperature:
-                raise ValueError("steps and choice_temperature are for masked priors; this one is autoregressive")
-            return shared | {"top_k": self.top_k, "top_p": self.top_p, "use_cache": self.use_cache}
-        if self.top_k is not None or self.top_p is not None:
-            raise ValueError("top_k and top_p are for autoregressive priors; this one is masked (use temperature and steps)")
-        return shared | {"steps": self.steps, "choice_temperature": self.choice_temperature}
-
-
-def tokenizer_init_kwargs(tokenizer: VQCTTokenizer) -> dict:
-    """What ``VQCTTokenizer(**kwargs)`` needs to rebuild ``tokenizer``'s architecture."""
-    return dict(tokenizer._hub_mixin_config)  # recorded by huggingface_hub's mixin at construction
 
 
 class VQCTPrior(
@@ -74,12 +48,14 @@ class VQCTPrior(
         sampling: dict | None = None,
     ):
         super().__init__()
-        self.prior_config: PriorConfig = _resolve_config(prior_config)
+        self.prior_config: PriorConfig = resolve_prior_config(prior_config)
         self.tokenizer = VQCTTokenizer(**tokenizer_config).eval().requires_grad_(False)
         sizes = self.tokenizer.codebook_sizes
         if not sizes:
-            raise ValueError("this tokenizer has no codes (model.quantizer.kind=none, the continuous reference): "
-                             "a prior needs a quantized tokenizer")
+            raise UserValueError(
+                "this tokenizer has no codes (model.quantizer.kind=none, the continuous reference): "
+                "a prior needs a quantized tokenizer"
+            )
         classes = self.prior_config.num_classes if self.prior_config.condition != "none" else 0
         self.layout = TokenLayout(sizes[0], sizes[1] if len(sizes) == 2 else 0, classes)
         self.prior = build_prior(self.prior_config, self.layout)
@@ -90,13 +66,25 @@ class VQCTPrior(
         self.sampling.options(self.prior_config.kind)  # options of the other kind are an error here too
 
     @classmethod
-    def build(cls, config: PriorConfig, tokenizer: VQCTTokenizer, *, grid: tuple[int, int], tokenizer_source: str, data: dict,
-              sampling: SamplingConfig | None = None) -> VQCTPrior:  # fmt: skip
+    def build(
+        cls,
+        config: PriorConfig,
+        tokenizer: VQCTTokenizer,
+        *,
+        grid: tuple[int, int],
+        tokenizer_source: str,
+        data: dict,
+        sampling: SamplingConfig | None = None,
+    ) -> VQCTPrior:
         """A fresh prior around a copy of the trained ``tokenizer``."""
         model = cls(
-            prior_config=asdict(config), tokenizer_config=tokenizer_init_kwargs(tokenizer),
-            grid=list(grid), tokenizer_source=tokenizer_source, data=data, sampling=asdict(sampling or SamplingConfig()),
-        )  # fmt: skip
+            prior_config=asdict(config),
+            tokenizer_config=tokenizer.init_kwargs,
+            grid=list(grid),
+            tokenizer_source=tokenizer_source,
+            data=data,
+            sampling=asdict(sampling or SamplingConfig()),
+        )
         model.tokenizer.load_state_dict(tokenizer.state_dict())
         return model
 
@@ -163,20 +151,38 @@ class VQCTPrior(
             cells = known_cells[part] if known_cells is not None else None
             batch = part.stop - part.start
             if self.prior_config.kind == "masked":
-                codes.append(self.prior.sample(
-                    cond, self.grid, known_codes=known, known_mask=cells, generator=generator, batch_size=batch, **options
-                ))  # fmt: skip
+                codes.append(
+                    self.prior.sample(
+                        cond,
+                        self.grid,
+                        known_codes=known,
+                        known_mask=cells,
+                        generator=generator,
+                        batch_size=batch,
+                        **options,
+                    )
+                )
             else:
                 prefix = _raster_prefix(cells) if known is not None else 0
-                codes.append(self.prior.sample(
-                    cond, self.grid, prefix_codes=known, prefix_cells=prefix, generator=generator, batch_size=batch, **options
-                ))  # fmt: skip
+                codes.append(
+                    self.prior.sample(
+                        cond,
+                        self.grid,
+                        prefix_codes=known,
+                        prefix_cells=prefix,
+                        generator=generator,
+                        batch_size=batch,
+                        **options,
+                    )
+                )
         codes = torch.cat(codes)
         return codes, self.decode(codes)
 
     @torch.no_grad()
     def decode(self, codes: torch.Tensor, batch_size: int = 64) -> torch.Tensor:
-        return torch.cat([self.tokenizer.decode(codes[i : i + batch_size].to(self.device)) for i in range(0, len(codes), batch_size)])
+        return torch.cat(
+            [self.tokenizer.decode(codes[i : i + batch_size].to(self.device)) for i in range(0, len(codes), batch_size)]
+        )
 
     def known_cells(self, region: torch.Tensor) -> torch.Tensor:
         """A pixel region to regenerate [B, H, W] (True = regenerate) → cells to keep [B, h, w]:
@@ -202,17 +208,25 @@ class VQCTPrior(
         self._check_images(images)
         kept = self.known_cells(region.to(self.device))
         if kept.all():
-            raise ValueError("the region to regenerate is empty: paint the part of the image to replace")
+            raise UserValueError("the region to regenerate is empty: paint the part of the image to replace")
         if self.prior_config.kind == "autoregressive":  # what it can keep: the raster prefix
             cells = kept.flatten(1)
-            kept = (torch.arange(cells.shape[1], device=kept.device) < _raster_prefix(kept)).expand_as(cells).reshape(kept.shape)
+            kept = (
+                (torch.arange(cells.shape[1], device=kept.device) < _raster_prefix(kept))
+                .expand_as(cells)
+                .reshape(kept.shape)
+            )
         known = self.tokenizer.encode(images.to(self.device))
-        codes, generated = self.generate(condition, sampling=sampling, generator=generator, known_codes=known, known_cells=kept)
+        codes, generated = self.generate(
+            condition, sampling=sampling, generator=generator, known_codes=known, known_cells=kept
+        )
         return codes, generated, kept
 
 
 def _raster_prefix(known_cells: torch.Tensor) -> int:
     """Cells [B, h, w] (True = known) → how many leading raster cells are known in every image."""
     unknown = ~known_cells.to(torch.bool).flatten(1)
-    first = torch.where(unknown.any(1), unknown.float().argmax(1), torch.tensor(unknown.shape[1], device=unknown.device))
+    first = torch.where(
+        unknown.any(1), unknown.float().argmax(1), torch.tensor(unknown.shape[1], device=unknown.device)
+    )
     return int(first.min())

@@ -5,7 +5,7 @@
     python -m prior.sample --prior DIR_OR_HUB_ID --image IMG --mask MASK.png --num 4 --out DIR   # completion
 
 A label map is a palette PNG of class ids or a picture painted in the palette's colours
-(``tokenizer.labels``); without ``--cond`` a semantic prior takes the first N validation maps of
+(``common.labels``); without ``--cond`` a semantic prior takes the first N validation maps of
 the data set it was trained on (where that can be built here, as the built-in shapes can). In a
 mask, white (> 127) marks the region to regenerate; every code cell it touches is resampled,
 the others keep the image's own codes (an autoregressive prior keeps only the raster prefix
@@ -21,54 +21,26 @@ import argparse
 import logging
 import sys
 import time
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
 from torchvision.utils import save_image
 
-from tokenizer.data import DataConfig, build_dataset, load_image
-from tokenizer.errors import exit_code
-from tokenizer.labels import colourize, read_label_map, save_label_map
-from tokenizer.training import write_json
+from common.atomic import write_json
+from common.errors import UserValueError, exit_code
+from common.hub import load_pretrained
+from common.labels import colourize, read_label_map, save_label_map
+from tokenizer import load_image
 
-from .pretrained import SamplingConfig, VQCTPrior
+from .pretrained import VQCTPrior
+from .sampling_options import (
+    add_sampling_flags,
+    sampling_from_flags,
+    validation_examples,
+)
 
 log = logging.getLogger("prior.sample")
-
-
-def validation_examples(model: VQCTPrior, num: int) -> dict[str, torch.Tensor]:
-    """The first ``num`` validation items ("image", and "label" where there are maps) of the data
-    set the prior was trained on."""
-    data = DataConfig(**{**model.data, "split": "validation", "crop": "center", "flip": False})
-    if data.kind == "shapes":
-        data.validation_length = max(data.validation_length, num)
-    try:
-        dataset = build_dataset(data)
-    except (FileNotFoundError, ValueError) as error:
-        raise ValueError(f"the prior's data set (data.kind={data.kind}) cannot be read here ({error}); pass --cond MAP.png") from None
-    if len(dataset) < num:
-        raise ValueError(f"the validation split has {len(dataset)} items, fewer than --num {num}")
-    items = [dataset[i] for i in range(num)]
-    return {key: torch.stack([item[key] for item in items]) for key in ("image", "label") if key in items[0]}
-
-
-def add_sampling_flags(parser: argparse.ArgumentParser) -> None:
-    """The sampling flags ``prior.sample`` and ``prior.evaluate`` share; a sampling option left out
-    keeps the prior's own (``VQCTPrior.sampling``, from its train config)."""
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--temperature", type=float, help="default: the prior's")
-    parser.add_argument("--top-k", type=int, help="autoregressive priors, 0 = off (default: the prior's)")
-    parser.add_argument("--guidance", type=float, help="classifier-free guidance scale, 1 = none (default: the prior's)")
-    parser.add_argument("--batch-size", type=int, help="images sampled at once (default: the prior's)")
-
-
-def sampling_from_flags(model: VQCTPrior, args: argparse.Namespace, **more) -> SamplingConfig:
-    sampling = model.sampling_with(
-        temperature=args.temperature, top_k=args.top_k, guidance_scale=args.guidance, batch_size=args.batch_size, **more
-    )  # fmt: skip
-    return replace(sampling, top_k=None) if args.top_k == 0 else sampling
 
 
 def read_mask(path: str, resolution: int) -> torch.Tensor:
@@ -79,14 +51,18 @@ def read_mask(path: str, resolution: int) -> torch.Tensor:
 
 def run(args) -> int:
     started = time.perf_counter()
-    model = VQCTPrior.from_pretrained(args.prior).to(args.device).eval()
+    model = load_pretrained(VQCTPrior, args.prior, "--prior").to(args.device).eval()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    sampling = sampling_from_flags(model, args, top_p=args.top_p, steps=args.steps, use_cache=False if args.no_cache else None)
+    sampling = sampling_from_flags(
+        model, args, top_p=args.top_p, steps=args.steps, use_cache=False if args.no_cache else None
+    )
     generator = torch.Generator(args.device).manual_seed(args.seed)
     semantic = model.prior_config.condition == "semantic"
     if args.cond and not semantic:
-        raise ValueError(f"--cond: this prior's condition is '{model.prior_config.condition}', not semantic label maps")
+        raise UserValueError(
+            f"--cond: this prior's condition is '{model.prior_config.condition}', not semantic label maps"
+        )
     condition = None
     if args.cond:
         condition = read_label_map(args.cond, model.num_classes, model.resolution)[None].expand(args.num, -1, -1)
@@ -94,14 +70,19 @@ def run(args) -> int:
         condition = validation_examples(model, args.num)["label"]
     if args.image or args.mask:
         if not (args.image and args.mask):
-            raise ValueError("completion needs both --image and --mask")
+            raise UserValueError("completion needs both --image and --mask")
         image = load_image(args.image, model.resolution)
         region = read_mask(args.mask, model.resolution)
         images, regions = image[None].expand(args.num, -1, -1, -1), region[None].expand(args.num, -1, -1)
         _, samples, kept = model.complete(images, regions, condition, sampling=sampling, generator=generator)
         save_image((image + 1) / 2, out / "input.png")
         save_image(region.float(), out / "mask.png")
-        kept_pixels = kept[:1, None].float().repeat_interleave(model.tokenizer.downsample_factor, -1).repeat_interleave(model.tokenizer.downsample_factor, -2)
+        kept_pixels = (
+            kept[:1, None]
+            .float()
+            .repeat_interleave(model.tokenizer.downsample_factor, -1)
+            .repeat_interleave(model.tokenizer.downsample_factor, -2)
+        )
         save_image(kept_pixels, out / "kept.png")
     else:
         _, samples = model.generate(condition, num=args.num, sampling=sampling, generator=generator)
@@ -115,16 +96,28 @@ def run(args) -> int:
         rows.insert(0, colourize(condition, model.num_classes))
     save_image((torch.cat(rows) + 1) / 2, out / "grid.png", nrow=min(args.num, 8) if condition is None else args.num)
     seconds = time.perf_counter() - started
-    write_json(out / "samples.json", {
-        "prior": args.prior, "num": args.num, "seed": args.seed, "cond": args.cond, "image": args.image, "mask": args.mask,
-        "sampling": asdict(sampling), "seconds": round(seconds, 2), "device": args.device,
-    })  # fmt: skip
+    write_json(
+        out / "samples.json",
+        {
+            "prior": args.prior,
+            "num": args.num,
+            "seed": args.seed,
+            "cond": args.cond,
+            "image": args.image,
+            "mask": args.mask,
+            "sampling": asdict(sampling),
+            "seconds": round(seconds, 2),
+            "device": args.device,
+        },
+    )
     print(f"wrote {args.num} {'completions' if args.image else 'samples'} to {out} (grid.png) in {seconds:.1f} s")
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m prior.sample", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m prior.sample", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--prior", required=True, help="a VQCTPrior save_pretrained folder or Hub id")
     parser.add_argument("--cond", help="a label map (palette PNG or a picture in the palette's colours)")
     parser.add_argument("--image", help="completion: the image to complete")

@@ -27,7 +27,11 @@ class LabelSegmenter(nn.Module):
         super().__init__()
         layers, channels = [], 3
         for dilation in (1, 1, 2, 4, 8, 1):
-            layers += [nn.Conv2d(channels, width, 3, padding=dilation, dilation=dilation), nn.GroupNorm(8, width), nn.SiLU()]
+            layers += [
+                nn.Conv2d(channels, width, 3, padding=dilation, dilation=dilation),
+                nn.GroupNorm(8, width),
+                nn.SiLU(),
+            ]
             channels = width
         self.body = nn.Sequential(*layers)
         self.head = nn.Conv2d(width, num_classes, 1)
@@ -40,19 +44,31 @@ class LabelSegmenter(nn.Module):
     def predict(self, images: torch.Tensor, batch_size: int = 128) -> torch.Tensor:
         self.eval()
         device = next(self.parameters()).device
-        return torch.cat([self(images[i : i + batch_size].to(device)).argmax(1).cpu() for i in range(0, len(images), batch_size)])
+        return torch.cat(
+            [self(images[i : i + batch_size].to(device)).argmax(1).cpu() for i in range(0, len(images), batch_size)]
+        )
 
 
-def train_segmenter(dataset: Dataset, num_classes: int, *, steps: int = 600, batch_size: int = 32, lr: float = 3e-3,
-                    seed: int = 0, device: torch.device | str = "cpu",
-                    reconstruct: Callable[[torch.Tensor], torch.Tensor] | None = None) -> LabelSegmenter:  # fmt: skip
+def train_segmenter(
+    dataset: Dataset,
+    num_classes: int,
+    *,
+    steps: int = 600,
+    batch_size: int = 32,
+    lr: float = 3e-3,
+    seed: int = 0,
+    device: torch.device | str = "cpu",
+    reconstruct: Callable[[torch.Tensor], torch.Tensor] | None = None,
+) -> LabelSegmenter:
     """Fit on ``dataset`` items ("image", "label") for ``steps`` Adam steps (cosine-decayed lr);
     with ``reconstruct``, the second half of each batch is replaced by ``reconstruct(images)``."""
     torch.manual_seed(seed)
     model = LabelSegmenter(num_classes).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps)
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=True, drop_last=True, generator=torch.Generator().manual_seed(seed))
+    loader = DataLoader(
+        dataset, batch_size=batch_size, shuffle=True, drop_last=True, generator=torch.Generator().manual_seed(seed)
+    )
     step = 0
     with tqdm(total=steps, desc="training the label segmenter") as progress:
         while step < steps:
@@ -82,12 +98,18 @@ def label_agreement(predicted: torch.Tensor, target: torch.Tensor, num_classes: 
     predicted, target = predicted.long().flatten(), target.long().flatten()
     foreground = target != 0
     intersection = torch.bincount(target[predicted == target], minlength=num_classes).float()
-    union = (torch.bincount(target, minlength=num_classes) + torch.bincount(predicted, minlength=num_classes)).float() - intersection
+    union = (
+        torch.bincount(target, minlength=num_classes) + torch.bincount(predicted, minlength=num_classes)
+    ).float() - intersection
     present = union > 0
     objects, wanted = predicted != 0, target != 0
     return {
         "pixel_accuracy": float((predicted == target).float().mean()),
-        "foreground_accuracy": float((predicted == target)[foreground].float().mean()) if foreground.any() else float("nan"),
+        "foreground_accuracy": float((predicted == target)[foreground].float().mean())
+        if foreground.any()
+        else float("nan"),
         "mean_iou": float((intersection[present] / union[present]).mean()),
-        "object_iou": float((objects & wanted).sum() / (objects | wanted).sum()) if (objects | wanted).any() else float("nan"),
+        "object_iou": float((objects & wanted).sum() / (objects | wanted).sum())
+        if (objects | wanted).any()
+        else float("nan"),
     }

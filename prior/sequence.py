@@ -119,7 +119,9 @@ def condition_tokens(layout: TokenLayout, label_map: torch.Tensor, h: int, w: in
     the NULL token, the same "unknown" the model sees under condition dropout.
     """
     if label_map.dim() != 3 or label_map.dtype.is_floating_point:
-        raise ValueError(f"label_map must be an integer [B, H, W] tensor, got {label_map.dtype} {tuple(label_map.shape)}")
+        raise ValueError(
+            f"label_map must be an integer [B, H, W] tensor, got {label_map.dtype} {tuple(label_map.shape)}"
+        )
     batch, height, width = label_map.shape
     if layout.num_classes == 0:
         raise ValueError("condition_tokens needs a layout with num_classes > 0")

@@ -25,11 +25,11 @@ from safetensors.torch import load_file, save_file
 from torch.utils.data import DataLoader, Dataset, Subset
 from tqdm.auto import tqdm
 
-from tokenizer.config import load_config, to_dict
-from tokenizer.data import DataConfig, build_dataset
-from tokenizer.errors import exit_code
-from tokenizer.model import VQCTTokenizer
-from tokenizer.training import TrainConfig, write_json
+from common.atomic import write_json
+from common.config import load_config, to_dict
+from common.errors import UserFileNotFoundError, UserValueError, exit_code
+from common.hub import load_pretrained
+from tokenizer import DataConfig, TokenizerTrainConfig, VQCTTokenizer, build_dataset
 
 log = logging.getLogger("prior.tokens")
 MANIFEST = "manifest.json"
@@ -42,7 +42,14 @@ def shard_path(folder: Path, shard: int) -> Path:
 
 @torch.no_grad()
 def encode_dataset(
-    tokenizer: VQCTTokenizer, dataset: Dataset, folder: Path, *, shard_size: int, batch_size: int, device: torch.device, meta: dict
+    tokenizer: VQCTTokenizer,
+    dataset: Dataset,
+    folder: Path,
+    *,
+    shard_size: int,
+    batch_size: int,
+    device: torch.device,
+    meta: dict,
 ) -> dict:
     """Encode every missing shard of ``dataset`` into ``folder``; returns the manifest written."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -50,9 +57,11 @@ def encode_dataset(
     if manifest_file.is_file():
         previous = json.loads(manifest_file.read_text())
         if {k: previous.get(k) for k in meta} != meta:
-            raise ValueError(f"{folder} holds a cache of another tokenizer or data set; choose another --out")
+            raise UserValueError(f"{folder} holds a cache of another tokenizer or data set; choose another --out")
     shards = math.ceil(len(dataset) / shard_size)
-    write_json(manifest_file, {**meta, "items": len(dataset), "shard_size": shard_size, "shards": shards, "complete": False})
+    write_json(
+        manifest_file, {**meta, "items": len(dataset), "shard_size": shard_size, "shards": shards, "complete": False}
+    )
     tokenizer = tokenizer.to(device).eval()
     missing = [k for k in range(shards) if not shard_path(folder, k).is_file()]
     for shard in tqdm(missing, desc=f"encoding {folder.name}", unit=" shard"):
@@ -80,7 +89,7 @@ class TokenDataset(Dataset):
         folder = Path(folder)
         manifest_file = folder / MANIFEST
         if not manifest_file.is_file() or not json.loads(manifest_file.read_text()).get("complete"):
-            raise FileNotFoundError(f"{folder} is not a complete token cache (run python -m prior.tokens … --out)")
+            raise UserFileNotFoundError(f"{folder} is not a complete token cache (run python -m prior.tokens … --out)")
         self.manifest = json.loads(manifest_file.read_text())
         shards = [load_file(str(shard_path(folder, k))) for k in range(self.manifest["shards"])]
         self.codes = torch.cat([shard["codes"] for shard in shards]).long()
@@ -97,11 +106,15 @@ class TokenDataset(Dataset):
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m prior.tokens", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m prior.tokens", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--tokenizer", required=True, help="a save_pretrained folder or a Hub id")
     parser.add_argument("--data", required=True, help="a tokenizer training config (.yaml)")
     parser.add_argument("--out", required=True)
-    parser.add_argument("--split", action="append", choices=["train", "validation"], help="default: train and validation")
+    parser.add_argument(
+        "--split", action="append", choices=["train", "validation"], help="default: train and validation"
+    )
     parser.add_argument("--shard-size", type=int, default=4096)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -111,29 +124,48 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def cache_tokens(
-    tokenizer: VQCTTokenizer, source: str, data: DataConfig, out: Path, splits=SPLITS, *,
-    shard_size: int = 4096, batch_size: int = 64, device: torch.device | None = None,
+    tokenizer: VQCTTokenizer,
+    source: str,
+    data: DataConfig,
+    out: Path,
+    splits=SPLITS,
+    *,
+    shard_size: int = 4096,
+    batch_size: int = 64,
+    device: torch.device | None = None,
 ) -> dict[str, dict]:
     """Encode each split of ``data`` into out/<split> (missing shards only); split → manifest."""
     device = device or torch.device("cuda" if torch.cuda.is_available() else "cpu")
     manifests = {}
     for split in splits:
         # one fixed encoding: no random crop or flip
-        split_data = DataConfig(**{**to_dict(data), "split": split, "crop": "center", "flip": False})
+        split_data = data.evaluation_view(split)
         meta = {"tokenizer": str(source), "data": to_dict(split_data)}
         manifests[split] = encode_dataset(
-            tokenizer, build_dataset(split_data), out / split, shard_size=shard_size, batch_size=batch_size, device=device, meta=meta
+            tokenizer,
+            build_dataset(split_data),
+            out / split,
+            shard_size=shard_size,
+            batch_size=batch_size,
+            device=device,
+            meta=meta,
         )
     return manifests
 
 
 def run(args) -> int:
-    tokenizer = VQCTTokenizer.from_pretrained(args.tokenizer)
-    data = load_config(TrainConfig, args.data).data
+    tokenizer = load_pretrained(VQCTTokenizer, args.tokenizer, "--tokenizer")
+    data = load_config(TokenizerTrainConfig, args.data).data
     manifests = cache_tokens(
-        tokenizer, args.tokenizer, data, Path(args.out), args.split or SPLITS,
-        shard_size=args.shard_size, batch_size=args.batch_size, device=torch.device(args.device),
-    )  # fmt: skip
+        tokenizer,
+        args.tokenizer,
+        data,
+        Path(args.out),
+        args.split or SPLITS,
+        shard_size=args.shard_size,
+        batch_size=args.batch_size,
+        device=torch.device(args.device),
+    )
     for split, manifest in manifests.items():
         print(f"{split}: {manifest['items']} items in {manifest['shards']} shards under {Path(args.out) / split}")
     return 0

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 if __name__ == "__main__" and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
@@ -28,24 +29,24 @@ from torch.utils.data import DataLoader
 from torchvision.utils import save_image
 from tqdm.auto import tqdm
 
-from prior.config import PriorTrainConfig
-from prior.pretrained import VQCTPrior
-from prior.tokens import TokenDataset, cache_tokens
-from tokenizer.config import ConfigError, to_dict
-from tokenizer.errors import exit_code
-from tokenizer.labels import colourize
-from tokenizer.model import VQCTTokenizer
-from tokenizer.training import (
-    latest_grid,
+from common.config import ConfigError, to_dict
+from common.errors import exit_code
+from common.hub import load_pretrained
+from common.labels import colourize
+from common.runs import (
+    due,
+    finish,
     make_accelerator,
     read_run_config,
+    record_validation,
+    resumable_batches,
     resume,
     save_checkpoint,
-    save_final,
     spread_sample,
-    steps_per_epoch,
-    write_json,
 )
+from prior import PriorTrainConfig, VQCTPrior
+from prior.tokens import TokenDataset, cache_tokens
+from tokenizer import VQCTTokenizer
 
 log = logging.getLogger("prior.train")
 
@@ -68,10 +69,14 @@ def check_condition(config: PriorTrainConfig, data: TokenDataset, folder: Path) 
         raise ConfigError("model.condition=class: no token cache carries class labels yet; use semantic or none")
     if kind == "semantic":
         if data.labels is None:
-            raise ConfigError(f"model.condition=semantic needs label maps, and the token cache {folder} has none (data.kind={config.data.kind})")
+            raise ConfigError(
+                f"model.condition=semantic needs label maps, and the token cache {folder} has none (data.kind={config.data.kind})"
+            )
         largest = int(data.labels.max())
         if largest >= config.model.num_classes:
-            raise ConfigError(f"model.num_classes={config.model.num_classes} but the label maps in {folder} hold class {largest}")
+            raise ConfigError(
+                f"model.num_classes={config.model.num_classes} but the label maps in {folder} hold class {largest}"
+            )
 
 
 def condition_of(model: VQCTPrior, batch: dict) -> torch.Tensor | None:
@@ -113,13 +118,15 @@ def main(argv: list[str] | None = None) -> int:
 def train(argv: list[str] | None = None) -> int:
     config = read_run_config(PriorTrainConfig, argv, __doc__, "configs/prior/")
     if not config.tokenizer:
-        raise ConfigError("tokenizer is not set: pass tokenizer=<save_pretrained folder or Hub id> (e.g. outputs/quickstart/tokenizer/final)")
+        raise ConfigError(
+            "tokenizer is not set: pass tokenizer=<save_pretrained folder or Hub id> (e.g. outputs/quickstart/tokenizer/final)"
+        )
     config.sampling.options(config.model.kind)  # a wrong sampling option fails now, not at the first grid
     output_dir = Path(config.output_dir)
     accelerator = make_accelerator(config)
 
     # tokens
-    tokenizer = VQCTTokenizer.from_pretrained(config.tokenizer)
+    tokenizer = load_pretrained(VQCTTokenizer, config.tokenizer, "tokenizer")
     folder = token_folder(config, tokenizer, accelerator)
     train_set, validation_set = TokenDataset(folder / "train"), TokenDataset(folder / "validation")
     check_condition(config, train_set, folder)
@@ -127,24 +134,41 @@ def train(argv: list[str] | None = None) -> int:
     # the loader's own generator: starting an epoch (or a resumed one) must not draw from the global
     # RNG, which the dropout masks come from, or a resumed run would drift from an uninterrupted one
     train_loader = DataLoader(
-        train_set, batch_size=config.batch_size, shuffle=True, drop_last=True, num_workers=config.num_workers,
+        train_set,
+        batch_size=config.batch_size,
+        shuffle=True,
+        drop_last=True,
+        num_workers=config.num_workers,
         generator=torch.Generator().manual_seed(config.seed),
     )
-    validation_loader = DataLoader(spread_sample(validation_set, config.validation_batches * config.batch_size),
-                                   batch_size=config.batch_size, num_workers=config.num_workers)
+    validation_loader = DataLoader(
+        spread_sample(validation_set, config.validation_batches * config.batch_size),
+        batch_size=config.batch_size,
+        num_workers=config.num_workers,
+    )
     examples = validation_set[: config.num_samples]
 
     # model, optimizer, schedule, EMA
-    model = VQCTPrior.build(config.model, tokenizer, grid=grid, tokenizer_source=config.tokenizer, data=to_dict(config.data),
-                            sampling=config.sampling)
+    model = VQCTPrior.build(
+        config.model,
+        tokenizer,
+        grid=grid,
+        tokenizer_source=config.tokenizer,
+        data=to_dict(config.data),
+        sampling=config.sampling,
+    )
     optimizer = torch.optim.AdamW(
-        model.prior.parameters(), lr=config.learning_rate, betas=(config.adam_beta1, config.adam_beta2), weight_decay=config.weight_decay
+        model.prior.parameters(),
+        lr=config.learning_rate,
+        betas=(config.adam_beta1, config.adam_beta2),
+        weight_decay=config.weight_decay,
     )
     scheduler = get_scheduler(
-        config.lr_scheduler, optimizer=optimizer,
+        config.lr_scheduler,
+        optimizer=optimizer,
         num_warmup_steps=config.lr_warmup_steps * accelerator.num_processes,
         num_training_steps=config.max_steps * accelerator.num_processes,
-    )  # fmt: skip
+    )
     model.tokenizer.to(accelerator.device)
     prior, optimizer, train_loader, validation_loader, scheduler = accelerator.prepare(
         model.prior, optimizer, train_loader, validation_loader, scheduler
@@ -156,9 +180,15 @@ def train(argv: list[str] | None = None) -> int:
         accelerator.register_for_checkpointing(ema)
     step, history = resume(accelerator, config, "prior", log)
     if accelerator.is_main_process:
-        log.info("prior: %s, condition %s, %.2f M parameters, grid %s, vocabulary %d, %d training sequences",
-                 config.model.kind, config.model.condition, sum(p.numel() for p in model.prior.parameters()) / 1e6,
-                 grid, model.layout.vocab_size, len(train_set))  # fmt: skip
+        log.info(
+            "prior: %s, condition %s, %.2f M parameters, grid %s, vocabulary %d, %d training sequences",
+            config.model.kind,
+            config.model.condition,
+            sum(p.numel() for p in model.prior.parameters()) / 1e6,
+            grid,
+            model.layout.vocab_size,
+            len(train_set),
+        )
 
     def with_ema(action):
         """Run ``action`` with the EMA weights swapped in (the trained ones put back after)."""
@@ -172,56 +202,57 @@ def train(argv: list[str] | None = None) -> int:
             ema.restore(model.prior.parameters())
 
     # loop
-    epoch_steps = steps_per_epoch(len(train_loader), config.gradient_accumulation_steps)
-    progress = tqdm(total=config.max_steps, initial=step, desc="training prior", disable=not accelerator.is_main_process)
+    progress = tqdm(
+        total=config.max_steps, initial=step, desc="training prior", disable=not accelerator.is_main_process
+    )
     started = time.perf_counter()
-    while step < config.max_steps:
-        epoch, done_in_epoch = divmod(step, epoch_steps)
-        train_loader.set_epoch(epoch)
-        loader = train_loader
-        if done_in_epoch:
-            loader = accelerator.skip_first_batches(train_loader, done_in_epoch * config.gradient_accumulation_steps)
-        for batch in loader:
-            with accelerator.accumulate(prior):
-                loss = prior(batch["codes"], condition_of(model, batch))
-                accelerator.backward(loss)
-                loss = loss.detach()
-                if accelerator.sync_gradients and config.max_grad_norm > 0:
-                    accelerator.clip_grad_norm_(prior.parameters(), config.max_grad_norm)
-                optimizer.step()
-                scheduler.step()
-                optimizer.zero_grad(set_to_none=True)
-            if not accelerator.sync_gradients:
-                continue
-            step += 1
-            progress.update(1)
-            if ema is not None:
-                ema.step(model.prior.parameters())
-            if step % config.log_steps == 0 or step == config.max_steps:
-                scalars = {"loss/train": float(loss), "lr": scheduler.get_last_lr()[0]}
-                accelerator.log(scalars, step=step)
-                progress.set_postfix(loss=f"{scalars['loss/train']:.4f}")
-            if step % config.validation_steps == 0 or step == config.max_steps:
-                metrics = {"val/loss": with_ema(lambda: validate(model, prior, validation_loader, accelerator, config))}
-                accelerator.log(metrics, step=step)
-                history.append({"step": step, "seconds": round(time.perf_counter() - started, 1), "train/loss": float(loss), **metrics})
-                if accelerator.is_main_process:
-                    with_ema(lambda: sample_grid(model, examples, config, output_dir / "samples" / f"samples-{step:07d}.png"))
-                    write_json(output_dir / "metrics.json", {"final": history[-1], "history": history})
-                    log.info("step %d: val/loss %.4f", step, metrics["val/loss"])
-            if step % config.checkpointing_steps == 0 or step == config.max_steps:
-                save_checkpoint(accelerator, output_dir, step, config.checkpoints_total_limit)
-            if step >= config.max_steps:
-                break
+    batches = resumable_batches(
+        accelerator,
+        train_loader,
+        steps_done=lambda: step,
+        max_steps=config.max_steps,
+        accumulation=config.gradient_accumulation_steps,
+    )
+    for batch in batches:
+        with accelerator.accumulate(prior):
+            loss = prior(batch["codes"], condition_of(model, batch))
+            accelerator.backward(loss)
+            loss = loss.detach()
+            if accelerator.sync_gradients and config.max_grad_norm > 0:
+                accelerator.clip_grad_norm_(prior.parameters(), config.max_grad_norm)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+        if not accelerator.sync_gradients:
+            continue
+        step += 1
+        progress.update(1)
+        if ema is not None:
+            ema.step(model.prior.parameters())
+        if due(step, config.log_steps, config.max_steps):
+            scalars = {"loss/train": float(loss), "lr": scheduler.get_last_lr()[0]}
+            accelerator.log(scalars, step=step)
+            progress.set_postfix(loss=f"{scalars['loss/train']:.4f}")
+        if due(step, config.validation_steps, config.max_steps):
+            metrics = {"val/loss": with_ema(lambda: validate(model, prior, validation_loader, accelerator, config))}
+            accelerator.log(metrics, step=step)
+            if accelerator.is_main_process:  # the grid first: the model card takes the newest
+                grid_file = output_dir / "samples" / f"samples-{step:07d}.png"
+                with_ema(partial(sample_grid, model, examples, config, grid_file))
+            entry = {"step": step, "seconds": round(time.perf_counter() - started, 1), "train/loss": float(loss)}
+            record_validation(accelerator, output_dir, history, entry | metrics)
+            if accelerator.is_main_process:
+                log.info("step %d: val/loss %.4f", step, metrics["val/loss"])
+        if due(step, config.checkpointing_steps, config.max_steps):
+            save_checkpoint(accelerator, output_dir, step, config.checkpoints_total_limit)
+        if step >= config.max_steps:
+            break
     progress.close()
 
     # final model: the EMA weights
-    accelerator.wait_for_everyone()
-    if accelerator.is_main_process:
-        if ema is not None:
-            ema.copy_to(model.prior.parameters())
-        save_final(model, config, log, kind="prior", metrics=history[-1] if history else None, grid=latest_grid(output_dir))
-    accelerator.end_training()
+    if ema is not None:
+        ema.copy_to(model.prior.parameters())
+    finish(accelerator, model, config, log, kind="prior", history=history)
     return 0
 
 

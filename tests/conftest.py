@@ -1,18 +1,43 @@
-"""Shared fixtures: a tiny codebook prior built for real (shapes captions only, GloVe)."""
+"""Shared fixtures: a tiny language codebook built for real (shapes captions only, GloVe) and
+tiny tokenizer model configs."""
 
 import pytest
 
-from tokenizer.codebook import CodebookPriorConfig, build_codebook_prior
-from tokenizer.config import load_config
+from common.config import load_config
+from tokenizer import (
+    LanguageCodebookConfig,
+    QuantizerConfig,
+    TokenizerModelConfig,
+    build_language_codebook,
+)
+from tokenizer.autoencoder import AutoencoderConfig
+from tokenizer.transfer import TransferConfig
 
-TINY_PRIOR_OVERRIDES = ["corpus=[builtin:shapes]", "shapes_captions=200", "min_count=0", "tagger=wordnet"]
+TINY_CODEBOOK_OVERRIDES = ["corpus=[builtin:shapes]", "shapes_captions=200", "min_count=0", "tagger=wordnet"]
 
 
 @pytest.fixture(scope="session")
-def tiny_prior():
-    return build_codebook_prior(load_config(CodebookPriorConfig, None, TINY_PRIOR_OVERRIDES))
+def tiny_codebook():
+    return build_language_codebook(load_config(LanguageCodebookConfig, None, TINY_CODEBOOK_OVERRIDES))
 
 
 @pytest.fixture(scope="session")
-def tiny_prior_dir(tiny_prior, tmp_path_factory):
-    return tiny_prior.save(tmp_path_factory.mktemp("prior") / "codebook_prior")
+def tiny_codebook_dir(tiny_codebook, tmp_path_factory):
+    return tiny_codebook.save(tmp_path_factory.mktemp("prior") / "language_codebook")
+
+
+@pytest.fixture(scope="session")
+def tiny_config():
+    """Makes tiny tokenizer model configs (16 px in, 8×8 codes): ``tiny_config("vq", beta=0.5)``."""
+
+    def make(kind="dual", **quantizer):
+        return TokenizerModelConfig(
+            autoencoder=AutoencoderConfig(
+                resolution=16, ch=32, ch_mult=[1, 2], num_res_blocks=1, attn_resolutions=[8], z_channels=8
+            ),
+            quantizer=QuantizerConfig(
+                kind=kind, embed_dim=8, codebook_size=16, transfer=TransferConfig(layers=2, hidden_dim=16), **quantizer
+            ),
+        )
+
+    return make

@@ -1,0 +1,24 @@
+"""Stage one: the VQCT tokenizer (and the paper's baselines), its language codebook and data.
+
+This module is the stage's public API: stage two and the apps import from here only.
+"""
+
+from .codebook import LanguageCodebook, LanguageCodebookConfig, build_language_codebook
+from .config import TokenizerTrainConfig
+from .data import DataConfig, build_dataset, label_names, load_image
+from .model import LANGUAGE_KINDS, QuantizerConfig, TokenizerModelConfig, VQCTTokenizer
+
+__all__ = [
+    "LANGUAGE_KINDS",
+    "DataConfig",
+    "LanguageCodebook",
+    "LanguageCodebookConfig",
+    "QuantizerConfig",
+    "TokenizerModelConfig",
+    "TokenizerTrainConfig",
+    "VQCTTokenizer",
+    "build_dataset",
+    "build_language_codebook",
+    "label_names",
+    "load_image",
+]

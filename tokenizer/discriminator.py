@@ -6,6 +6,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from common.config import ConfigError
+
 
 class PatchDiscriminator(nn.Module):
     """Image [B, C, H, W] -> one real/fake logit per overlapping patch, [B, 1, h, w].
@@ -16,7 +18,7 @@ class PatchDiscriminator(nn.Module):
     def __init__(self, in_channels: int = 3, ndf: int = 64, n_layers: int = 3):
         super().__init__()
         if n_layers < 1:
-            raise ValueError(f"n_layers must be at least 1, got {n_layers}")
+            raise ConfigError(f"n_layers must be at least 1, got {n_layers}")
         # First conv has no norm: normalising the raw image's statistics would hurt.
         layers: list[nn.Module] = [nn.Conv2d(in_channels, ndf, 4, 2, 1), nn.LeakyReLU(0.2, True)]
         mult = 1

@@ -20,19 +20,25 @@ import logging
 import sys
 import time
 from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
 
 import torch
 from torch.utils.data import DataLoader, Subset
 from tqdm.auto import tqdm
 
-from .config import load_config
+from common.atomic import write_json
+from common.config import load_config
+from common.errors import UserFileNotFoundError, exit_code
+from common.fid import FIDUnavailableError, fid_statistics, statistics_distance
+from common.hub import load_pretrained
+from common.metrics import pixel_metrics
+from common.timing import synchronize
+from tokenizer.config import TokenizerTrainConfig
+from tokenizer.usage import CodeHistogram
+
 from .data import DataConfig, build_dataset
-from .errors import exit_code
-from .fid import FIDUnavailableError, fid_statistics, statistics_distance
-from .metrics import CodeHistogram, pixel_metrics
 from .model import VQCTTokenizer
-from .training import TrainConfig, write_json
 
 log = logging.getLogger("tokenizer.evaluate")
 
@@ -45,22 +51,22 @@ def data_config(data: str, resolution: int, num: int | None) -> DataConfig:
     elif path.is_dir():
         config = DataConfig(kind="folder", root=str(path), split="all")
     elif path.suffix in (".yaml", ".yml"):
-        config = load_config(TrainConfig, path).data
-        config.split = "validation"
+        config = load_config(TokenizerTrainConfig, path).data.evaluation_view()
     else:
-        raise FileNotFoundError(f"--data {data}: not a folder, a tokenizer config (.yaml) or 'shapes'")
-    config.resolution, config.crop, config.flip = resolution, "center", False
-    return config
-
-
-def synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
+        raise UserFileNotFoundError(f"--data {data}: not a folder, a tokenizer config (.yaml) or 'shapes'")
+    return replace(config.evaluation_view(config.split), resolution=resolution)
 
 
 @torch.no_grad()
-def evaluate(model: VQCTTokenizer, dataset, *, batch_size: int, device: torch.device, fid: bool = True,
-             reference: dict | None = None) -> tuple[dict[str, float], CodeHistogram]:
+def evaluate(
+    model: VQCTTokenizer,
+    dataset,
+    *,
+    batch_size: int,
+    device: torch.device,
+    fid: bool = True,
+    reference: dict | None = None,
+) -> tuple[dict[str, float], CodeHistogram]:
     """Every metric of the module docstring for one model over ``dataset``, and the code counts.
     ``reference``: the originals' ``fid_statistics`` when already computed (several models)."""
     model = model.to(device).eval()
@@ -107,12 +113,22 @@ def throughput(model: VQCTTokenizer, images: torch.Tensor, repeats: int = 5) -> 
     return repeats * len(images) / (time.perf_counter() - started)
 
 
-TABLE_COLUMNS = (("fid", "FID ↓", "{:.2f}"), ("l1", "l1 ↓", "{:.4f}"), ("l2", "l2 ↓", "{:.4f}"), ("psnr", "PSNR ↑", "{:.2f}"), ("ssim", "SSIM ↑", "{:.4f}"))
+TABLE_COLUMNS = (
+    ("fid", "FID ↓", "{:.2f}"),
+    ("l1", "l1 ↓", "{:.4f}"),
+    ("l2", "l2 ↓", "{:.4f}"),
+    ("psnr", "PSNR ↑", "{:.2f}"),
+    ("ssim", "SSIM ↑", "{:.4f}"),
+)
 
 
 def markdown_table(results: dict[str, dict]) -> str:
     """One row per model: method, codebook sizes, then Table 1's columns and usage."""
-    header = ["model", "quantizer", "codebooks"] + [title for _, title, _ in TABLE_COLUMNS] + ["usage % ↑", "perplexity", "images/s"]
+    header = (
+        ["model", "quantizer", "codebooks"]
+        + [title for _, title, _ in TABLE_COLUMNS]
+        + ["usage % ↑", "perplexity", "images/s"]
+    )
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * 3 + "---:|" * (len(header) - 3)]
     for name, metrics in results.items():
         groups = metrics["groups"]
@@ -134,8 +150,12 @@ def model_name(source: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tokenizer.evaluate", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", action="append", required=True, help="a save_pretrained folder or a Hub id; repeat to compare")
+    parser = argparse.ArgumentParser(
+        prog="python -m tokenizer.evaluate", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--model", action="append", required=True, help="a save_pretrained folder or a Hub id; repeat to compare"
+    )
     parser.add_argument("--data", required=True, help="tokenizer config (.yaml), 'shapes', or a folder of images")
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--num", type=int, help="evaluate the first N images only")
@@ -143,7 +163,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--no-fid", action="store_true", help="skip FID")
-    parser.add_argument("--figures", action="store_true", help="usage histograms, code similarity over checkpoints, patch→word overlay")
+    parser.add_argument(
+        "--figures", action="store_true", help="usage histograms, code similarity over checkpoints, patch→word overlay"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     return exit_code(lambda: run(args))
@@ -152,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
 def run(args) -> int:
     out = Path(args.out)
     device = torch.device(args.device)
-    models = {model_name(source): (source, VQCTTokenizer.from_pretrained(source)) for source in args.model}
+    models = {model_name(source): (source, load_pretrained(VQCTTokenizer, source, "--model")) for source in args.model}
     first = next(iter(models.values()))[1]
     resolution = args.resolution or first.config.autoencoder.resolution
     dataset = build_dataset(data_config(args.data, resolution, args.num))
@@ -169,14 +191,23 @@ def run(args) -> int:
             pass  # evaluate() says that FID was skipped
     for name, (source, model) in models.items():
         log.info("%s: %d images at %d px", name, len(dataset), resolution)
-        metrics, histogram = evaluate(model, dataset, batch_size=args.batch_size, device=device, fid=not args.no_fid,
-                                      reference=reference)
-        metrics |= {"images_per_second": speeds[name], "source": source, "quantizer": model.config.quantizer.kind, "codebook_sizes": list(model.codebook_sizes), "groups": list(model.group_names)}
+        metrics, histogram = evaluate(
+            model, dataset, batch_size=args.batch_size, device=device, fid=not args.no_fid, reference=reference
+        )
+        metrics |= {
+            "images_per_second": speeds[name],
+            "source": source,
+            "quantizer": model.config.quantizer.kind,
+            "codebook_sizes": list(model.codebook_sizes),
+            "groups": list(model.group_names),
+        }
         results[name] = metrics
         if args.figures:
             from .figures import write_figures
 
-            metrics["figures"] = [str(path) for path in write_figures(model, source, dataset, histogram.counts, out / name, device)]
+            metrics["figures"] = [
+                str(path) for path in write_figures(model, source, dataset, histogram.counts, out / name, device)
+            ]
     write_json(out / "metrics.json", {"data": args.data, "resolution": resolution, "models": results})
     table = markdown_table(results)
     (out / "metrics.md").write_text(table)

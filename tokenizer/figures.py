@@ -21,9 +21,10 @@ import torch.nn.functional as F
 from PIL import Image, ImageDraw
 from safetensors.torch import load_file
 
-from .metrics import to_unit
+from common.metrics import to_unit
+from common.runs import checkpoints
+
 from .model import LANGUAGE_KINDS, VQCTTokenizer
-from .training import checkpoints
 
 SAMPLED_CODES = 64
 PATCH_PIXELS = 64  # drawn size of one patch in the overlay, room for two short words
@@ -58,7 +59,8 @@ def similarity_figure(model: VQCTTokenizer, source: str, path: Path) -> Path:
     stages.append(("final", model.state_dict()))
     probe = copy.deepcopy(model).cpu().eval()
     samples = [
-        torch.randperm(size, generator=torch.Generator().manual_seed(size))[:SAMPLED_CODES] for size in probe.codebook_sizes
+        torch.randperm(size, generator=torch.Generator().manual_seed(size))[:SAMPLED_CODES]
+        for size in probe.codebook_sizes
     ]
     groups = len(samples)
     figure, axes = plt.subplots(groups + 1, len(stages), figsize=(2.4 * len(stages), 2.4 * (groups + 1)), squeeze=False)
@@ -103,7 +105,13 @@ def patch_words_figure(model: VQCTTokenizer, images: torch.Tensor, path: Path) -
                 x, y = c * PATCH_PIXELS, r * PATCH_PIXELS
                 draw.rectangle([x, y, x + PATCH_PIXELS - 1, y + PATCH_PIXELS - 1], outline=(255, 255, 255))
                 for line, text in enumerate(word for word in (adjective, noun) if word):
-                    draw.text((x + 3, y + 3 + 12 * line), text[:10], fill=(255, 255, 255), stroke_width=2, stroke_fill=(0, 0, 0))
+                    draw.text(
+                        (x + 3, y + 3 + 12 * line),
+                        text[:10],
+                        fill=(255, 255, 255),
+                        stroke_width=2,
+                        stroke_fill=(0, 0, 0),
+                    )
         panels.append(panel)
     sheet = Image.new("RGB", (sum(p.width for p in panels) + 8 * (len(panels) - 1), panels[0].height), "white")
     x = 0
@@ -114,11 +122,16 @@ def patch_words_figure(model: VQCTTokenizer, images: torch.Tensor, path: Path) -
     return path
 
 
-def write_figures(model: VQCTTokenizer, source: str, dataset, counts: list[torch.Tensor], folder: Path, device) -> list[Path]:
+def write_figures(
+    model: VQCTTokenizer, source: str, dataset, counts: list[torch.Tensor], folder: Path, device
+) -> list[Path]:
     if not model.groups:  # the quantizer-free reference: no codes to count, compare or name
         return []
     folder.mkdir(parents=True, exist_ok=True)
-    written = [usage_figure(model, counts, folder / "usage.png"), similarity_figure(model, source, folder / "code_similarity.png")]
+    written = [
+        usage_figure(model, counts, folder / "usage.png"),
+        similarity_figure(model, source, folder / "code_similarity.png"),
+    ]
     if model.config.quantizer.kind in LANGUAGE_KINDS:
         images = torch.stack([dataset[i]["image"] for i in range(min(4, len(dataset)))]).to(device)
         written.append(patch_words_figure(model.to(device).eval(), images, folder / "patch_words.png"))

@@ -17,6 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from common.config import ConfigError
+
 from .discriminator import PatchDiscriminator, hinge_d_loss, vanilla_d_loss
 
 log = logging.getLogger(__name__)
@@ -57,9 +59,9 @@ class VQGANLoss(nn.Module):
     def __init__(self, config: LossConfig):
         super().__init__()
         if config.reconstruction not in ("l1", "l2"):
-            raise ValueError(f"loss.reconstruction must be 'l1' or 'l2', got '{config.reconstruction}'")
+            raise ConfigError(f"loss.reconstruction must be 'l1' or 'l2', got '{config.reconstruction}'")
         if config.disc_loss not in ("hinge", "vanilla"):
-            raise ValueError(f"loss.disc_loss must be 'hinge' or 'vanilla', got '{config.disc_loss}'")
+            raise ConfigError(f"loss.disc_loss must be 'hinge' or 'vanilla', got '{config.disc_loss}'")
         self.config = config
         self.discriminator = PatchDiscriminator(ndf=config.disc_channels, n_layers=config.disc_layers)
         self.perceptual = load_lpips() if config.perceptual_weight > 0 else None

@@ -1,7 +1,7 @@
 """``VQCTTokenizer``: encoder → quantizer → decoder, with the paper's baselines in the same class.
 
 ``model.quantizer.kind`` picks the row of the paper's tables:
-- ``dual``  — VQCT: codebooks generated from the language prior, adjective half + noun half
+- ``dual``  — VQCT: codebooks generated from the language codebook (word vectors and modifying graph), adjective half + noun half
 - ``single`` — ablation "SCB": generated adjective and noun codes stacked in one codebook
 - ``vq``    — VQ-VAE / VQGAN: a codebook learned directly
 - ``cvq``   — CVQ: learned codebook with online re-anchoring of dead codes
@@ -9,7 +9,7 @@
 - ``none``  — no quantizer: the continuous autoencoder, the ceiling every quantizer is measured against
 
 Codes are [B, G, h, w] int64 grids: for ``dual`` G = 2 (codes[:, 0] adjective ids, codes[:, 1]
-noun ids), G = 0 for ``none``, otherwise G = 1. Weights, config and the prior's words and vectors are saved together
+noun ids), G = 0 for ``none``, otherwise G = 1. Weights, config and the codebook's words and vectors are saved together
 (safetensors + config.json) with ``save_pretrained`` and loaded with ``from_pretrained``.
 """
 
@@ -22,9 +22,20 @@ from huggingface_hub import PyTorchModelHubMixin
 from omegaconf import OmegaConf
 from torch import nn
 
-from .codebook.prior import CodebookPrior
-from .modules import AutoencoderConfig, Decoder, Encoder
-from .quantize import ClusteredVectorQuantizer, DualQuantizer, GumbelQuantizer, LearnedVectorQuantizer, PassThrough, Quantized, SingleQuantizer
+from common.config import ConfigError
+from common.errors import UserValueError
+from tokenizer.autoencoder import AutoencoderConfig, Decoder, Encoder
+
+from .codebook.language_codebook import LanguageCodebook
+from .quantize import (
+    ClusteredVectorQuantizer,
+    DualQuantizer,
+    GumbelQuantizer,
+    LearnedVectorQuantizer,
+    PassThrough,
+    Quantized,
+    SingleQuantizer,
+)
 from .transfer import CodebookTransfer, TransferConfig
 
 QUANTIZER_KINDS = ("dual", "single", "vq", "cvq", "gumbel", "none")
@@ -35,7 +46,7 @@ LANGUAGE_KINDS = ("dual", "single")
 class QuantizerConfig:
     kind: str = "dual"
     embed_dim: int = 256  # code width; ``dual`` gives each half embed_dim / 2
-    codebook_size: int = 6207  # vq / cvq / gumbel only: language kinds use the prior's vocabulary
+    codebook_size: int = 6207  # vq / cvq / gumbel only: language kinds use the codebook's vocabulary
     beta: float = 0.25  # commitment weight
     chunk_size: int = 8192  # rows per nearest-code matrix product (memory ∝ chunk × K)
     cvq_decay: float = 0.99
@@ -52,15 +63,17 @@ class TokenizerModelConfig:
     quantizer: QuantizerConfig = field(default_factory=QuantizerConfig)
 
 
-def build_quantizer(config: QuantizerConfig, num_adjectives: int, num_nouns: int, word_dim: int, graph_nnz: int) -> nn.Module:
+def build_quantizer(
+    config: QuantizerConfig, num_adjectives: int, num_nouns: int, word_dim: int, graph_nnz: int
+) -> nn.Module:
     kind, dim = config.kind, config.embed_dim
     if kind not in QUANTIZER_KINDS:
-        raise ValueError(f"model.quantizer.kind must be one of {QUANTIZER_KINDS}, got '{kind}'")
+        raise ConfigError(f"model.quantizer.kind must be one of {QUANTIZER_KINDS}, got '{kind}'")
     if kind in LANGUAGE_KINDS:
         if num_adjectives == 0 or num_nouns == 0:
-            raise ValueError(f"model.quantizer.kind={kind} needs a codebook prior with adjectives and nouns")
+            raise ConfigError(f"model.quantizer.kind={kind} needs a language codebook with adjectives and nouns")
         if kind == "dual" and dim % 2:
-            raise ValueError(f"model.quantizer.embed_dim must be even for the dual quantizer, got {dim}")
+            raise ConfigError(f"model.quantizer.embed_dim must be even for the dual quantizer, got {dim}")
         transfer = CodebookTransfer(
             num_adjectives=num_adjectives,
             num_nouns=num_nouns,
@@ -84,9 +97,15 @@ def build_quantizer(config: QuantizerConfig, num_adjectives: int, num_nouns: int
         )
     if kind == "cvq":
         return ClusteredVectorQuantizer(
-            codebook_size=config.codebook_size, dim=dim, beta=config.beta, chunk_size=config.chunk_size, decay=config.cvq_decay
+            codebook_size=config.codebook_size,
+            dim=dim,
+            beta=config.beta,
+            chunk_size=config.chunk_size,
+            decay=config.cvq_decay,
         )
-    return LearnedVectorQuantizer(codebook_size=config.codebook_size, dim=dim, beta=config.beta, chunk_size=config.chunk_size)
+    return LearnedVectorQuantizer(
+        codebook_size=config.codebook_size, dim=dim, beta=config.beta, chunk_size=config.chunk_size
+    )
 
 
 class VQCTTokenizer(
@@ -95,7 +114,7 @@ class VQCTTokenizer(
     library_name="vqct",
     tags=["vqct", "image-tokenizer", "vector-quantization"],
 ):
-    """Images in [-1, 1] ↔ code grids. Build with ``VQCTTokenizer.build(config, prior)``."""
+    """Images in [-1, 1] ↔ code grids. Build with ``VQCTTokenizer.build(config, codebook)``."""
 
     def __init__(
         self,
@@ -110,6 +129,7 @@ class VQCTTokenizer(
         # "model_config", not "config": huggingface_hub's mixin would flatten a dict named config
         self.config = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(TokenizerModelConfig), model_config))
         self.adjectives, self.nouns = list(adjectives or []), list(nouns or [])
+        self.word_dim, self.graph_nnz = word_dim, graph_nnz
         autoencoder, quantizer = self.config.autoencoder, self.config.quantizer
         self.encoder = Encoder(autoencoder)
         self.quant_conv = nn.Conv2d(autoencoder.z_channels, quantizer.embed_dim, 1)
@@ -117,24 +137,37 @@ class VQCTTokenizer(
         self.post_quant_conv = nn.Conv2d(quantizer.embed_dim, autoencoder.z_channels, 1)
         self.decoder = Decoder(autoencoder)
 
+    @property
+    def init_kwargs(self) -> dict:
+        """What rebuilds this architecture (untrained): ``VQCTTokenizer(**model.init_kwargs)``."""
+        return {
+            "model_config": OmegaConf.to_container(OmegaConf.structured(self.config)),
+            "adjectives": list(self.adjectives),
+            "nouns": list(self.nouns),
+            "word_dim": self.word_dim,
+            "graph_nnz": self.graph_nnz,
+        }
+
     @classmethod
-    def build(cls, config: TokenizerModelConfig, prior: CodebookPrior | None = None, seed: int = 0) -> VQCTTokenizer:
-        """A fresh tokenizer; language quantizers copy the prior's words, vectors and graph in."""
+    def build(
+        cls, config: TokenizerModelConfig, codebook: LanguageCodebook | None = None, seed: int = 0
+    ) -> VQCTTokenizer:
+        """A fresh tokenizer; language quantizers copy the codebook's words, vectors and graph in."""
         config_dict = OmegaConf.to_container(OmegaConf.structured(config))
         if config.quantizer.kind not in LANGUAGE_KINDS:
             return cls(model_config=config_dict)
-        if prior is None:
-            raise ValueError(f"model.quantizer.kind={config.quantizer.kind} needs a codebook prior")
-        adjacency = prior.normalized_adjacency()
+        if codebook is None:
+            raise ConfigError(f"model.quantizer.kind={config.quantizer.kind} needs a language codebook")
+        adjacency = codebook.normalized_adjacency()
         model = cls(
             model_config=config_dict,
-            adjectives=prior.adjectives,
-            nouns=prior.nouns,
-            word_dim=prior.dim,
+            adjectives=codebook.adjectives,
+            nouns=codebook.nouns,
+            word_dim=codebook.dim,
             graph_nnz=adjacency.values().numel(),
         )
-        vectors = torch.cat([prior.adjective_vectors, prior.noun_vectors])
-        model.quantizer.transfer.load_prior(vectors, adjacency, seed=seed)
+        vectors = torch.cat([codebook.adjective_vectors, codebook.noun_vectors])
+        model.quantizer.transfer.load_word_graph(vectors, adjacency, seed=seed)
         return model
 
     @property
@@ -171,7 +204,7 @@ class VQCTTokenizer(
     def encode(self, images: torch.Tensor) -> torch.Tensor:
         """[B, 3, H, W] in [-1, 1] → codes [B, G, H/f, W/f] (G = 2: adjective ids, noun ids)."""
         if not self.groups:
-            raise ValueError("model.quantizer.kind=none is the continuous reference: it has no codes to encode to")
+            raise UserValueError("model.quantizer.kind=none is the continuous reference: it has no codes to encode to")
         return self.quantize(images).indices
 
     @torch.no_grad()
@@ -189,11 +222,17 @@ class VQCTTokenizer(
         codes = codes.cpu()
         if kind == "dual":
             return [
-                [[(self.adjectives[a], self.nouns[n]) for a, n in zip(row_a, row_n)] for row_a, row_n in zip(grid[0].tolist(), grid[1].tolist())]
+                [
+                    [(self.adjectives[a], self.nouns[n]) for a, n in zip(row_a, row_n)]
+                    for row_a, row_n in zip(grid[0].tolist(), grid[1].tolist())
+                ]
                 for grid in codes
             ]
         count = len(self.adjectives)
         return [
-            [[(self.adjectives[i], None) if i < count else (None, self.nouns[i - count]) for i in row] for row in grid[0].tolist()]
+            [
+                [(self.adjectives[i], None) if i < count else (None, self.nouns[i - count]) for i in row]
+                for row in grid[0].tolist()
+            ]
             for grid in codes
         ]

@@ -2,11 +2,11 @@
 
     accelerate launch tokenizer/train.py --config configs/tokenizer/shapes.yaml [key=value ...]
 
-The recipe: codebook prior → data → model, loss, optimizers → loop (generator step, then
+The recipe: language codebook → data → model, loss, optimizers → loop (generator step, then
 discriminator step) → validation, grids, checkpoints → final model. Everything is written under
 ``output_dir``: checkpoints/checkpoint-<step> (rotated; resume with
 resume_from_checkpoint=latest), logs/ (tensorboard), samples/ (reconstruction grids),
-codebook_prior/ (when built here), metrics.json, final/ (save_pretrained).
+language_codebook/ (when built here), metrics.json, final/ (save_pretrained).
 """
 
 from __future__ import annotations
@@ -27,40 +27,41 @@ from torch.utils.data import DataLoader
 from torchvision.utils import save_image
 from tqdm.auto import tqdm
 
-from tokenizer.codebook import CodebookPrior, build_codebook_prior
-from tokenizer.config import to_dict
-from tokenizer.data import build_dataset
-from tokenizer.errors import exit_code
-from tokenizer.fid import FIDUnavailableError, frechet_distance, inception_weights_path
-from tokenizer.losses import VQGANLoss
-from tokenizer.metrics import CodeHistogram, pixel_metrics
-from tokenizer.model import LANGUAGE_KINDS, VQCTTokenizer
-from tokenizer.training import (
-    TrainConfig,
-    latest_grid,
+from common.errors import exit_code
+from common.fid import FIDUnavailableError, frechet_distance, inception_weights_path
+from common.metrics import pixel_metrics
+from common.runs import (
+    due,
+    finish,
     make_accelerator,
     read_run_config,
+    record_validation,
+    resumable_batches,
     resume,
     save_checkpoint,
-    save_final,
-    scaled_learning_rate,
     spread_sample,
-    steps_per_epoch,
-    write_json,
 )
+from tokenizer.codebook import LanguageCodebook, build_language_codebook
+from tokenizer.config import TokenizerTrainConfig, scaled_learning_rate
+from tokenizer.data import build_dataset
+from tokenizer.losses import VQGANLoss
+from tokenizer.model import LANGUAGE_KINDS, VQCTTokenizer
+from tokenizer.usage import CodeHistogram
 
 log = logging.getLogger("tokenizer.train")
 
 
-def load_prior(config: TrainConfig, accelerator: Accelerator, output_dir: Path) -> CodebookPrior | None:
+def load_language_codebook(
+    config: TokenizerTrainConfig, accelerator: Accelerator, output_dir: Path
+) -> LanguageCodebook | None:
     if config.model.quantizer.kind not in LANGUAGE_KINDS:
         return None
-    folder = Path(config.codebook_prior) if config.codebook_prior else output_dir / "codebook_prior"
+    folder = Path(config.language_codebook) if config.language_codebook else output_dir / "language_codebook"
     with accelerator.main_process_first():
-        if not config.codebook_prior and not folder.is_dir() and accelerator.is_main_process:
-            log.info("building the codebook prior into %s", folder)
-            build_codebook_prior(config.codebook).save(folder)
-        return CodebookPrior.load(folder)
+        if not config.language_codebook and not folder.is_dir() and accelerator.is_main_process:
+            log.info("building the language codebook into %s", folder)
+            build_language_codebook(config.codebook).save(folder)
+        return LanguageCodebook.load(folder)
 
 
 @torch.no_grad()
@@ -82,7 +83,11 @@ def validate(model, loader, accelerator, step: int, output_dir: Path, with_fid: 
             reconstructed.append(accelerator.gather_for_metrics(reconstructions.clamp(-1, 1)).cpu())
         if i == 0 and accelerator.is_main_process:
             grid = torch.cat([images[:8], reconstructions[:8].clamp(-1, 1)])
-            save_image((grid.float() + 1) / 2, output_dir / "samples" / f"reconstructions-{step:07d}.png", nrow=min(8, len(images)))
+            save_image(
+                (grid.float() + 1) / 2,
+                output_dir / "samples" / f"reconstructions-{step:07d}.png",
+                nrow=min(8, len(images)),
+            )
     model.train()
     metrics = {f"val/{name}": float(torch.cat(values).mean()) for name, values in measured.items()}
     metrics |= {f"val/{key}": value for key, value in histogram.metrics(bare.group_names).items()}
@@ -91,7 +96,7 @@ def validate(model, loader, accelerator, step: int, output_dir: Path, with_fid: 
     return metrics
 
 
-def fid_available(config: TrainConfig) -> bool:
+def fid_available(config: TokenizerTrainConfig) -> bool:
     if config.fid_steps <= 0:
         return False
     try:
@@ -107,22 +112,27 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def train(argv: list[str] | None = None) -> int:
-    config = read_run_config(TrainConfig, argv, __doc__, "configs/tokenizer/")
+    config = read_run_config(TokenizerTrainConfig, argv, __doc__, "configs/tokenizer/")
     output_dir = Path(config.output_dir)
     accelerator = make_accelerator(config)
 
     # data
     train_set = build_dataset(config.data)
-    validation_set = build_dataset(type(config.data)(**{**to_dict(config.data), "split": "validation"}))
-    train_loader = DataLoader(train_set, batch_size=config.batch_size, shuffle=True, drop_last=True, num_workers=config.num_workers)
+    validation_set = build_dataset(config.data.evaluation_view())
+    train_loader = DataLoader(
+        train_set, batch_size=config.batch_size, shuffle=True, drop_last=True, num_workers=config.num_workers
+    )
     # metrics on a fixed sample spread over the split; FID over all of it
-    validation_loader = DataLoader(spread_sample(validation_set, config.validation_batches * config.batch_size),
-                                   batch_size=config.batch_size, num_workers=config.num_workers)
+    validation_loader = DataLoader(
+        spread_sample(validation_set, config.validation_batches * config.batch_size),
+        batch_size=config.batch_size,
+        num_workers=config.num_workers,
+    )
     fid_loader = DataLoader(validation_set, batch_size=config.batch_size, num_workers=config.num_workers)
 
     # model, loss, optimizers
-    prior = load_prior(config, accelerator, output_dir)
-    model = VQCTTokenizer.build(config.model, prior, seed=config.seed)
+    codebook = load_language_codebook(config, accelerator, output_dir)
+    model = VQCTTokenizer.build(config.model, codebook, seed=config.seed)
     loss_fn = VQGANLoss(config.loss)
     lr = scaled_learning_rate(config, accelerator.num_processes)
     betas = (config.adam_beta1, config.adam_beta2)
@@ -138,82 +148,97 @@ def train(argv: list[str] | None = None) -> int:
         for opt in (optimizer, disc_optimizer)
     ]
     loss_fn.to(accelerator.device)
-    model, discriminator, optimizer, disc_optimizer, train_loader, validation_loader, fid_loader, *schedulers = accelerator.prepare(
-        model, loss_fn.discriminator, optimizer, disc_optimizer, train_loader, validation_loader, fid_loader, *schedulers
+    model, discriminator, optimizer, disc_optimizer, train_loader, validation_loader, fid_loader, *schedulers = (
+        accelerator.prepare(
+            model,
+            loss_fn.discriminator,
+            optimizer,
+            disc_optimizer,
+            train_loader,
+            validation_loader,
+            fid_loader,
+            *schedulers,
+        )
     )
     bare_model = accelerator.unwrap_model(model)
     names = bare_model.group_names
 
     step, history = resume(accelerator, config, "tokenizer", log)
     if accelerator.is_main_process:
-        log.info("model: %s quantizer, %.2f M parameters, codebooks %s, lr %.3g", bare_model.config.quantizer.kind,
-                 sum(p.numel() for p in bare_model.parameters()) / 1e6, bare_model.codebook_sizes, lr)
+        log.info(
+            "model: %s quantizer, %.2f M parameters, codebooks %s, lr %.3g",
+            bare_model.config.quantizer.kind,
+            sum(p.numel() for p in bare_model.parameters()) / 1e6,
+            bare_model.codebook_sizes,
+            lr,
+        )
 
     # loop
     use_fid = fid_available(config)
-    epoch_steps = steps_per_epoch(len(train_loader), config.gradient_accumulation_steps)
     progress = tqdm(total=config.max_steps, initial=step, desc="training", disable=not accelerator.is_main_process)
     started = time.perf_counter()
-    while step < config.max_steps:
-        epoch, done_in_epoch = divmod(step, epoch_steps)
-        train_loader.set_epoch(epoch)  # the sampler's shuffle
-        train_set.set_epoch(epoch)  # the dataset's crops and flips (accelerate forwards only one of the two)
-        loader = train_loader
-        if done_in_epoch:
-            loader = accelerator.skip_first_batches(train_loader, done_in_epoch * config.gradient_accumulation_steps)
-        for batch in loader:
-            images = batch["image"]
-            if hasattr(bare_model.quantizer, "set_step"):
-                bare_model.quantizer.set_step(step)
-            with accelerator.accumulate(model, discriminator):
-                reconstructions, quantized = model(images)
-                g_loss, logs = loss_fn.generator_loss(images, reconstructions, quantized.loss, bare_model.decoder.last_layer, step)
-                accelerator.backward(g_loss)
-                if accelerator.sync_gradients and config.max_grad_norm > 0:
-                    accelerator.clip_grad_norm_(model.parameters(), config.max_grad_norm)
-                optimizer.step()
-                schedulers[0].step()
-                optimizer.zero_grad(set_to_none=True)
-                if loss_fn.gan_active(step):
-                    d_loss, d_logs = loss_fn.discriminator_loss(images, reconstructions, discriminator)
-                    accelerator.backward(d_loss)
-                    disc_optimizer.step()
-                    schedulers[1].step()
-                    disc_optimizer.zero_grad(set_to_none=True)
-                    logs |= d_logs
-            if not accelerator.sync_gradients:
-                continue
-            step += 1
-            progress.update(1)
-            if step % config.log_steps == 0 or step == config.max_steps:
-                histogram = CodeHistogram(bare_model.codebook_sizes, accelerator.device)
-                histogram.update(quantized.indices)
-                usage = histogram.metrics(names)
-                scalars = {k: float(v) for k, v in logs.items()} | usage | {"lr": schedulers[0].get_last_lr()[0]}
-                accelerator.log(scalars, step=step)
-                progress.set_postfix(
-                    loss=f"{scalars['loss/generator']:.4f}",
-                    usage="/".join(f"{usage[f'usage/{n}_percent']:.0f}%" for n in names),
-                )
-            if step % config.validation_steps == 0 or step == config.max_steps:
-                with_fid = use_fid and (step % config.fid_steps == 0 or step == config.max_steps)
-                metrics = validate(model, fid_loader if with_fid else validation_loader, accelerator, step, output_dir, with_fid)
-                accelerator.log(metrics, step=step)
-                history.append({"step": step, "seconds": round(time.perf_counter() - started, 1), **metrics})
-                if accelerator.is_main_process:
-                    write_json(output_dir / "metrics.json", {"final": history[-1], "history": history})
-                    log.info("step %d: %s", step, ", ".join(f"{k} {v:.3f}" for k, v in metrics.items()))
-            if step % config.checkpointing_steps == 0 or step == config.max_steps:
-                save_checkpoint(accelerator, output_dir, step, config.checkpoints_total_limit)
-            if step >= config.max_steps:
-                break
+    # the data set's crops and flips follow the epoch too (accelerate forwards only the sampler's)
+    batches = resumable_batches(
+        accelerator,
+        train_loader,
+        steps_done=lambda: step,
+        max_steps=config.max_steps,
+        accumulation=config.gradient_accumulation_steps,
+        on_epoch=train_set.set_epoch,
+    )
+    for batch in batches:
+        images = batch["image"]
+        if hasattr(bare_model.quantizer, "set_step"):
+            bare_model.quantizer.set_step(step)
+        with accelerator.accumulate(model, discriminator):
+            reconstructions, quantized = model(images)
+            g_loss, logs = loss_fn.generator_loss(
+                images, reconstructions, quantized.loss, bare_model.decoder.last_layer, step
+            )
+            accelerator.backward(g_loss)
+            if accelerator.sync_gradients and config.max_grad_norm > 0:
+                accelerator.clip_grad_norm_(model.parameters(), config.max_grad_norm)
+            optimizer.step()
+            schedulers[0].step()
+            optimizer.zero_grad(set_to_none=True)
+            if loss_fn.gan_active(step):
+                d_loss, d_logs = loss_fn.discriminator_loss(images, reconstructions, discriminator)
+                accelerator.backward(d_loss)
+                disc_optimizer.step()
+                schedulers[1].step()
+                disc_optimizer.zero_grad(set_to_none=True)
+                logs |= d_logs
+        if not accelerator.sync_gradients:
+            continue
+        step += 1
+        progress.update(1)
+        if due(step, config.log_steps, config.max_steps):
+            histogram = CodeHistogram(bare_model.codebook_sizes, accelerator.device)
+            histogram.update(quantized.indices)
+            usage = histogram.metrics(names)
+            scalars = {k: float(v) for k, v in logs.items()} | usage | {"lr": schedulers[0].get_last_lr()[0]}
+            accelerator.log(scalars, step=step)
+            progress.set_postfix(
+                loss=f"{scalars['loss/generator']:.4f}",
+                usage="/".join(f"{usage[f'usage/{n}_percent']:.0f}%" for n in names),
+            )
+        if due(step, config.validation_steps, config.max_steps):
+            with_fid = use_fid and due(step, config.fid_steps, config.max_steps)
+            metrics = validate(
+                model, fid_loader if with_fid else validation_loader, accelerator, step, output_dir, with_fid
+            )
+            accelerator.log(metrics, step=step)
+            entry = {"step": step, "seconds": round(time.perf_counter() - started, 1), **metrics}
+            record_validation(accelerator, output_dir, history, entry)
+            if accelerator.is_main_process:
+                log.info("step %d: %s", step, ", ".join(f"{k} {v:.3f}" for k, v in metrics.items()))
+        if due(step, config.checkpointing_steps, config.max_steps):
+            save_checkpoint(accelerator, output_dir, step, config.checkpoints_total_limit)
+        if step >= config.max_steps:
+            break
     progress.close()
 
-    # final model
-    accelerator.wait_for_everyone()
-    if accelerator.is_main_process:
-        save_final(bare_model, config, log, kind="tokenizer", metrics=history[-1] if history else None, grid=latest_grid(output_dir))
-    accelerator.end_training()
+    finish(accelerator, bare_model, config, log, kind="tokenizer", history=history)
     return 0
 
 

@@ -1,7 +1,7 @@
-"""Codebook transfer: generate the image codebooks from the language prior (VQCT's core).
+"""Codebook transfer: generate the image codebooks from the language codebook (VQCT's core).
 
 Word vectors X (adjectives then nouns) pass through a small network to become codes. With
-``kind=gcn`` each layer is H ← act(Â H W) over the prior's normalized modifying graph Â =
+``kind=gcn`` each layer is H ← act(Â H W) over the codebook's normalized modifying graph Â =
 D^-1/2 (A+I) D^-1/2, so a noun's code is shaped by the adjectives that modify it and vice versa.
 The codes are *generated*: the gradient reaches every code through the shared weights W, which
 is what keeps codes from dying (codebook collapse).
@@ -22,6 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from common.config import ConfigError
+
 TRANSFER_KINDS = ("gcn", "mlp", "frozen", "finetune")
 
 
@@ -36,21 +38,32 @@ class TransferConfig:
 
 
 class CodebookTransfer(nn.Module):
-    """Maps the prior's word vectors to (adjective codes [A, out_dim], noun codes [N, out_dim])."""
+    """Maps the codebook's word vectors to (adjective codes [A, out_dim], noun codes [N, out_dim])."""
 
-    def __init__(self, *, num_adjectives: int, num_nouns: int, word_dim: int, graph_nnz: int, out_dim: int, config: TransferConfig):
+    def __init__(
+        self,
+        *,
+        num_adjectives: int,
+        num_nouns: int,
+        word_dim: int,
+        graph_nnz: int,
+        out_dim: int,
+        config: TransferConfig,
+    ):
         super().__init__()
         if config.kind not in TRANSFER_KINDS:
-            raise ValueError(f"model.quantizer.transfer.kind must be one of {TRANSFER_KINDS}, got '{config.kind}'")
+            raise ConfigError(f"model.quantizer.transfer.kind must be one of {TRANSFER_KINDS}, got '{config.kind}'")
         if config.kind in ("gcn", "mlp") and config.layers < 1:
-            raise ValueError(f"model.quantizer.transfer.layers must be at least 1, got {config.layers}")
+            raise ConfigError(f"model.quantizer.transfer.layers must be at least 1, got {config.layers}")
         self.config, self.num_adjectives = config, num_adjectives
         nodes = num_adjectives + num_nouns
-        # The prior travels inside the model (safetensors), so a saved tokenizer needs no language model.
+        # The codebook travels inside the model (safetensors), so a saved tokenizer needs no language model.
         self.register_buffer("word_vectors", torch.zeros(nodes, word_dim))
         self.register_buffer("graph_indices", torch.zeros(2, graph_nnz, dtype=torch.long))
         self.register_buffer("graph_values", torch.zeros(graph_nnz))
-        self.register_buffer("projection", torch.randn(word_dim, out_dim, generator=torch.Generator().manual_seed(0)) / word_dim**0.5)
+        self.register_buffer(
+            "projection", torch.randn(word_dim, out_dim, generator=torch.Generator().manual_seed(0)) / word_dim**0.5
+        )
         if config.kind in ("gcn", "mlp"):
             widths = [word_dim] + [config.hidden_dim] * (config.layers - 1) + [out_dim]
             self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(widths[:-1], widths[1:]))
@@ -58,8 +71,8 @@ class CodebookTransfer(nn.Module):
             self.codes = nn.Parameter(torch.zeros(nodes, out_dim))
 
     @torch.no_grad()
-    def load_prior(self, word_vectors: torch.Tensor, adjacency: torch.Tensor, seed: int = 0) -> None:
-        """Copy a prior's vectors (adjectives then nouns) and sparse normalized adjacency in."""
+    def load_word_graph(self, word_vectors: torch.Tensor, adjacency: torch.Tensor, seed: int = 0) -> None:
+        """Copy a codebook's vectors (adjectives then nouns) and sparse normalized adjacency in."""
         if self.config.random_word_vectors:
             generator = torch.Generator().manual_seed(seed)
             word_vectors = torch.randn(word_vectors.shape, generator=generator) * word_vectors.std()

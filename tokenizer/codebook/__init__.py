@@ -1,15 +1,15 @@
-"""The codebook prior: adjective/noun vocabulary, pretrained word vectors, modifying graph."""
+"""The language codebook: adjective/noun vocabulary, pretrained word vectors, modifying graph."""
 
-from .build import CodebookPriorConfig, build_codebook_prior
+from .build import LanguageCodebookConfig, build_language_codebook
 from .embeddings import EmbeddingConfig, ProviderUnavailableError, load_provider
-from .prior import CodebookPrior, PriorFileError
+from .language_codebook import CodebookFileError, LanguageCodebook
 
 __all__ = [
-    "CodebookPrior",
-    "CodebookPriorConfig",
+    "LanguageCodebook",
+    "LanguageCodebookConfig",
     "EmbeddingConfig",
-    "PriorFileError",
+    "CodebookFileError",
     "ProviderUnavailableError",
-    "build_codebook_prior",
+    "build_language_codebook",
     "load_provider",
 ]

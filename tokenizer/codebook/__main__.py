@@ -1,4 +1,4 @@
-"""``python -m tokenizer.codebook build|show``: make and inspect codebook priors."""
+"""``python -m tokenizer.codebook build|show``: make and inspect language codebooks."""
 
 from __future__ import annotations
 
@@ -6,19 +6,23 @@ import argparse
 import logging
 import sys
 
-from ..config import load_config
-from ..errors import exit_code
-from .build import CodebookPriorConfig, build_codebook_prior
-from .prior import CodebookPrior
+from common.config import load_config
+from common.errors import exit_code
+
+from .build import LanguageCodebookConfig, build_language_codebook
+from .language_codebook import LanguageCodebook
 from .summary import describe
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tokenizer.codebook", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    build = commands.add_parser("build", help="build a codebook prior and write it to --out")
+    build = commands.add_parser("build", help="build a language codebook and write it to --out")
     build.add_argument("--config", help="YAML file (e.g. configs/codebook/default.yaml); defaults apply without one")
     build.add_argument("--out", required=True, help="output folder (replaced atomically)")
-    build.add_argument("overrides", nargs="*", metavar="key=value", help="dotted overrides, e.g. embedding.provider=minilm")
+    build.add_argument(
+        "overrides", nargs="*", metavar="key=value", help="dotted overrides, e.g. embedding.provider=minilm"
+    )
     show = commands.add_parser("show", help="print counts, degree statistics, neighbours and sanity cosines")
     show.add_argument("directory")
     show.add_argument("--words", nargs="*", default=(), help="words whose nearest neighbours to list")
@@ -28,16 +32,18 @@ def main(argv: list[str] | None = None) -> int:
 
     return exit_code(lambda: run(args))
 
+
 def run(args) -> int:
     if args.command == "build":
-        config = load_config(CodebookPriorConfig, args.config, args.overrides)
-        prior = build_codebook_prior(config)
-        prior.save(args.out)
+        config = load_config(LanguageCodebookConfig, args.config, args.overrides)
+        codebook = build_language_codebook(config)
+        codebook.save(args.out)
         print(f"wrote {args.out}")
     else:
-        prior = CodebookPrior.load(args.directory)
-    print(describe(prior, args.words if args.command == "show" else (), getattr(args, "neighbours", 5)))
+        codebook = LanguageCodebook.load(args.directory)
+    print(describe(codebook, args.words if args.command == "show" else (), getattr(args, "neighbours", 5)))
     return 0
+
 
 if __name__ == "__main__":
     sys.exit(main())

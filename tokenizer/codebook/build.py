@@ -1,4 +1,4 @@
-"""Build a ``CodebookPrior``: vocabulary, word vectors and modifying graph from one config.
+"""Build a ``LanguageCodebook``: vocabulary, word vectors and modifying graph from one config.
 
 Vocabulary sources (``vocabulary_source``):
 - ``corpus`` (the official code's way): tag the corpus, keep adjectives (JJ) and nouns (NN, NNS,
@@ -21,18 +21,19 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from ..config import to_dict
+from common.config import ConfigError, to_dict
+
 from .corpus import CorpusError, iter_source
 from .embeddings import EmbeddingConfig, WordVectorProvider, load_provider
 from .graph import edge_tensors, modifications
+from .language_codebook import LanguageCodebook
 from .lexicon import ADJECTIVE, ADVERB, NOUN, VERB, Lexicon
 from .pos import ADJECTIVE_TAGS, CLOSED_CLASS_TAGS, NOUN_TAGS, make_tagger, tokenize
-from .prior import CodebookPrior
 from .wordnet import ensure_wordnet
 
 
 @dataclass
-class CodebookPriorConfig:
+class LanguageCodebookConfig:
     vocabulary_source: str = "corpus"  # corpus | model
     corpus: list[str] = field(default_factory=lambda: ["builtin:shapes", "builtin:wordnet"])
     shapes_captions: int = 5000  # how many captions builtin:shapes contributes
@@ -54,7 +55,7 @@ class CorpusStatistics:
     pairs: Counter = field(default_factory=Counter)
 
 
-def read_corpus(config: CodebookPriorConfig, wordnet, lexicon: Lexicon, tagger) -> CorpusStatistics:
+def read_corpus(config: LanguageCodebookConfig, wordnet, lexicon: Lexicon, tagger) -> CorpusStatistics:
     """One pass over the corpus: part-of-speech counts and adjective→noun pairs."""
     for source in config.corpus:
         if not source.startswith("builtin:") and not Path(source).expanduser().exists():
@@ -122,10 +123,10 @@ def model_vocabulary(provider: WordVectorProvider, lexicon: Lexicon) -> dict[str
     return vocabulary
 
 
-def build_codebook_prior(config: CodebookPriorConfig) -> CodebookPrior:
+def build_language_codebook(config: LanguageCodebookConfig) -> LanguageCodebook:
     started = time.perf_counter()
     if config.vocabulary_source not in {"corpus", "model"}:
-        raise ValueError(f"vocabulary_source must be 'corpus' or 'model', got '{config.vocabulary_source}'")
+        raise ConfigError(f"vocabulary_source must be 'corpus' or 'model', got '{config.vocabulary_source}'")
     wordnet = ensure_wordnet()
     lexicon = Lexicon(wordnet)
     tagger_name, tagger = make_tagger(config.tagger, lexicon)
@@ -165,7 +166,7 @@ def build_codebook_prior(config: CodebookPriorConfig) -> CodebookPrior:
         "modifications": int(edge_weight.sum()),
         "seconds": round(time.perf_counter() - started, 2),
     }
-    return CodebookPrior(
+    return LanguageCodebook(
         adjectives=words[ADJECTIVE],
         nouns=words[NOUN],
         adjective_vectors=vectors[ADJECTIVE].float().contiguous(),

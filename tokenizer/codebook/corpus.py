@@ -1,7 +1,7 @@
 """Text corpora the vocabulary and the modifying graph are mined from.
 
 A corpus source is one of:
-- ``builtin:shapes``: the captions of the built-in procedural data set (``tokenizer.shapes``);
+- ``builtin:shapes``: the captions of the built-in procedural data set (``tokenizer.data.shapes``);
 - ``builtin:wordnet``: WordNet's glosses and example sentences (~200k short sentences, offline);
 - a ``.json`` file in COCO's caption layout (``{"annotations": [{"caption": ...}, ...]}``);
 - a folder: every ``.txt`` file below it, one caption per line (CUB-200 / CelebA caption layouts);
@@ -14,8 +14,10 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+from common.errors import UserError
 
-class CorpusError(ValueError):
+
+class CorpusError(UserError, ValueError):
     """A corpus source that is missing, unreadable or empty."""
 
 
@@ -53,7 +55,7 @@ def text_lines(path: Path) -> Iterator[str]:
 def iter_source(source: str, *, wordnet, shapes_captions: int, seed: int) -> Iterator[str]:
     """The sentences of one corpus source (see module docstring for the accepted forms)."""
     if source == "builtin:shapes":
-        from ..shapes import ShapesConfig, caption_corpus
+        from ..data.shapes import ShapesConfig, caption_corpus
 
         yield from caption_corpus(ShapesConfig(seed=seed), shapes_captions)
         return

@@ -28,13 +28,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from common.config import ConfigError
+from common.errors import UserError
+
 ADJECTIVE_PROMPT = "a photo of {} object"
 NOUN_PROMPT = "a photo of {}"
 CLIP_DEFAULT = "openai/clip-vit-base-patch32"
 _WORD = re.compile(r"^[a-z]+$")
 
 
-class ProviderUnavailableError(RuntimeError):
+class ProviderUnavailableError(UserError, RuntimeError):
     """A word-vector provider whose model or package cannot be loaded here."""
 
 
@@ -190,7 +193,11 @@ def _load_transformers(name: str, source: str, model_class: str):
             return tokenizer, model
         except (OSError, ValueError) as caught:
             error = caught
-    where = f"local folder '{source}'" if is_folder else f"'{source}' (not in the local cache; Hub {'reachable' if len(attempts) > 1 else 'unreachable'})"
+    where = (
+        f"local folder '{source}'"
+        if is_folder
+        else f"'{source}' (not in the local cache; Hub {'reachable' if len(attempts) > 1 else 'unreachable'})"
+    )
     raise ProviderUnavailableError(
         f"provider '{name}' could not load {where}: {str(error).splitlines()[0]}\n"
         "With no network, pass embedding.model=/path/to/a/local/copy, or use an offline "
@@ -219,8 +226,8 @@ def load_provider(config: EmbeddingConfig) -> WordVectorProvider:
         return PromptEncoderProvider("minilm", tokenizer, model, config, "mean")
     if provider.startswith("hf:") and len(provider) > 3:
         if config.pooling not in {"mean", "cls"}:
-            raise ValueError(f"embedding.pooling must be 'mean' or 'cls', got '{config.pooling}'")
+            raise ConfigError(f"embedding.pooling must be 'mean' or 'cls', got '{config.pooling}'")
         source = provider[3:]
         tokenizer, model = _load_transformers(provider, source, "AutoModel")
         return PromptEncoderProvider(provider, tokenizer, model, config, config.pooling)
-    raise ValueError(f"embedding.provider must be clip, glove, minilm or hf:<id-or-folder>, got '{provider}'")
+    raise ConfigError(f"embedding.provider must be clip, glove, minilm or hf:<id-or-folder>, got '{provider}'")

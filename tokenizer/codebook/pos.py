@@ -22,6 +22,8 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from common.config import ConfigError
+
 from .lexicon import ADJECTIVE, ADVERB, NOUN, VERB, Lexicon
 
 ADJECTIVE_TAGS = frozenset({"JJ"})
@@ -38,8 +40,7 @@ _CLOSED_CLASS = {
     "behind between through across along against around about among beneath within without "
     "toward towards upon inside outside off out up down like as than during until since via per",
     "CC": "and or but nor yet so",
-    "VB": "is are was were be been being am has have had do does did can could will would shall "
-    "should may might must",
+    "VB": "is are was were be been being am has have had do does did can could will would shall should may might must",
     "RB": "not very too also just there here often usually sometimes",
 }
 CLOSED_CLASS_TAGS = {word: tag for tag, words in _CLOSED_CLASS.items() for word in words.split()}
@@ -86,7 +87,11 @@ class WordNetTagger:
             readings = self.lexicon.parts_of_speech(lower)
             adjective = noun = None
             if ADJECTIVE in readings:
-                adjective = "JJ" if self.lexicon.lemma(lower, ADJECTIVE) == lower else ("JJS" if lower.endswith("st") else "JJR")
+                adjective = (
+                    "JJ"
+                    if self.lexicon.lemma(lower, ADJECTIVE) == lower
+                    else ("JJS" if lower.endswith("st") else "JJR")
+                )
             if NOUN in readings:
                 noun = "NN" if self.lexicon.lemma(lower, NOUN) == lower else "NNS"
             best = self.lexicon.preferred(lower, tuple(readings)) if readings else None
@@ -132,7 +137,7 @@ def nltk_tagger_available() -> bool:
 def make_tagger(kind: str, lexicon: Lexicon) -> tuple[str, Tagger]:
     """The tagger named by ``kind`` ("auto", "nltk" or "wordnet") and the name of the one used."""
     if kind not in {"auto", "nltk", "wordnet"}:
-        raise ValueError(f"tagger must be 'auto', 'nltk' or 'wordnet', got '{kind}'")
+        raise ConfigError(f"tagger must be 'auto', 'nltk' or 'wordnet', got '{kind}'")
     if kind == "nltk" or (kind == "auto" and nltk_tagger_available()):
         if not nltk_tagger_available():
             raise RuntimeError(

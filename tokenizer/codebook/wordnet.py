@@ -19,7 +19,8 @@ import nltk
 from nltk.corpus.reader import CorpusReader, WordNetCorpusReader
 from nltk.corpus.util import LazyCorpusLoader
 
-from ..cache import cache_dir
+from common.cache import cache_dir
+from common.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -27,8 +28,10 @@ DEBIAN_DICT = Path("/usr/share/wordnet")
 APT_PACKAGES = ("wordnet-base", "wordnet-sense-index")
 # What nltk's WordNetCorpusReader opens, bar lexnames: index.sense is in wordnet-sense-index,
 # the rest in wordnet-base (cntlist.rev included, so Lemma.count() works).
-DICT_FILES = tuple("""cntlist.rev index.sense index.adj index.adv index.noun index.verb data.adj
-data.adv data.noun data.verb adj.exc adv.exc noun.exc verb.exc""".split())
+DICT_FILES = tuple(
+    """cntlist.rev index.sense index.adj index.adv index.noun index.verb data.adj
+data.adv data.noun data.verb adj.exc adv.exc noun.exc verb.exc""".split()
+)
 # The 45 lexicographer files of lexnames(5WN), in file-number order. Debian documents the
 # lexnames file but does not ship it, and nltk will not load WordNet without it.
 _LEXFILES = """adj.all adj.pert adv.all noun.Tops noun.act noun.animal noun.artifact noun.attribute
@@ -51,7 +54,7 @@ _lock = threading.Lock()
 _cached: tuple[WordNetCorpusReader, Path | None] | None = None
 
 
-class WordNetUnavailableError(RuntimeError):
+class WordNetUnavailableError(UserError, RuntimeError):
     """WordNet could not be found or provisioned; the message lists every way to fix it."""
 
 

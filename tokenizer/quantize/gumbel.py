@@ -33,7 +33,11 @@ class GumbelQuantizer(nn.Module):
     ):
         super().__init__()
         self.kl_weight, self.straight_through = kl_weight, straight_through
-        self.temperature_start, self.temperature_end, self.anneal_steps = temperature_start, temperature_end, anneal_steps
+        self.temperature_start, self.temperature_end, self.anneal_steps = (
+            temperature_start,
+            temperature_end,
+            anneal_steps,
+        )
         self.temperature = temperature_start
         self.logits = nn.Conv2d(dim, codebook_size, 1)
         self.embedding = nn.Embedding(codebook_size, dim)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from common.errors import UserValueError
+
 from .vector import Quantized
 
 
@@ -29,4 +31,4 @@ class PassThrough(nn.Module):
         return Quantized(z, indices, z.new_zeros(()))
 
     def lookup(self, indices: torch.Tensor) -> torch.Tensor:
-        raise ValueError("model.quantizer.kind=none has no codes to decode; use model(images) for reconstructions")
+        raise UserValueError("model.quantizer.kind=none has no codes to decode; use model(images) for reconstructions")

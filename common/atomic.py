@@ -1,0 +1,54 @@
+"""Write a folder all at once: readers see the old one or the new one, never half of either."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+
+@contextlib.contextmanager
+def atomic_directory(target: str | Path) -> Iterator[Path]:
+    """Yield a temporary folder beside ``target``; on success it replaces ``target``.
+
+    On an exception the temporary folder is removed and ``target`` is left as it was. The swap
+    is two renames on the same file system, so an existing ``target`` is only ever replaced by
+    a complete folder.
+    """
+    target = Path(target).absolute()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    staging.chmod(0o755)  # mkdtemp makes it private; the result should read like any folder
+    try:
+        yield staging
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    retired = None
+    if target.exists():
+        retired = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+        os.rename(target, retired / target.name)
+    os.rename(staging, target)
+    if retired is not None:
+        shutil.rmtree(retired, ignore_errors=True)
+
+
+def remove_leftovers(parent: str | Path) -> None:
+    """Delete the temporary folders a killed ``atomic_directory`` left in ``parent``."""
+    parent = Path(parent)
+    if parent.is_dir():
+        for path in parent.glob(".*.tmp-*"):
+            shutil.rmtree(path, ignore_errors=True)
+        for path in parent.glob(".*.old-*"):
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def write_json(path: Path, data: dict) -> None:
+    """``data`` as JSON at ``path``, replaced in one rename (a reader never sees half a file)."""
+    staging = path.with_suffix(path.suffix + ".tmp")
+    staging.write_text(json.dumps(data, indent=1, default=float))
+    staging.replace(path)

@@ -1,0 +1,241 @@
+"""What both stages' training scripts share beside their recipes: the run config, accelerate
+set-up, resume, the resumable batch loop, checkpoints, metrics files, the final save and Hub upload."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import re
+import shutil
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from accelerate import Accelerator
+from accelerate.utils import DataLoaderConfiguration, ProjectConfiguration, set_seed
+from huggingface_hub import HfApi
+from torch.utils.data import Subset
+
+from .atomic import atomic_directory, remove_leftovers, write_json
+from .card import write_model_card
+from .config import ConfigError, load_config, to_dict, to_yaml
+from .errors import UserFileNotFoundError
+
+CHECKPOINT_PATTERN = re.compile(r"^checkpoint-(\d+)$")
+
+
+@dataclass
+class RunConfig:
+    """What every training run (tokenizer, prior) is configured by: where, how long, how often."""
+
+    output_dir: str = "outputs/run"
+    seed: int = 0
+    max_steps: int = 1000
+    batch_size: int = 16  # per process
+    gradient_accumulation_steps: int = 1
+    mixed_precision: str = "no"  # no | fp16 | bf16
+    lr_scheduler: str = "constant"  # any diffusers.optimization.get_scheduler name
+    lr_warmup_steps: int = 0
+    max_grad_norm: float = 0.0  # 0 = no clipping
+    checkpointing_steps: int = 500
+    checkpoints_total_limit: int | None = 3
+    resume_from_checkpoint: str | None = None  # a checkpoint folder, or "latest"
+    validation_steps: int = 250  # also writes a grid of images
+    # validation metrics use validation_batches × batch_size items spread evenly over the split
+    validation_batches: int = 8
+    log_steps: int = 10
+    num_workers: int = 0
+    # After training, upload output_dir/final to the Hub repo hub_model_id (needs a login/token).
+    push_to_hub: bool = False
+    hub_model_id: str | None = None
+    hub_private: bool = False
+
+
+def read_run_config(config_type: type, argv: list[str] | None, description: str, configs: str):
+    """A train script's command line, ``--config YAML`` and ``key=value`` overrides, as a
+    ``config_type``; logging set up for the run."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", help=f"YAML under {configs}")
+    parser.add_argument("overrides", nargs="*", metavar="key=value")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    logging.getLogger("accelerate").setLevel(logging.WARNING)  # one line per file saved otherwise
+    return load_config(config_type, args.config, args.overrides)
+
+
+def make_accelerator(config: RunConfig) -> Accelerator:
+    """accelerate set up for a run: tensorboard under output_dir/logs, seedable data order,
+    the output folder cleaned of debris from a killed run and the merged config written."""
+    if config.push_to_hub and not config.hub_model_id:  # now, not after hours of training
+        raise ConfigError("push_to_hub=true needs hub_model_id=<user>/<repo>")
+    output_dir = Path(config.output_dir)
+    accelerator = Accelerator(
+        mixed_precision=config.mixed_precision,
+        gradient_accumulation_steps=config.gradient_accumulation_steps,
+        log_with="tensorboard",
+        project_config=ProjectConfiguration(project_dir=str(output_dir), logging_dir=str(output_dir / "logs")),
+        dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True),
+    )
+    set_seed(config.seed)
+    if accelerator.is_main_process:
+        for folder in (output_dir, output_dir / "checkpoints"):
+            remove_leftovers(folder)  # from a run killed while it wrote
+        (output_dir / "samples").mkdir(parents=True, exist_ok=True)
+        (output_dir / "config.yaml").write_text(to_yaml(config))
+    return accelerator
+
+
+def resume(accelerator: Accelerator, config: RunConfig, project: str, log) -> tuple[int, list[dict]]:
+    """Load the checkpoint ``resume_from_checkpoint`` names (if any) and start the trackers:
+    (step, metrics history up to that step)."""
+    output_dir = Path(config.output_dir)
+    step, history = 0, []
+    found = resolve_resume(output_dir, config.resume_from_checkpoint)
+    if found is not None:
+        step, path = found
+        accelerator.load_state(str(path))
+        history = [entry for entry in read_history(output_dir) if entry["step"] <= step]
+        log.info("resumed from %s at step %d", path, step)
+    if accelerator.is_main_process:
+        accelerator.init_trackers(
+            project, config={k: str(v) for k, v in to_dict(config).items() if not isinstance(v, dict)}
+        )
+    return step, history
+
+
+def save_final(model, config: RunConfig, log, *, kind: str, metrics: dict | None, grid: Path | None) -> Path:
+    """``save_pretrained`` and a model card (``common.card``) into output_dir/final,
+    atomically; then, with ``push_to_hub``, that folder uploaded to ``hub_model_id`` as it is.
+    Call on the main process only."""
+    final = Path(config.output_dir) / "final"
+    repo = config.hub_model_id or str(final)
+    with atomic_directory(final) as staging:
+        model.eval().save_pretrained(staging)
+        write_model_card(staging, kind=kind, repo=repo, config=to_dict(config), metrics=metrics, grid=grid)
+    log.info("wrote %s", final)
+    if config.push_to_hub:
+        api = HfApi()
+        url = api.create_repo(config.hub_model_id, private=config.hub_private, exist_ok=True)
+        api.upload_folder(
+            repo_id=config.hub_model_id, folder_path=str(final), commit_message="Upload from the VQCT toolkit"
+        )
+        log.info("pushed %s to %s", final, url)
+    return final
+
+
+def due(step: int, every: int, max_steps: int) -> bool:
+    """Whether a periodic action (logging, validation, a checkpoint) runs at ``step``: every
+    ``every`` steps, and at the last one."""
+    return step % every == 0 or step == max_steps
+
+
+def record_validation(accelerator: Accelerator, output_dir: Path, history: list[dict], entry: dict) -> None:
+    """``entry`` appended to the metrics history, and output_dir/metrics.json rewritten with it."""
+    history.append(entry)
+    if accelerator.is_main_process:
+        write_json(Path(output_dir) / "metrics.json", {"final": entry, "history": history})
+
+
+def finish(accelerator: Accelerator, model, config: RunConfig, log, *, kind: str, history: list[dict]) -> Path:
+    """After the loop: once every process is done, the final model saved by the main one
+    (``save_final``, with the last validation's metrics and grid); the trackers closed."""
+    accelerator.wait_for_everyone()
+    final = Path(config.output_dir) / "final"
+    if accelerator.is_main_process:
+        metrics = history[-1] if history else None
+        save_final(model, config, log, kind=kind, metrics=metrics, grid=latest_grid(Path(config.output_dir)))
+    accelerator.end_training()
+    return final
+
+
+def latest_grid(output_dir: Path) -> Path | None:
+    """The newest image grid under output_dir/samples (for the model card)."""
+    grids = sorted((Path(output_dir) / "samples").glob("*.png"))
+    return grids[-1] if grids else None
+
+
+def checkpoints(output_dir: Path) -> list[tuple[int, Path]]:
+    """(step, folder) of every complete checkpoint, oldest first."""
+    folder = output_dir / "checkpoints"
+    found = []
+    if folder.is_dir():
+        for path in folder.iterdir():
+            match = CHECKPOINT_PATTERN.match(path.name)
+            if match and path.is_dir():
+                found.append((int(match.group(1)), path))
+    return sorted(found)
+
+
+def resolve_resume(output_dir: Path, resume: str | None) -> tuple[int, Path] | None:
+    """The checkpoint to resume from: ``latest`` (None when there is none yet) or a folder."""
+    if resume is None:
+        return None
+    if resume == "latest":
+        found = checkpoints(output_dir)
+        return found[-1] if found else None
+    path = Path(resume)
+    match = CHECKPOINT_PATTERN.match(path.name)
+    if not path.is_dir() or not match:
+        raise UserFileNotFoundError(
+            f"resume_from_checkpoint: {path} is not a checkpoint-<step> folder (or use 'latest')"
+        )
+    return int(match.group(1)), path
+
+
+def save_checkpoint(accelerator, output_dir: Path, step: int, limit: int | None) -> Path:
+    """accelerate's full state (models, optimizers, schedulers, RNGs), written atomically, then
+    the oldest checkpoints beyond ``limit`` removed. Call on every process."""
+    target = output_dir / "checkpoints" / f"checkpoint-{step}"
+    if accelerator.is_main_process:
+        with atomic_directory(target) as staging:
+            accelerator.save_state(str(staging))
+        if limit is not None:
+            for _, old in checkpoints(output_dir)[:-limit]:
+                shutil.rmtree(old, ignore_errors=True)
+    else:
+        accelerator.save_state(str(target))  # non-main ranks only add their own RNG files
+    accelerator.wait_for_everyone()
+    return target
+
+
+def read_history(output_dir: Path) -> list[dict]:
+    path = output_dir / "metrics.json"
+    return json.loads(path.read_text()).get("history", []) if path.is_file() else []
+
+
+def steps_per_epoch(batches: int, accumulation: int) -> int:
+    return max(math.floor(batches / accumulation), 1)
+
+
+def resumable_batches(
+    accelerator: Accelerator,
+    loader,
+    *,
+    steps_done: Callable[[], int],
+    max_steps: int,
+    accumulation: int,
+    on_epoch: Callable[[int], None] | None = None,
+) -> Iterator:
+    """Training batches from where ``steps_done()`` optimizer steps left off, epoch after epoch,
+    while fewer than ``max_steps`` are done: the batches an uninterrupted run would see, in its
+    order (the sampler is seeded per epoch; a resumed epoch skips what was already seen).
+    ``on_epoch(epoch)`` runs before each epoch, e.g. a data set's own augmentation epoch."""
+    epoch_steps = steps_per_epoch(len(loader), accumulation)
+    while steps_done() < max_steps:
+        epoch, done_in_epoch = divmod(steps_done(), epoch_steps)
+        loader.set_epoch(epoch)  # the sampler's shuffle
+        if on_epoch is not None:
+            on_epoch(epoch)
+        yield from accelerator.skip_first_batches(loader, done_in_epoch * accumulation) if done_in_epoch else loader
+
+
+def spread_sample(dataset, count: int) -> Subset:
+    """``count`` items spread evenly over the whole of ``dataset`` (all of it when it is smaller):
+    the same items at every validation and in every process. A prefix would see only what sorts
+    first, e.g. one photograph of a folder sorted by name."""
+    size = len(dataset)
+    if count >= size:
+        return Subset(dataset, range(size))
+    return Subset(dataset, [i * size // count for i in range(count)])

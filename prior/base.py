@@ -1,0 +1,207 @@
+"""What both stage-two priors share, on x-transformers: the network, condition tokens, cell and
+label embeddings, condition dropout and guidance batching.
+
+``AutoregressivePrior`` (causal ``Decoder``) reads [condition | BOS | a₁ n₁ a₂ n₂ …] and predicts
+each image token from the ones before it; ``MaskedPrior`` (bidirectional ``Encoder``, MaskGIT)
+reads [condition | BOS | image tokens with some replaced by MASK] and predicts the masked ones.
+Condition (``PriorConfig.condition``): ``semantic`` — a label map [B, H, W] down-sampled to the
+token grid (h·w tokens); ``class`` — class ids [B] (one token); ``none``.
+
+Cell embedding (``cell_embedding``, on by default): every token also gets a learned vector for
+the grid cell it is about — a condition token for its cell, an image token (AR: the token it
+predicts) for its cell — so a position finds its own cell's label by content. With rotary
+positions alone the offset from an image token back to its cell's condition token grows along
+the sequence (it is Lc + 1 + k·G for cell k), and the quickstart prior barely learned to read the
+map in its 800 steps (measured: README, "Condition").
+
+Label embedding (``label_embedding``, semantic condition only): every token also gets a learned
+vector for the *class* of its cell (1 + class id; 0 where there is none, for BOS and for every
+token of a sample whose condition was dropped), so an image token reads its cell's label from its
+own input instead of having to find it in the prefix by attention. The prefix stays: it is what
+lets a token see the labels of the other cells.
+
+Both restrict logits to the slot's id range (adjective / noun, see ``sequence.slot_mask``) with
+-inf before every softmax, in training and sampling, so probability mass never goes to ids that
+cannot occur there. Classifier-free guidance: training replaces a sample's condition with NULL
+tokens with probability ``cond_drop_prob``; sampling runs conditional and NULL batches together
+and mixes logits uncond + s·(cond − uncond) before the slot mask (mixing -inf would give NaN).
+Sampling does not switch modes: call ``.eval()`` first so that dropout is off.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from x_transformers import Decoder, Encoder, TransformerWrapper
+
+from common.config import ConfigError
+
+from .config import CONDITIONS, PRIOR_KINDS, PriorConfig, resolve_prior_config
+from .sampling import uniform_noise
+from .sequence import TokenLayout, condition_tokens
+
+
+class BasePrior(nn.Module):
+    """Shared parts: the network, condition tokens, condition dropout and guidance batching."""
+
+    causal: bool = True
+    # At guidance 1.0 the NULL batch would change nothing, so it is skipped; tests turn this off
+    # to check that the mixing path reproduces the conditional model.
+    skip_unit_guidance: bool = True
+
+    def __init__(self, *, config: PriorConfig | dict, layout: TokenLayout):
+        super().__init__()
+        self.config, self.layout = resolve_prior_config(config), layout
+        config = self.config
+        if config.kind not in PRIOR_KINDS:
+            raise ConfigError(f"prior kind must be one of {PRIOR_KINDS}, got '{config.kind}'")
+        if config.condition not in CONDITIONS:
+            raise ConfigError(f"prior condition must be one of {CONDITIONS}, got '{config.condition}'")
+        if config.condition != "none" and (config.num_classes <= 0 or layout.num_classes != config.num_classes):
+            raise ConfigError(
+                f"condition '{config.condition}' needs layout.num_classes == config.num_classes > 0, got {layout.num_classes} and {config.num_classes}"
+            )
+        if not 0.0 <= config.cond_drop_prob < 1.0:
+            raise ConfigError(f"cond_drop_prob must be in [0, 1), got {config.cond_drop_prob}")
+        layers = dict(
+            dim=config.dim,
+            depth=config.depth,
+            heads=config.heads,
+            attn_flash=True,
+            rotary_pos_emb=config.rotary,
+            attn_dropout=config.dropout,
+            ff_dropout=config.dropout,
+        )
+        if self.causal:
+            attn_layers = Decoder(**layers)
+        else:
+            # a bidirectional model fed mostly MASK tokens can't tell absolute positions apart from
+            # relative (rotary) ones alone, so the masked prior also keeps learned absolute ones
+            attn_layers = Encoder(**layers, disable_abs_pos_emb=False)
+        if config.label_embedding and config.condition != "semantic":
+            raise ConfigError(f"label_embedding needs condition='semantic', got '{config.condition}'")
+        self.net = TransformerWrapper(
+            num_tokens=layout.vocab_size,
+            max_seq_len=config.max_seq_len,
+            attn_layers=attn_layers,
+            emb_dropout=config.dropout,
+        )
+        tables = {}
+        if config.cell_embedding:
+            tables["cell"] = config.max_cells + 1  # id 0: no cell (BOS, a class token)
+        if config.label_embedding:
+            tables["label"] = config.num_classes + 1  # id 0: no label (BOS, a dropped condition)
+        # added to the token embeddings (x-transformers' ``sum_embeds``); initialized at their scale
+        # (Kaiming), not nn.Embedding's N(0, 1), which at dim 128 is 8× larger and drowned the tokens
+        self.extra_embeds = nn.ModuleDict({name: nn.Embedding(size, config.dim) for name, size in tables.items()})
+        for table in self.extra_embeds.values():
+            nn.init.kaiming_normal_(table.weight)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def condition_prefix(
+        self,
+        condition: torch.Tensor | None,
+        batch: int,
+        grid: tuple[int, int],
+        *,
+        drop_prob: float = 0.0,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """Condition → tokens [B, Lc] (h·w, 1 or 0 of them); each sample's become NULL w.p. drop_prob."""
+        kind, layout, device = self.config.condition, self.layout, self.device
+        if kind == "none":
+            if condition is not None:
+                raise ValueError("this prior is unconditional (condition='none'); pass condition=None")
+            return torch.empty(batch, 0, dtype=torch.long, device=device)
+        if condition is None:
+            raise ValueError(f"this prior needs a '{kind}' condition")
+        condition = condition.to(device)
+        if kind == "semantic":
+            tokens = condition_tokens(layout, condition, *grid)
+        else:
+            if condition.dim() != 1 or ((condition < 0) | (condition >= layout.num_classes)).any():
+                raise ValueError(f"class condition must be ids [B] in [0, {layout.num_classes}), got {condition}")
+            tokens = (condition.long() + layout.condition_offset)[:, None]
+        if tokens.shape[0] != batch:
+            raise ValueError(f"condition batch {tokens.shape[0]} != {batch}")
+        if drop_prob > 0:
+            drop = uniform_noise((batch,), generator, device) < drop_prob
+            tokens = tokens.masked_fill(drop[:, None], layout.null)
+        return tokens
+
+    def _cells(self, prefix_length: int, grid: tuple[int, int]) -> torch.Tensor:
+        """Cell ids [Lc + 1 + L] of the sequence [condition | BOS | image tokens]: a semantic
+        condition token's cell, then 0 for BOS, then each image token's cell (1-based)."""
+        cells, groups = grid[0] * grid[1], self.layout.groups
+        if self.config.cell_embedding and cells > self.config.max_cells:
+            raise ConfigError(
+                f"a {grid[0]}×{grid[1]} grid has more cells than model.max_cells ({self.config.max_cells})"
+            )
+        prefix = (
+            torch.arange(1, cells + 1)
+            if self.config.condition == "semantic" and prefix_length
+            else torch.zeros(prefix_length, dtype=torch.long)
+        )
+        image = torch.arange(cells * groups) // groups + 1
+        return torch.cat([prefix, torch.zeros(1, dtype=torch.long), image]).to(self.device)
+
+    def _cell_labels(self, start: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor | None:
+        """Per sample, the label id of every cell [B, 1 + h·w] (column 0: no cell) read from the
+        condition prefix of ``start``; None without a label embedding."""
+        if not self.config.label_embedding:
+            return None
+        prefix = start[:, : grid[0] * grid[1]]
+        labels = torch.where(prefix == self.layout.null, 0, prefix - self.layout.condition_offset + 1)
+        return F.pad(labels, (1, 0))
+
+    def _net(self, tokens: torch.Tensor, cells: torch.Tensor, cell_labels: torch.Tensor | None = None, **kwargs):
+        """The transformer on tokens [B, n] whose cell ids are ``cells`` [n]; ``cell_labels`` from
+        ``_cell_labels`` when the prior has a label embedding."""
+        ids = {}
+        if self.config.cell_embedding:
+            ids["cell"] = cells.expand(tokens.shape[0], -1)
+        if self.config.label_embedding:
+            ids["label"] = cell_labels.gather(1, cells.expand(tokens.shape[0], -1))
+        extra = sum(self.extra_embeds[name](value) for name, value in ids.items()) if ids else None
+        return self.net(tokens, sum_embeds=extra, **kwargs)
+
+    def _start(self, prefix: torch.Tensor) -> torch.Tensor:
+        bos = torch.full((prefix.shape[0], 1), self.layout.bos, dtype=torch.long, device=prefix.device)
+        return torch.cat([prefix, bos], 1)
+
+    def _guided(self, guidance_scale: float) -> bool:
+        if self.config.condition == "none":
+            if guidance_scale != 1.0:
+                raise ValueError("classifier-free guidance needs a conditional prior")
+            return False
+        return guidance_scale != 1.0 or not self.skip_unit_guidance
+
+    def _check_grid(self, codes: torch.Tensor | None, grid: tuple[int, int], name: str) -> None:
+        if codes is not None and (codes.dim() != 4 or tuple(codes.shape[1:]) != (self.layout.groups, *grid)):
+            raise ValueError(
+                f"{name} must be [B, {self.layout.groups}, {grid[0]}, {grid[1]}], got {tuple(codes.shape)}"
+            )
+
+    def _sampling_start(self, condition, grid, codes, codes_name, batch_size, guidance_scale):
+        """(batch, image length, guided?, start tokens) for sampling; with guidance the
+        conditional rows come first, then the same rows with NULL condition tokens."""
+        self._check_grid(codes, grid, codes_name)
+        batch = self._batch_size(condition, batch_size, codes)
+        guided = self._guided(guidance_scale)
+        prefix = self.condition_prefix(condition, batch, grid)
+        start = self._start(prefix)
+        if guided:
+            start = torch.cat([start, self._start(torch.full_like(prefix, self.layout.null))])
+        return batch, self.layout.image_length(*grid), guided, start
+
+    def _batch_size(self, condition, batch_size, *codes) -> int:
+        for tensor in (condition, *codes):
+            if tensor is not None:
+                return tensor.shape[0]
+        if batch_size is None:
+            raise ValueError("pass batch_size when there is no condition and no known codes")
+        return batch_size

@@ -1,0 +1,105 @@
+"""Hub publishing without a network: the final folder with its model card, pushed to a stand-in
+for the Hub API that records what it was sent, and a prior loaded by repo id from a stand-in
+download that serves files from a folder (one id brings the tokenizer too)."""
+
+import logging
+import shutil
+
+import huggingface_hub.hub_mixin as hub_mixin
+import pytest
+import torch
+
+import common.runs as training
+from common.config import ConfigError, load_config
+from prior import PriorConfig, PriorTrainConfig, VQCTPrior
+from tokenizer.model import VQCTTokenizer
+
+
+class RecordingHub:
+    """Stands in for huggingface_hub.HfApi: records the repos made and the files uploaded."""
+
+    calls = []
+
+    def create_repo(self, repo_id, private=False, exist_ok=False):
+        self.calls.append(("create_repo", repo_id, private))
+        return f"https://huggingface.co/{repo_id}"
+
+    def upload_folder(self, repo_id, folder_path, commit_message=""):
+        files = sorted(p.name for p in __import__("pathlib").Path(folder_path).iterdir())
+        self.calls.append(("upload_folder", repo_id, files))
+
+
+@pytest.fixture
+def prior_model(tiny_codebook, tiny_config):
+    config = tiny_config()
+    config.autoencoder.resolution, config.autoencoder.ch_mult, config.autoencoder.attn_resolutions = 32, [1, 2, 2], []
+    tokenizer = VQCTTokenizer.build(config, tiny_codebook).eval()
+    prior = PriorConfig(dim=32, depth=1, heads=2, condition="semantic", num_classes=9)
+    return VQCTPrior.build(
+        prior, tokenizer, grid=(8, 8), tokenizer_source="tiny", data={"kind": "shapes", "resolution": 32}
+    )
+
+
+def test_push_sends_weights_config_card_and_samples(prior_model, tmp_path, monkeypatch):
+    monkeypatch.setattr(training, "HfApi", RecordingHub)
+    RecordingHub.calls = []
+    (tmp_path / "samples").mkdir()
+    torch.manual_seed(0)
+    from torchvision.utils import save_image
+
+    save_image(torch.rand(3, 16, 16), tmp_path / "samples" / "samples-0000004.png")
+    config = load_config(
+        PriorTrainConfig,
+        None,
+        [f"output_dir={tmp_path}", "push_to_hub=true", "hub_model_id=someone/vqct-shapes-prior", "hub_private=true"],
+    )
+    metrics = {"step": 4, "val/loss": 3.25}
+    final = training.save_final(
+        prior_model,
+        config,
+        logging.getLogger("test"),
+        kind="prior",
+        metrics=metrics,
+        grid=training.latest_grid(tmp_path),
+    )
+    assert RecordingHub.calls == [
+        ("create_repo", "someone/vqct-shapes-prior", True),
+        (
+            "upload_folder",
+            "someone/vqct-shapes-prior",
+            ["README.md", "config.json", "model.safetensors", "samples.png"],
+        ),
+    ]
+    card = (final / "README.md").read_text()
+    assert "library_name: vqct" in card and 'VQCTPrior.from_pretrained("someone/vqct-shapes-prior")' in card
+    assert (
+        "| val/loss | 3.25 |" in card
+        and "![" in card
+        and "kind: autoregressive" in card
+        and "`shapes` at 64 px" in card
+    )
+
+
+def test_push_without_a_repo_id_fails_before_training(tmp_path):
+    config = load_config(PriorTrainConfig, None, [f"output_dir={tmp_path}", "push_to_hub=true"])
+    with pytest.raises(ConfigError, match="hub_model_id"):
+        training.make_accelerator(config)
+
+
+def test_a_prior_loaded_by_repo_id_brings_its_tokenizer(prior_model, tmp_path, monkeypatch):
+    repo = tmp_path / "hub" / "someone" / "vqct-prior"
+    prior_model.save_pretrained(repo)
+    requested = []
+
+    def download(repo_id, filename, **kwargs):  # stands in for the Hub's file download
+        requested.append((repo_id, filename))
+        return str(tmp_path / "hub" / repo_id / filename)
+
+    monkeypatch.setattr(hub_mixin, "hf_hub_download", download)
+    loaded = VQCTPrior.from_pretrained("someone/vqct-prior")
+    assert sorted(name for _, name in requested) == ["config.json", "model.safetensors"]  # one repo, nothing else
+    for name, value in prior_model.state_dict().items():
+        assert torch.equal(loaded.state_dict()[name], value), name
+    codes = torch.randint(0, 4, (1, 2, 8, 8))
+    assert torch.equal(loaded.tokenizer.decode(codes), prior_model.tokenizer.decode(codes))
+    shutil.rmtree(repo)

@@ -1,0 +1,251 @@
+"""Stage-two priors: token layout, slot ranges, KV cache, guidance, training, completion."""
+
+import pytest
+import torch
+
+from prior import AutoregressivePrior, MaskedPrior, PriorConfig, build_prior
+from prior.sequence import (
+    TokenLayout,
+    condition_tokens,
+    deinterleave,
+    interleave,
+    slot_mask,
+)
+
+A, N, C, GRID = 5, 7, 4, (3, 3)
+LAYOUT = TokenLayout(A, N, C)
+
+
+def make_prior(kind="autoregressive", condition="semantic", seed=0, **overrides):
+    torch.manual_seed(seed)
+    config = PriorConfig(kind=kind, dim=32, depth=2, heads=2, condition=condition, num_classes=C, **overrides)
+    return build_prior(config, LAYOUT if condition != "none" else TokenLayout(A, N, 0)).eval()
+
+
+def random_codes(batch=2, seed=1):
+    generator = torch.Generator().manual_seed(seed)
+    return torch.stack(
+        [torch.randint(A, (batch, *GRID), generator=generator), torch.randint(N, (batch, *GRID), generator=generator)],
+        1,
+    )
+
+
+def label_maps(batch=2, seed=2):
+    return torch.randint(C, (batch, 12, 12), generator=torch.Generator().manual_seed(seed))
+
+
+def bias_logits(model, ids, value=50.0):
+    """Push the output head towards ``ids`` so that any missing restriction shows in samples."""
+    bias = torch.zeros(model.layout.vocab_size)
+    bias[ids] = value
+    return model.net.to_logits.register_forward_hook(lambda module, inputs, output: output + bias)
+
+
+def seeded(seed=0):
+    return torch.Generator().manual_seed(seed)
+
+
+def test_interleave_round_trip_and_order():
+    codes = random_codes()
+    seq = interleave(LAYOUT, codes)
+    assert seq.shape == (2, 2 * 9)
+    assert seq[0, 0] == codes[0, 0, 0, 0] and seq[0, 1] == codes[0, 1, 0, 0] + A
+    assert seq[0, 2] == codes[0, 0, 0, 1] and seq[0, 7] == codes[0, 1, 1, 0] + A  # raster: cell 3 = (1, 0)
+    assert torch.equal(deinterleave(LAYOUT, seq, *GRID), codes)
+    single = TokenLayout(11)
+    codes1 = torch.randint(11, (2, 1, *GRID))
+    assert torch.equal(interleave(single, codes1), codes1.flatten(1))
+    assert torch.equal(deinterleave(single, interleave(single, codes1), *GRID), codes1)
+
+
+def test_layout_ranges_and_slot_mask():
+    assert (LAYOUT.noun_range, LAYOUT.condition_range) == ((5, 12), (12, 16))
+    assert (LAYOUT.bos, LAYOUT.null, LAYOUT.mask, LAYOUT.vocab_size) == (16, 17, 18, 19)
+    mask = slot_mask(LAYOUT, 6)
+    assert mask[0].nonzero().flatten().tolist() == list(range(A)) == mask[4].nonzero().flatten().tolist()
+    assert mask[3].nonzero().flatten().tolist() == list(range(A, A + N))
+    assert slot_mask(TokenLayout(11, 0, 3), 4)[:, :11].all() and not slot_mask(TokenLayout(11, 0, 3), 4)[:, 11:].any()
+
+
+def test_condition_tokens_majority_and_ignore():
+    labels = torch.zeros(1, 6, 6, dtype=torch.long)
+    labels[0, :3, :2] = 2  # cell (0, 0) of a 2x2 grid: 6 of 9 pixels are class 2
+    labels[0, 3:, 3:] = 255  # cell (1, 1): only ignore pixels
+    tokens = condition_tokens(LAYOUT, labels, 2, 2)
+    assert tokens.tolist() == [
+        [LAYOUT.condition_offset + 2, LAYOUT.condition_offset, LAYOUT.condition_offset, LAYOUT.null]
+    ]
+
+
+@pytest.mark.parametrize("kind", ["autoregressive", "masked"])
+def test_samples_respect_slot_ranges(kind):
+    model = make_prior(kind)
+    # noun, condition and special ids get huge logits everywhere: only the slot mask keeps them out
+    bias_logits(model, list(range(A, LAYOUT.vocab_size)))
+    codes = model.sample(label_maps(), GRID, generator=seeded())
+    assert codes.shape == (2, 2, *GRID)
+    assert ((codes[:, 0] >= 0) & (codes[:, 0] < A)).all() and ((codes[:, 1] >= 0) & (codes[:, 1] < N)).all()
+    seq = interleave(LAYOUT, codes)
+    assert slot_mask(LAYOUT, seq.shape[1]).gather(1, seq.T).T.all()
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        dict(temperature=0.0),
+        dict(temperature=1.0, top_k=3),
+        dict(temperature=0.8, top_p=0.9),
+        dict(temperature=1.0, guidance_scale=2.5),
+    ],
+)
+@pytest.mark.parametrize("label_embedding", [False, True])
+def test_kv_cache_matches_uncached_sampling(options, label_embedding):
+    model = make_prior(label_embedding=label_embedding)
+    conditions = label_maps(4)
+    cached = model.sample(conditions, GRID, use_cache=True, generator=seeded(3), **options)
+    uncached = model.sample(conditions, GRID, use_cache=False, generator=seeded(3), **options)
+    assert torch.equal(cached, uncached)
+    assert cached.unique().numel() > 2  # not a degenerate constant grid that would match trivially
+    prefix = random_codes(4)
+    cached = model.sample(
+        conditions, GRID, use_cache=True, generator=seeded(4), prefix_codes=prefix, prefix_cells=2, **options
+    )
+    uncached = model.sample(
+        conditions, GRID, use_cache=False, generator=seeded(4), prefix_codes=prefix, prefix_cells=2, **options
+    )
+    assert torch.equal(cached, uncached)
+
+
+@pytest.mark.parametrize("kind", ["autoregressive", "masked"])
+def test_guidance_one_equals_conditional_sampling(kind):
+    model = make_prior(kind)
+    conditions = label_maps(4)
+    plain = model.sample(conditions, GRID, generator=seeded(5))
+    model.skip_unit_guidance = False  # run the NULL batch and the mixing at scale 1
+    mixed = model.sample(conditions, GRID, guidance_scale=1.0, generator=seeded(5))
+    unconditional = model.sample(conditions, GRID, guidance_scale=0.0, generator=seeded(5))
+    assert torch.equal(plain, mixed)
+    assert not torch.equal(plain, unconditional)  # the NULL rows differ, so a swapped mix would show
+
+
+@pytest.mark.parametrize("kind", ["autoregressive", "masked"])
+def test_overfits_a_single_batch(kind):
+    model = make_prior(kind, cond_drop_prob=0.0).train()
+    codes, conditions = random_codes(4), label_maps(4)
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    with torch.no_grad():
+        before = model(codes, conditions, generator=seeded(6)).item()
+    for step in range(30):
+        loss = model(codes, conditions, generator=seeded(step))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    with torch.no_grad():
+        after = model(codes, conditions, generator=seeded(6)).item()
+    assert after < 0.6 * before, (before, after)
+
+
+def test_autoregressive_completion_keeps_prefix():
+    model = make_prior()
+    bias_logits(model, [A - 1, A + N - 1])  # the model wants adjective 4 / noun 6 everywhere
+    prefix = torch.zeros(2, 2, *GRID, dtype=torch.long)
+    codes = model.sample(label_maps(), GRID, generator=seeded(), prefix_codes=prefix, prefix_cells=4)
+    first = interleave(LAYOUT, codes)[:, :8]
+    assert torch.equal(first, interleave(LAYOUT, prefix)[:, :8])
+    assert (codes[:, 0].flatten(1)[:, 4:] == A - 1).all()  # the rest is sampled, not copied
+
+
+def test_masked_completion_keeps_every_known_token():
+    model = make_prior("masked")
+    bias_logits(model, [A - 1, A + N - 1])
+    known_codes = random_codes(3, seed=7).clamp(max=A - 2)  # never the ids the biased model prefers
+    known_mask = torch.rand(3, 2, *GRID, generator=seeded(8)) < 0.5
+    codes = model.sample(
+        label_maps(3), GRID, steps=4, known_codes=known_codes, known_mask=known_mask, generator=seeded(9)
+    )
+    assert torch.equal(codes[known_mask], known_codes[known_mask])
+    assert (codes[:, 0][~known_mask[:, 0]] == A - 1).all() and (codes[:, 1][~known_mask[:, 1]] == N - 1).all()
+    per_cell = torch.zeros(3, *GRID, dtype=torch.bool)
+    per_cell[:, 0] = True  # a per-cell mask: the whole first row is known
+    codes = model.sample(label_maps(3), GRID, known_codes=known_codes, known_mask=per_cell, generator=seeded(9))
+    assert torch.equal(codes[:, :, 0], known_codes[:, :, 0])
+
+
+@pytest.mark.parametrize("kind", ["autoregressive", "masked"])
+def test_condition_dropout_replaces_condition(kind):
+    model = make_prior(kind, cond_drop_prob=0.5).train()
+    seen = []
+    model.net.token_emb.register_forward_hook(lambda module, inputs, output: seen.append(inputs[0].clone()))
+    conditions = label_maps(16)
+    expected = condition_tokens(LAYOUT, conditions, *GRID)
+    model(random_codes(16), conditions, generator=seeded(10))
+    prefix = seen[-1][:, :9]
+    dropped = (prefix == LAYOUT.null).all(1)
+    assert 0 < dropped.sum() < 16  # some rows dropped, some kept
+    assert torch.equal(prefix[~dropped], expected[~dropped])
+    model(random_codes(16), conditions, generator=seeded(10))
+    assert torch.equal(seen[-1][:, :9], prefix)  # the same seed drops the same rows
+    model.eval()(random_codes(16), conditions)
+    assert torch.equal(seen[-1][:, :9], expected)  # never in eval mode
+
+
+def test_class_and_unconditional_priors():
+    model = make_prior(condition="class")
+    classes = torch.tensor([0, 3])
+    codes = model.sample(classes, GRID, guidance_scale=2.0, generator=seeded())
+    assert codes.shape == (2, 2, *GRID) and model(codes, classes).isfinite()
+    for kind, prior_type in [("autoregressive", AutoregressivePrior), ("masked", MaskedPrior)]:
+        model = make_prior(kind, condition="none")
+        assert isinstance(model, prior_type)
+        assert model.sample(None, GRID, batch_size=3, generator=seeded()).shape == (3, 2, *GRID)
+        with pytest.raises(ValueError):
+            model.sample(None, GRID, batch_size=3, guidance_scale=2.0)
+    with pytest.raises(ValueError):
+        build_prior(PriorConfig(num_classes=19), LAYOUT)  # layout has 4 classes
+
+
+def test_single_group_layout():
+    layout = TokenLayout(11, 0, C)
+    model = build_prior(PriorConfig(dim=32, depth=2, heads=2, num_classes=C), layout).eval()
+    codes = model.sample(label_maps(), GRID, generator=seeded())
+    assert codes.shape == (2, 1, *GRID) and codes.max() < 11
+    assert model(codes, label_maps()).isfinite()
+
+
+def test_each_input_carries_the_cell_of_the_token_it_predicts():
+    model = make_prior()  # 3×3 grid, adjective and noun per cell
+    # condition tokens: their own cell; BOS and image tokens: the cell of the next token (a₁ → n₁'s cell 1, n₁ → a₂'s cell 2)
+    assert model._input_cells(9, GRID).tolist() == list(range(1, 10)) + [t // 2 + 1 for t in range(18)]
+    masked = make_prior("masked")  # every image token is its own input: BOS has no cell
+    assert masked._cells(9, GRID).tolist() == list(range(1, 10)) + [0] + [t // 2 + 1 for t in range(18)]
+    with pytest.raises(ValueError, match="max_cells"):
+        make_prior(max_cells=8)(random_codes(), label_maps())
+
+
+def test_label_embedding_gives_each_token_its_cells_class():
+    model = make_prior(label_embedding=True, cond_drop_prob=0.5).train()
+    seen = []
+    model.extra_embeds["label"].register_forward_hook(lambda module, inputs, output: seen.append(inputs[0].clone()))
+    conditions = label_maps(16)
+    prefix = condition_tokens(LAYOUT, conditions, *GRID)
+    model(random_codes(16), conditions, generator=seeded(10))
+    labels = seen[-1]  # [B, 9 condition + BOS + 17 image inputs]
+    dropped = (labels == 0).all(1)
+    assert 0 < dropped.sum() < 16  # a dropped condition leaves no label anywhere in its row
+    classes = prefix[~dropped] - LAYOUT.condition_offset + 1
+    kept = labels[~dropped]
+    assert torch.equal(kept[:, :9], classes)  # a condition token: its own cell's class
+    assert (kept[:, 9] == classes[:, 0]).all()  # BOS predicts a₁, of cell 1
+    cells = torch.tensor([t // 2 for t in range(1, 18)])  # the image input t predicts token t + 1
+    assert torch.equal(kept[:, 10:], classes[:, cells])
+    with pytest.raises(ValueError, match="label_embedding needs condition='semantic'"):
+        make_prior(condition="none", label_embedding=True)
+
+
+def test_label_embedding_changes_what_the_prior_predicts():
+    model = make_prior(label_embedding=True)
+    codes, maps = random_codes(2), label_maps(2)
+    before = model(codes, maps)
+    with torch.no_grad():
+        model.extra_embeds["label"].weight.add_(torch.randn_like(model.extra_embeds["label"].weight))
+    assert not torch.isclose(model(codes, maps), before)

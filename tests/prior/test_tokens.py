@@ -1,0 +1,99 @@
+import json
+
+import pytest
+import torch
+
+from prior.tokens import MANIFEST, TokenDataset, encode_dataset, main, shard_path
+from tokenizer.data import DataConfig, build_dataset
+from tokenizer.model import VQCTTokenizer
+
+
+@pytest.fixture
+def tokenizer(tiny_codebook, tiny_config):
+    config = tiny_config()
+    config.autoencoder.resolution = 32
+    return VQCTTokenizer.build(config, tiny_codebook).eval()
+
+
+def shapes(n=10):
+    return build_dataset(DataConfig(kind="shapes", split="validation", resolution=32, validation_length=n))
+
+
+def test_cache_holds_the_tokenizers_codes_and_the_label_maps(tokenizer, tmp_path):
+    dataset = shapes()
+    manifest = encode_dataset(
+        tokenizer, dataset, tmp_path, shard_size=4, batch_size=3, device=torch.device("cpu"), meta={"tokenizer": "t"}
+    )
+    assert (manifest["shards"], manifest["items"], manifest["complete"]) == (3, 10, True)
+    cached = TokenDataset(tmp_path)
+    images = torch.stack([dataset[i]["image"] for i in range(10)])
+    assert torch.equal(cached.codes, tokenizer.encode(images))
+    assert torch.equal(cached.labels, torch.stack([dataset[i]["label"] for i in range(10)]))
+    assert cached[7]["codes"].shape == (2, 16, 16) and len(cached) == 10
+
+
+def test_an_interrupted_cache_resumes_with_the_missing_shards_only(tokenizer, tmp_path, monkeypatch):
+    dataset = shapes()
+    encode_dataset(
+        tokenizer, dataset, tmp_path, shard_size=4, batch_size=4, device=torch.device("cpu"), meta={"tokenizer": "t"}
+    )
+    expected = TokenDataset(tmp_path).codes
+    shard_path(tmp_path, 1).unlink()  # as if killed while writing shard 1
+    manifest = json.loads((tmp_path / MANIFEST).read_text())
+    (tmp_path / MANIFEST).write_text(json.dumps({**manifest, "complete": False}))
+    with pytest.raises(FileNotFoundError, match="not a complete token cache"):
+        TokenDataset(tmp_path)
+    encoded = []
+    original = tokenizer.encode
+    monkeypatch.setattr(tokenizer, "encode", lambda images: encoded.append(len(images)) or original(images))
+    encode_dataset(
+        tokenizer, dataset, tmp_path, shard_size=4, batch_size=4, device=torch.device("cpu"), meta={"tokenizer": "t"}
+    )
+    assert encoded == [4]  # shard 1 only
+    assert torch.equal(TokenDataset(tmp_path).codes, expected)
+    with pytest.raises(ValueError, match="another tokenizer"):
+        encode_dataset(
+            tokenizer,
+            dataset,
+            tmp_path,
+            shard_size=4,
+            batch_size=4,
+            device=torch.device("cpu"),
+            meta={"tokenizer": "other"},
+        )
+
+
+def test_command_line(tokenizer, tmp_path, capsys):
+    tokenizer.save_pretrained(tmp_path / "tok")
+    config = tmp_path / "data.yaml"
+    config.write_text("data:\n  kind: shapes\n  resolution: 32\n  length: 6\n  validation_length: 3\n")
+    assert (
+        main(
+            [
+                "--tokenizer",
+                str(tmp_path / "tok"),
+                "--data",
+                str(config),
+                "--out",
+                str(tmp_path / "cache"),
+                "--shard-size",
+                "4",
+            ]
+        )
+        == 0
+    )
+    assert (
+        len(TokenDataset(tmp_path / "cache" / "train")) == 6
+        and len(TokenDataset(tmp_path / "cache" / "validation")) == 3
+    )
+    assert "train: 6 items in 2 shards" in capsys.readouterr().out
+
+
+def test_a_missing_tokenizer_is_one_error_line(tmp_path, capsys):
+    config = tmp_path / "data.yaml"
+    config.write_text("data:\n  kind: shapes\n  resolution: 32\n")
+    assert (
+        main(["--tokenizer", str(tmp_path / "nothing"), "--data", str(config), "--out", str(tmp_path / "cache")]) == 2
+    )
+    assert capsys.readouterr().err.startswith("error: ")
+    assert not (tmp_path / "cache").exists()

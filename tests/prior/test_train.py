@@ -1,0 +1,225 @@
+"""Stage two end to end on tiny sizes: prior/train.py through accelerate, then the saved
+``VQCTPrior`` (with its tokenizer inside), sampling and completion from the command line."""
+
+import json
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from safetensors.torch import load_file
+
+import prior.evaluate as evaluate_cli
+import prior.sample as sample_cli
+from common.labels import save_label_map
+from prior import PriorConfig, SamplingConfig, VQCTPrior
+from tests import ROOT, accelerate_command
+from tokenizer import VQCTTokenizer
+from tokenizer.data.shapes import ShapesDataset
+
+TINY = [
+    "data.length=48",
+    "data.validation_length=8",
+    "batch_size=8",
+    "model.dim=32",
+    "model.depth=1",
+    "model.heads=2",
+    "lr_warmup_steps=1",
+    "validation_batches=1",
+    "log_steps=1",
+    "num_samples=2",
+    "sampling.top_k=20",
+    "seed=1",
+]
+
+
+@pytest.fixture(scope="module")
+def tokenizer_dir(tiny_codebook, tmp_path_factory, tiny_config):
+    config = tiny_config()
+    config.autoencoder.resolution, config.autoencoder.ch_mult, config.autoencoder.attn_resolutions = 32, [1, 2, 2], []
+    folder = tmp_path_factory.mktemp("tokenizer") / "final"
+    VQCTTokenizer.build(config, tiny_codebook).eval().save_pretrained(folder)  # 32 px → 8×8 codes
+    return folder
+
+
+def launch(output_dir, tokenizer_dir, *overrides):
+    command = accelerate_command("prior", f"output_dir={output_dir}", f"tokenizer={tokenizer_dir}", *TINY, *overrides)
+    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def trained(tokenizer_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("prior") / "run"
+    done = launch(out, tokenizer_dir, "max_steps=4", "checkpointing_steps=2", "validation_steps=2")
+    assert done.returncode == 0, done.stderr[-3000:]
+    return out
+
+
+def test_script_writes_tokens_grids_metrics_checkpoints_and_final_model(trained, tokenizer_dir):
+    assert sorted(p.name for p in (trained / "checkpoints").iterdir()) == ["checkpoint-2", "checkpoint-4"]
+    assert sorted(p.name for p in (trained / "samples").iterdir()) == ["samples-0000002.png", "samples-0000004.png"]
+    assert Image.open(trained / "samples" / "samples-0000004.png").size == (
+        2 * 32 + 3 * 2,
+        3 * 32 + 4 * 2,
+    )  # maps, samples, real
+    assert json.loads((trained / "tokens" / "train" / "manifest.json").read_text())["items"] == 48
+    history = json.loads((trained / "metrics.json").read_text())["history"]
+    assert [entry["step"] for entry in history] == [2, 4] and all(np.isfinite(entry["val/loss"]) for entry in history)
+    model = VQCTPrior.from_pretrained(trained / "final")
+    assert (model.grid, model.num_classes, model.tokenizer_source) == ((8, 8), 9, str(tokenizer_dir))
+    original = VQCTTokenizer.from_pretrained(tokenizer_dir)
+    for name, value in original.state_dict().items():  # one id loads both: the tokenizer rides inside
+        assert torch.equal(model.tokenizer.state_dict()[name], value), name
+
+
+def test_resume_latest_continues_to_the_same_weights(trained, tokenizer_dir, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(trained, run)
+    shutil.rmtree(run / "checkpoints" / "checkpoint-4")  # as if killed between steps 2 and 4
+    shutil.rmtree(run / "final")
+    done = launch(
+        run,
+        tokenizer_dir,
+        "max_steps=4",
+        "checkpointing_steps=2",
+        "validation_steps=2",
+        "resume_from_checkpoint=latest",
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "resumed from" in done.stderr and "checkpoint-2" in done.stderr
+    a, b = load_file(str(trained / "final" / "model.safetensors")), load_file(str(run / "final" / "model.safetensors"))
+    assert a.keys() == b.keys()
+    assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a if k.startswith("prior.")), "the resumed run diverged"
+
+
+def test_missing_tokenizer_is_one_clear_error(tmp_path):
+    done = launch(tmp_path / "run", "", "max_steps=1")
+    assert done.returncode != 0 and "tokenizer is not set" in done.stderr
+
+
+def test_too_few_classes_names_the_key(trained, tokenizer_dir, tmp_path):
+    done = launch(tmp_path / "run", tokenizer_dir, f"tokens={trained / 'tokens'}", "model.num_classes=3", "max_steps=1")
+    assert done.returncode != 0 and "model.num_classes=3" in done.stderr
+
+
+def test_sample_command_writes_samples_following_a_palette_map(trained, tmp_path, capsys):
+    labels = torch.zeros(32, 32, dtype=torch.long)
+    labels[4:20, 6:26] = 3
+    save_label_map(labels, 9, tmp_path / "map.png")
+    out = tmp_path / "samples"
+    assert (
+        sample_cli.main(
+            ["--prior", str(trained / "final"), "--cond", str(tmp_path / "map.png"), "--num", "3", "--out", str(out)]
+        )
+        == 0
+    )
+    assert sorted(p.name for p in out.iterdir()) == [
+        "grid.png",
+        "map-000.png",
+        "map-001.png",
+        "map-002.png",
+        "sample-000.png",
+        "sample-001.png",
+        "sample-002.png",
+        "samples.json",
+    ]
+    assert np.array_equal(np.asarray(Image.open(out / "map-001.png")), labels.numpy())
+    assert json.loads((out / "samples.json").read_text())["num"] == 3
+
+
+def test_sampling_options_default_to_the_priors_own_and_flags_override_them(trained, tmp_path):
+    model = VQCTPrior.from_pretrained(str(trained / "final"))
+    assert model.sampling.top_k == 20  # sampling.top_k=20 in the train config travels with the model
+    run = ["--prior", str(trained / "final"), "--num", "1"]
+    assert sample_cli.main([*run, "--out", str(tmp_path / "a")]) == 0
+    assert json.loads((tmp_path / "a" / "samples.json").read_text())["sampling"]["top_k"] == 20
+    assert sample_cli.main([*run, "--top-k", "0", "--guidance", "2", "--out", str(tmp_path / "b")]) == 0
+    used = json.loads((tmp_path / "b" / "samples.json").read_text())["sampling"]
+    assert used["top_k"] is None and used["guidance_scale"] == 2.0 and used["temperature"] == model.sampling.temperature
+
+
+def test_sample_command_rejects_off_palette_maps(trained, tmp_path, capsys):
+    picture = np.zeros((32, 32, 3), dtype=np.uint8)
+    picture[:, :16] = (120, 200, 10)  # half the picture in a colour that is no class's
+    Image.fromarray(picture).save(tmp_path / "map.png")
+    code = sample_cli.main(
+        [
+            "--prior",
+            str(trained / "final"),
+            "--cond",
+            str(tmp_path / "map.png"),
+            "--num",
+            "1",
+            "--out",
+            str(tmp_path / "o"),
+        ]
+    )
+    assert code == 2 and "not in the 9-class palette" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("kind", ["autoregressive", "masked"])
+def test_completion_keeps_every_known_cell(kind, tiny_config):
+    # completion is a property of the sampler, so untrained models do
+    config = tiny_config("vq")
+    config.autoencoder.resolution, config.autoencoder.ch_mult, config.autoencoder.attn_resolutions = 32, [1, 2, 2], []
+    tokenizer = VQCTTokenizer.build(config).eval()
+    prior = PriorConfig(kind=kind, dim=32, depth=1, heads=2, condition="none")
+    model = VQCTPrior.build(
+        prior, tokenizer, grid=(8, 8), tokenizer_source="tiny", data={"kind": "shapes", "resolution": 32}
+    ).eval()
+    images = torch.stack([ShapesDataset(size=32, length=2)[i]["image"] for i in range(2)])
+    region = torch.zeros(2, 32, 32, dtype=torch.bool)
+    region[:, 16:, 8:24] = True  # the lower middle: cells of rows 4..7, columns 2..5
+    sampling = SamplingConfig(steps=4) if kind == "masked" else None
+    codes, completed, kept = model.complete(
+        images, region, sampling=sampling, generator=torch.Generator().manual_seed(0)
+    )
+    original = model.tokenizer.encode(images)
+    assert torch.equal(codes.permute(0, 2, 3, 1)[kept], original.permute(0, 2, 3, 1)[kept])
+    # masked: every cell outside the region; autoregressive: the raster prefix before cell (4, 2)
+    assert int(kept[0].sum()) == (64 - 16 if kind == "masked" else 4 * 8 + 2)
+    assert not (codes == original).all(), "nothing was resampled"
+    assert torch.equal(completed, model.decode(codes))  # the images are the completed codes, decoded
+
+
+def test_generate_rejects_an_option_of_the_other_kind(trained):
+    model = VQCTPrior.from_pretrained(trained / "final")
+    with pytest.raises(ValueError, match="masked priors"):
+        model.generate(torch.zeros(1, 32, 32, dtype=torch.long), sampling=SamplingConfig(steps=4))
+
+
+def test_evaluate_command_writes_label_following_completion_and_grid(trained, tmp_path):
+    out = tmp_path / "eval"
+    assert (
+        evaluate_cli.main(
+            ["--prior", str(trained / "final"), "--num", "4", "--out", str(out), "--segmenter-steps", "3", "--no-fid"]
+        )
+        == 0
+    )
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert set(metrics["label_following"]) == {"real", "reconstructions", "samples", "samples_shuffled_maps"}
+    assert all(0 <= v["pixel_accuracy"] <= 1 for v in metrics["label_following"].values())
+    assert metrics["completion"]["kept_vs_original_psnr"] > 0 and metrics["seconds_per_image"] > 0
+    assert (
+        (out / "grid.png").is_file()
+        and (out / "segmenter.safetensors").is_file()
+        and "pixel accuracy" in (out / "metrics.md").read_text()
+    )
+    # a second prior on the same data is measured by the same segmenter, loaded instead of trained
+    again = tmp_path / "again"
+    args = [
+        "--prior",
+        str(trained / "final"),
+        "--num",
+        "4",
+        "--no-fid",
+        "--segmenter",
+        str(out / "segmenter.safetensors"),
+    ]
+    assert evaluate_cli.main([*args, "--out", str(again)]) == 0
+    assert not (again / "segmenter.safetensors").exists()
+    assert json.loads((again / "metrics.json").read_text())["label_following"] == metrics["label_following"]
+    (tmp_path / "bad.safetensors").write_bytes(b"not a segmenter")
+    assert evaluate_cli.main([*args[:-1], str(tmp_path / "bad.safetensors"), "--out", str(tmp_path / "bad")]) == 2

@@ -1,0 +1,100 @@
+import pytest
+
+import tokenizer.codebook.build as build_module
+from common.config import load_config
+from tokenizer.codebook.__main__ import main
+from tokenizer.codebook.build import LanguageCodebookConfig, build_language_codebook
+from tokenizer.codebook.language_codebook import LanguageCodebook
+from tokenizer.codebook.wordnet import WordNetUnavailableError
+
+CAPTIONS = """a small red bird sits on a green branch
+the small bird has a red breast and a white belly
+a large white bird with a long yellow beak
+two red birds on a dry branch
+a white dog runs on the green grass
+"""
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    path = tmp_path / "captions.txt"
+    path.write_text(CAPTIONS)
+    return path
+
+
+def config(corpus, *overrides):
+    return load_config(
+        LanguageCodebookConfig, None, [f"corpus=[{corpus}]", "min_count=0", "tagger=wordnet", *overrides]
+    )
+
+
+def test_corpus_vocabulary_counts_and_graph(corpus):
+    prior = build_language_codebook(config(corpus))
+    assert prior.adjectives[:4] == ["red", "white", "green", "small"]  # most frequent first, ties a→z
+    assert set(prior.nouns) >= {"bird", "branch", "breast", "belly", "beak", "dog", "grass"}
+    assert "birds" not in prior.nouns  # lemmatized to the singular
+    counts = dict(zip(prior.nouns, prior.noun_counts.tolist()))
+    assert counts["bird"] == 4
+    edges = {
+        (prior.adjectives[a], prior.nouns[n]): w
+        for (a, n), w in zip(prior.edge_index.T.tolist(), prior.edge_weight.tolist())
+    }
+    assert edges[("red", "bird")] == 2 and edges[("small", "bird")] == 2 and edges[("green", "branch")] == 1
+    assert ("white", "bird") in edges and ("long", "beak") in edges and ("yellow", "beak") in edges
+    assert prior.adjective_vectors.shape == (len(prior.adjectives), 50)
+    assert prior.info["report"]["tagger"] == "wordnet" and prior.info["provider"] == "glove"
+
+
+def test_min_count_and_maximum_sizes(corpus):
+    assert build_language_codebook(config(corpus, "min_count=2")).adjectives == ["red", "white"]
+    prior = build_language_codebook(config(corpus, "max_adjectives=2", "max_nouns=3"))
+    assert (len(prior.adjectives), len(prior.nouns)) == (2, 3)
+
+
+def test_vocabulary_from_the_model_filtered_by_wordnet(corpus):
+    prior = build_language_codebook(config(corpus, "vocabulary_source=model", "max_adjectives=2000", "max_nouns=4000"))
+    assert (len(prior.adjectives), len(prior.nouns)) == (2000, 4000)
+    assert prior.adjectives[:2] == ["new", "two"] and "time" in prior.nouns[:10]  # GloVe's frequency order
+    assert "the" not in prior.adjectives + prior.nouns and "said" not in prior.adjectives + prior.nouns
+    assert ("red", "bird") in {(prior.adjectives[a], prior.nouns[n]) for a, n in prior.edge_index.T.tolist()}
+
+
+def test_cli_build_then_show(corpus, tmp_path, capsys):
+    out = tmp_path / "prior"
+    assert main(["build", f"corpus=[{corpus}]", "min_count=0", "tagger=wordnet", "--out", str(out)]) == 0
+    assert LanguageCodebook.load(out).adjectives[0] == "red"
+    assert main(["show", str(out), "--words", "bird", "zebra"]) == 0
+    shown = capsys.readouterr().out
+    assert "adjective→noun edges" in shown and "bird (noun):" in shown and "zebra: not in the vocabulary" in shown
+    assert "orange–yellow: n/a" in shown
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (["corpus=[/nonexistent/captions.txt]"], "corpus source not found: /nonexistent/captions.txt"),
+        (["corpus=[EMPTY]"], "holds no words"),
+        (["embedding.provider=hf:/nonexistent/model"], "could not load"),
+        (["min_count=1000"], "no adjectives left"),
+        (["min_cont=3"], "'min_cont'"),
+    ],
+)
+def test_bad_input_is_one_clear_error_and_writes_nothing(tmp_path, corpus, capsys, overrides, message):
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n\n")
+    overrides = [o.replace("EMPTY", str(empty)) for o in overrides]
+    out = tmp_path / "prior"
+    code = main(["build", f"corpus=[{corpus}]", "tagger=wordnet", *overrides, "--out", str(out)])
+    assert code == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["captions.txt", "empty.txt"]
+
+
+def test_missing_wordnet_is_reported_with_the_fixes(corpus, tmp_path, capsys, monkeypatch):
+    def unavailable():
+        raise WordNetUnavailableError("WordNet is not available. Fix it: nltk.download('wordnet') ...")
+
+    monkeypatch.setattr(build_module, "ensure_wordnet", unavailable)
+    assert main(["build", f"corpus=[{corpus}]", "--out", str(tmp_path / "prior")]) == 2
+    assert "nltk.download('wordnet')" in capsys.readouterr().err
+    assert not (tmp_path / "prior").exists()

@@ -1,0 +1,82 @@
+import json
+
+import pytest
+import torch
+
+import tokenizer.codebook.language_codebook as prior_module
+from tokenizer.codebook.language_codebook import (
+    METADATA_FILE,
+    TENSORS_FILE,
+    CodebookFileError,
+    LanguageCodebook,
+)
+
+
+def make_prior(scale=1.0):
+    return LanguageCodebook(
+        adjectives=["red", "small"],
+        nouns=["circle", "square", "star"],
+        adjective_vectors=torch.randn(2, 4) * scale,
+        noun_vectors=torch.randn(3, 4),
+        edge_index=torch.tensor([[0, 1, 1], [0, 0, 2]]),
+        edge_weight=torch.tensor([3.0, 1.0, 2.0]),
+        adjective_counts=torch.tensor([5, 4]),
+        noun_counts=torch.tensor([6, 2, 3]),
+        info={"provider": "test"},
+    )
+
+
+def test_save_load_round_trip_without_pickle(tmp_path):
+    prior = make_prior()
+    prior.save(tmp_path / "prior")
+    assert sorted(p.name for p in (tmp_path / "prior").iterdir()) == sorted([TENSORS_FILE, METADATA_FILE])
+    loaded = LanguageCodebook.load(tmp_path / "prior")
+    assert loaded.content_hash == prior.content_hash
+    assert loaded.nouns == prior.nouns and loaded.info == prior.info
+    for name, tensor in prior.tensors().items():
+        assert torch.equal(getattr(loaded, name), tensor)
+    assert loaded.normalized_adjacency().shape == (5, 5)
+
+
+def test_content_hash_changes_with_content():
+    prior = make_prior()
+    other = make_prior()
+    other.adjectives = ["red", "tiny"]
+    assert prior.content_hash != other.content_hash
+
+
+def test_altered_or_missing_files_are_rejected(tmp_path):
+    make_prior().save(tmp_path / "prior")
+    metadata = json.loads((tmp_path / "prior" / METADATA_FILE).read_text())
+    metadata["nouns"][0] = "ellipse"
+    (tmp_path / "prior" / METADATA_FILE).write_text(json.dumps(metadata))
+    with pytest.raises(CodebookFileError, match="content hash mismatch"):
+        LanguageCodebook.load(tmp_path / "prior")
+    (tmp_path / "prior" / TENSORS_FILE).write_bytes(b"garbage")
+    with pytest.raises(CodebookFileError, match="unreadable"):
+        LanguageCodebook.load(tmp_path / "prior")
+    with pytest.raises(CodebookFileError, match="is not a language codebook"):
+        LanguageCodebook.load(tmp_path / "nowhere")
+
+
+def test_inconsistent_shapes_are_rejected():
+    with pytest.raises(CodebookFileError, match="edge_index points outside"):
+        LanguageCodebook(
+            **{**make_prior().__dict__, "edge_index": torch.tensor([[0], [7]]), "edge_weight": torch.ones(1)}
+        )
+    with pytest.raises(CodebookFileError, match="noun_vectors has 2 rows"):
+        LanguageCodebook(**{**make_prior().__dict__, "noun_vectors": torch.randn(2, 4)})
+
+
+def test_failed_save_keeps_the_previous_artifact_and_leaves_no_debris(tmp_path, monkeypatch):
+    original = make_prior()
+    original.save(tmp_path / "prior")
+
+    def crash(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(prior_module, "save_file", crash)
+    with pytest.raises(OSError, match="disk full"):
+        make_prior(scale=10).save(tmp_path / "prior")
+    assert LanguageCodebook.load(tmp_path / "prior").content_hash == original.content_hash
+    assert [p.name for p in tmp_path.iterdir()] == ["prior"]

@@ -1,0 +1,106 @@
+import json
+
+import pytest
+import torch
+from PIL import Image
+from safetensors.torch import save_file
+
+from common.metrics import pixel_metrics
+from tokenizer.evaluate import data_config, main
+from tokenizer.model import VQCTTokenizer
+from tokenizer.usage import CodeHistogram
+
+
+def test_pixel_metrics_on_known_errors():
+    images = torch.rand(3, 3, 16, 16) * 2 - 1
+    same = pixel_metrics(images, images)
+    assert torch.all(same["l1"] == 0) and torch.allclose(same["ssim"], torch.ones(3))
+    shifted = pixel_metrics(torch.zeros(2, 3, 8, 8), torch.full((2, 3, 8, 8), 0.2))  # 0.1 apart on [0, 1]
+    assert torch.allclose(shifted["l1"], torch.full((2,), 0.1))
+    assert torch.allclose(shifted["l2"], torch.full((2,), 0.01))
+    assert torch.allclose(shifted["psnr"], torch.full((2,), 20.0))
+
+
+def test_code_histogram_usage_and_perplexity():
+    histogram = CodeHistogram((8, 4), "cpu")
+    histogram.update(torch.tensor([[[[0, 1], [2, 3]], [[0, 0], [0, 0]]]]))  # [B=1, G=2, 2, 2]
+    metrics = histogram.metrics(("adjective", "noun"))
+    assert metrics["usage/adjective_percent"] == 50.0 and metrics["usage/adjective_perplexity"] == pytest.approx(4.0)
+    assert metrics["usage/noun_percent"] == 25.0 and metrics["usage/noun_perplexity"] == pytest.approx(1.0)
+
+
+@pytest.fixture
+def run_with_checkpoints(tmp_path, tiny_codebook, tiny_config):
+    """A run folder like train.py writes: final/ and checkpoints/checkpoint-N/model.safetensors."""
+    config = tiny_config()
+    config.autoencoder.resolution = 32
+    model = VQCTTokenizer.build(config, tiny_codebook)
+    for step in (1, 2):
+        folder = tmp_path / "run" / "checkpoints" / f"checkpoint-{step}"
+        folder.mkdir(parents=True)
+        with torch.no_grad():
+            for parameter in model.parameters():
+                parameter.add_(0.01 * torch.randn_like(parameter))
+        save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(folder / "model.safetensors"))
+    model.save_pretrained(tmp_path / "run" / "final")
+    baseline = VQCTTokenizer.build(tiny_config("vq"))
+    baseline.save_pretrained(tmp_path / "vqgan")
+    return tmp_path / "run" / "final", tmp_path / "vqgan"
+
+
+def test_comparison_table_metrics_and_figures(run_with_checkpoints, tmp_path, capsys):
+    vqct, vqgan = run_with_checkpoints
+    out = tmp_path / "eval"
+    assert (
+        main(
+            [
+                "--model",
+                str(vqct),
+                "--model",
+                str(vqgan),
+                "--data",
+                "shapes",
+                "--num",
+                "6",
+                "--batch-size",
+                "4",
+                "--out",
+                str(out),
+                "--figures",
+                "--no-fid",
+            ]
+        )
+        == 0
+    )
+    results = json.loads((out / "metrics.json").read_text())
+    assert results["resolution"] == 32 and list(results["models"]) == ["run", "vqgan"]
+    run = results["models"]["run"]
+    assert run["images"] == 6 and run["quantizer"] == "dual" and run["groups"] == ["adjective", "noun"]
+    assert 0 < run["psnr"] < 60 and 0 <= run["ssim"] <= 1 and run["images_per_second"] > 0
+    assert 0 < run["adjective_percent"] <= 100 and run["noun_perplexity"] >= 1 and "fid" not in run
+    table = (out / "metrics.md").read_text()
+    assert table.count("\n| ") == 2 and "| run | dual |" in table and "| vqgan | vq | 16 |" in table
+    for name in ("usage.png", "code_similarity.png", "patch_words.png"):
+        assert Image.open(out / "run" / name).size[0] > 100
+    assert not (out / "vqgan" / "patch_words.png").exists()  # a plain VQGAN's codes carry no words
+    assert "| run |" in capsys.readouterr().out
+
+
+def test_folder_data_with_fid(run_with_checkpoints, tmp_path):
+    vqct, _ = run_with_checkpoints
+    folder = tmp_path / "photos"
+    (folder / "nested").mkdir(parents=True)
+    for i in range(5):
+        Image.new("RGB", (40, 48), (40 * i, 100, 200 - 30 * i)).save(folder / ("nested" if i % 2 else "") / f"{i}.png")
+    out = tmp_path / "eval"
+    assert main(["--model", str(vqct), "--data", str(folder), "--out", str(out)]) == 0
+    run = json.loads((out / "metrics.json").read_text())["models"]["run"]
+    assert run["images"] == 5 and run["fid"] >= 0
+
+
+def test_data_argument_forms(tmp_path):
+    assert data_config("shapes", 64, 10).validation_length == 10
+    config = data_config("configs/tokenizer/celebahq_vqct_f16.yaml", 128, None)
+    assert (config.kind, config.split, config.resolution, config.flip) == ("celebahq", "validation", 128, False)
+    with pytest.raises(FileNotFoundError, match="--data"):
+        data_config(str(tmp_path / "nothing"), 32, None)

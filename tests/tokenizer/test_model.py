@@ -1,0 +1,76 @@
+import pytest
+import torch
+
+from tokenizer.model import VQCTTokenizer
+
+
+def images(n=2, size=16):
+    return torch.rand(n, 3, size, size, generator=torch.Generator().manual_seed(0)) * 2 - 1
+
+
+def test_dual_tokenizer_codes_words_and_shapes(tiny_codebook, tiny_config):
+    model = VQCTTokenizer.build(tiny_config(), tiny_codebook).eval()
+    assert model.codebook_sizes == (len(tiny_codebook.adjectives), len(tiny_codebook.nouns))
+    codes = model.encode(images())
+    assert codes.shape == (2, 2, 8, 8) and codes.dtype == torch.long
+    assert model.decode(codes).shape == (2, 3, 16, 16)
+    words = model.words(codes)
+    assert len(words) == 2 and len(words[0]) == 8 and len(words[0][0]) == 8
+    adjective, noun = words[1][3][5]
+    assert adjective == tiny_codebook.adjectives[codes[1, 0, 3, 5]] and noun == tiny_codebook.nouns[codes[1, 1, 3, 5]]
+
+
+def test_single_codebook_words_are_adjective_or_noun(tiny_codebook, tiny_config):
+    model = VQCTTokenizer.build(tiny_config("single"), tiny_codebook).eval()
+    codes = model.encode(images())
+    assert codes.shape == (2, 1, 8, 8)
+    count = len(tiny_codebook.adjectives)
+    for row_words, row_codes in zip(model.words(codes)[0], codes[0, 0].tolist()):
+        for (adjective, noun), code in zip(row_words, row_codes):
+            assert (adjective is None) == (code >= count) and (noun is None) == (code < count)
+
+
+@pytest.mark.parametrize("kind", ["vq", "cvq", "gumbel"])
+def test_baselines_need_no_prior_and_carry_no_words(kind, tiny_config):
+    model = VQCTTokenizer.build(tiny_config(kind)).eval()
+    codes = model.encode(images())
+    assert codes.shape == (2, 1, 8, 8) and int(codes.max()) < 16
+    assert model.decode(codes).shape == (2, 3, 16, 16)
+    with pytest.raises(ValueError, match="carry no words"):
+        model.words(codes)
+
+
+@pytest.mark.parametrize("kind", ["dual", "single", "vq", "cvq", "gumbel"])
+def test_save_pretrained_from_pretrained_reproduces_encode_decode(kind, tiny_codebook, tmp_path, tiny_config):
+    model = VQCTTokenizer.build(tiny_config(kind), tiny_codebook).eval()
+    model.save_pretrained(tmp_path / "model")
+    assert (tmp_path / "model" / "model.safetensors").is_file() and (tmp_path / "model" / "config.json").is_file()
+    loaded = VQCTTokenizer.from_pretrained(tmp_path / "model").eval()
+    x = images()
+    codes = model.encode(x)
+    assert torch.equal(loaded.encode(x), codes)
+    assert torch.equal(loaded.decode(codes), model.decode(codes))
+    if kind in ("dual", "single"):
+        assert loaded.adjectives == tiny_codebook.adjectives and loaded.nouns == tiny_codebook.nouns
+
+
+def test_bad_configs_are_named(tiny_codebook, tiny_config):
+    with pytest.raises(ValueError, match="needs a language codebook"):
+        VQCTTokenizer.build(tiny_config("dual"))
+    with pytest.raises(ValueError, match="model.quantizer.kind"):
+        VQCTTokenizer.build(tiny_config("rq"), tiny_codebook)
+    with pytest.raises(ValueError, match="codes must be"):
+        VQCTTokenizer.build(tiny_config(), tiny_codebook).decode(torch.zeros(1, 1, 8, 8, dtype=torch.long))
+
+
+def test_quantizer_free_reference_reconstructs_but_has_no_codes(tiny_config):
+    model = VQCTTokenizer.build(tiny_config("none")).eval()
+    x = images()
+    reconstructions, quantized = model(x)
+    assert reconstructions.shape == x.shape and float(quantized.loss) == 0.0
+    # the encoder's output reaches the decoder untouched
+    z = model.quant_conv(model.encoder(x))
+    assert torch.equal(quantized.quantized, z)
+    assert model.codebook_sizes == () and model.group_names == () and quantized.indices.shape == (2, 0, 8, 8)
+    with pytest.raises(ValueError, match="no codes"):
+        model.encode(x)

@@ -1,0 +1,174 @@
+import pytest
+import torch
+
+from tokenizer.codebook.graph import normalized_adjacency
+from tokenizer.quantize import (
+    ClusteredVectorQuantizer,
+    DualQuantizer,
+    GumbelQuantizer,
+    LearnedVectorQuantizer,
+    SingleQuantizer,
+    nearest_code,
+)
+from tokenizer.transfer import CodebookTransfer, TransferConfig
+
+A, N, WORD_DIM = 5, 7, 6
+
+
+def make_transfer(out_dim, **config):
+    edge_index = torch.tensor([[0, 1, 2, 4], [0, 0, 3, 6]])
+    adjacency = normalized_adjacency(A, N, edge_index, torch.tensor([2.0, 1.0, 1.0, 3.0]))
+    transfer = CodebookTransfer(
+        num_adjectives=A,
+        num_nouns=N,
+        word_dim=WORD_DIM,
+        graph_nnz=adjacency.values().numel(),
+        out_dim=out_dim,
+        config=TransferConfig(**{"layers": 2, "hidden_dim": 16, **config}),
+    )
+    transfer.load_word_graph(torch.randn(A + N, WORD_DIM, generator=torch.Generator().manual_seed(1)), adjacency)
+    return transfer
+
+
+def make_quantizer(kind, dim=8):
+    torch.manual_seed(0)
+    if kind == "dual":
+        return DualQuantizer(make_transfer(dim // 2, activate_output=False), chunk_size=5)
+    if kind == "single":
+        return SingleQuantizer(make_transfer(dim, activate_output=False), chunk_size=5)
+    if kind == "vq":
+        return LearnedVectorQuantizer(codebook_size=12, dim=dim, chunk_size=5)
+    if kind == "cvq":
+        return ClusteredVectorQuantizer(codebook_size=12, dim=dim, chunk_size=5)
+    return GumbelQuantizer(codebook_size=12, dim=dim)
+
+
+@pytest.mark.parametrize("chunk_size", [1, 7, 64, 10_000])
+@pytest.mark.parametrize("k", [1, 13, 300])
+def test_chunked_nearest_code_is_the_brute_force_argmin(chunk_size, k):
+    generator = torch.Generator().manual_seed(k)
+    vectors, codebook = torch.randn(500, 16, generator=generator), torch.randn(k, 16, generator=generator)
+    brute_force = (vectors.double()[:, None] - codebook.double()[None]).pow(2).sum(-1).argmin(1)
+    assert torch.equal(nearest_code(vectors, codebook, chunk_size), brute_force)
+
+
+def test_nearest_code_rejects_mismatched_widths():
+    with pytest.raises(ValueError, match="width"):
+        nearest_code(torch.randn(3, 4), torch.randn(5, 6))
+
+
+@pytest.mark.parametrize("kind, groups", [("dual", 2), ("single", 1), ("vq", 1), ("cvq", 1), ("gumbel", 1)])
+@pytest.mark.parametrize("training", [True, False])
+def test_return_convention_and_straight_through(kind, groups, training):
+    quantizer = make_quantizer(kind).train(training)
+    z = torch.randn(2, 8, 3, 4, requires_grad=True)
+    quantized, indices, loss = quantizer(z)
+    assert quantized.shape == z.shape and loss.dim() == 0 and torch.isfinite(loss)
+    assert indices.shape == (2, groups, 3, 4) and indices.dtype == torch.long
+    for group, size in enumerate(quantizer.codebook_sizes):
+        assert 0 <= int(indices[:, group].min()) and int(indices[:, group].max()) < size
+    (quantized.sum() + loss).backward()
+    assert z.grad is not None and z.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("kind", ["dual", "single", "vq", "cvq", "gumbel"])
+def test_lookup_reproduces_the_quantized_codes(kind):
+    quantizer = make_quantizer(kind).eval()
+    z = torch.randn(2, 8, 3, 3)
+    quantized, indices, _ = quantizer(z)
+    assert torch.allclose(quantizer.lookup(indices), quantized, atol=1e-6)
+
+
+def test_dual_quantizes_each_half_against_its_own_codebook():
+    quantizer = make_quantizer("dual").eval()
+    z = torch.randn(2, 8, 3, 3)
+    _, indices, _ = quantizer(z)
+    adjective_codes, noun_codes = quantizer.codebooks()
+    assert adjective_codes.shape == (A, 4) and noun_codes.shape == (N, 4)
+    expected_adjectives = nearest_code(z[:, :4].permute(0, 2, 3, 1).reshape(-1, 4), adjective_codes)
+    expected_nouns = nearest_code(z[:, 4:].permute(0, 2, 3, 1).reshape(-1, 4), noun_codes)
+    assert torch.equal(indices[:, 0].flatten(), expected_adjectives)
+    assert torch.equal(indices[:, 1].flatten(), expected_nouns)
+
+
+@pytest.mark.parametrize("kind", ["gcn", "mlp"])
+def test_codebook_gradient_reaches_the_transfer_network(kind):
+    quantizer = make_quantizer("dual")
+    quantizer.transfer = make_transfer(4, kind=kind, activate_output=False)
+    _, _, loss = quantizer(torch.randn(2, 8, 3, 3))
+    loss.backward()
+    for layer in quantizer.transfer.layers:
+        assert layer.weight.grad is not None and layer.weight.grad.abs().sum() > 0
+
+
+def test_graph_changes_the_codes():
+    torch.manual_seed(0)
+    gcn = make_transfer(4, kind="gcn")
+    torch.manual_seed(0)
+    mlp = make_transfer(4, kind="mlp")
+    assert not torch.allclose(gcn()[1], mlp()[1])
+
+
+def test_frozen_finetune_and_random_vectors_ablations():
+    frozen = make_transfer(WORD_DIM, kind="frozen")
+    assert not any(p.requires_grad for p in frozen.parameters())
+    adjectives, nouns = frozen()
+    assert torch.equal(torch.cat([adjectives, nouns]), frozen.word_vectors)  # same width: the vectors themselves
+    narrow = make_transfer(3, kind="frozen")
+    assert narrow()[0].shape == (A, 3)
+    finetune = make_transfer(WORD_DIM, kind="finetune")
+    assert [name for name, _ in finetune.named_parameters()] == ["codes"]
+    assert torch.equal(finetune.codes, finetune.word_vectors)
+    randomized = make_transfer(4, random_word_vectors=True)
+    assert not torch.allclose(randomized.word_vectors, make_transfer(4).word_vectors)
+    with pytest.raises(ValueError, match="transfer.kind"):
+        make_transfer(4, kind="attention")
+
+
+def test_transfer_runs_once_per_forward_and_is_cached_in_eval():
+    quantizer = make_quantizer("dual")
+    calls = []
+    quantizer.transfer.register_forward_hook(lambda *args: calls.append(1))
+    quantizer(torch.randn(1, 8, 2, 2))
+    assert len(calls) == 1  # one call for both halves
+    quantizer.eval()
+    for _ in range(3):
+        quantizer(torch.randn(1, 8, 2, 2))
+        quantizer.lookup(torch.zeros(1, 2, 2, 2, dtype=torch.long))
+    assert len(calls) == 2  # cached after the first eval call
+    quantizer.train()
+    quantizer(torch.randn(1, 8, 2, 2))
+    assert len(calls) == 3
+    quantizer.eval()
+    quantizer(torch.randn(1, 8, 2, 2))
+    quantizer.load_state_dict(quantizer.state_dict())
+    quantizer(torch.randn(1, 8, 2, 2))
+    assert len(calls) == 5  # loading weights invalidates the cache
+
+
+def test_cvq_pulls_dead_codes_onto_features_and_leaves_used_ones():
+    quantizer = ClusteredVectorQuantizer(codebook_size=4, dim=2, decay=0.99)
+    with torch.no_grad():
+        quantizer.embedding.weight.copy_(torch.tensor([[0.0, 0.0], [100.0, 100.0], [-100.0, 50.0], [80.0, -90.0]]))
+    features = torch.randn(2, 2, 4, 4) * 0.1 + 1.0  # all near (1, 1): only code 0 is used
+    before = quantizer.embedding.weight.clone()
+    quantizer.train()(features)
+    after = quantizer.embedding.weight
+    assert quantizer.usage[0] > 0 and torch.all(quantizer.usage[1:] == 0)
+    assert torch.all((after[1:] - 1.0).abs() < 1.0)  # dead codes moved next to the features
+    assert (after[0] - before[0]).norm() < (after[1] - before[1]).norm() / 100
+
+
+def test_gumbel_temperature_schedule_and_kl_to_uniform():
+    quantizer = GumbelQuantizer(codebook_size=6, dim=4, temperature_start=1.0, temperature_end=0.0625, anneal_steps=100)
+    quantizer.set_step(0)
+    assert quantizer.temperature == pytest.approx(1.0)
+    quantizer.set_step(50)
+    assert quantizer.temperature == pytest.approx((1 + 0.0625) / 2)
+    quantizer.set_step(1000)
+    assert quantizer.temperature == pytest.approx(0.0625)
+    with torch.no_grad():
+        quantizer.logits.weight.zero_()
+        quantizer.logits.bias.zero_()
+    _, _, loss = quantizer.eval()(torch.randn(1, 4, 2, 2))
+    assert loss.abs() < 1e-6  # uniform code distribution: KL to uniform is zero

@@ -1,0 +1,149 @@
+"""The real training script through ``accelerate launch``, on a tiny config."""
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from tests import ROOT, accelerate_command
+from tokenizer import VQCTTokenizer
+
+TINY = [
+    "data.resolution=32",
+    "data.length=64",
+    "data.validation_length=8",
+    "batch_size=4",
+    "model.autoencoder.resolution=32",
+    "model.autoencoder.ch=32",
+    "model.autoencoder.ch_mult=[1,2,2]",
+    "model.autoencoder.num_res_blocks=1",
+    "model.autoencoder.attn_resolutions=[]",
+    "model.autoencoder.z_channels=8",
+    "model.quantizer.embed_dim=8",
+    "model.quantizer.codebook_size=32",
+    "model.quantizer.transfer.hidden_dim=16",
+    "loss.perceptual_weight=0",
+    "loss.disc_start=2",
+    "loss.disc_channels=8",
+    "loss.disc_layers=1",
+    "validation_batches=1",
+    "log_steps=1",
+    "seed=3",
+]
+
+
+def launch(output_dir, *overrides, prior_dir=None):
+    codebook = [] if prior_dir is None else [f"language_codebook={prior_dir}"]
+    return accelerate_command("tokenizer", f"output_dir={output_dir}", *TINY, *codebook, *overrides)
+
+
+def run(command):
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done
+
+
+def weights(output_dir):
+    return load_file(str(Path(output_dir) / "final" / "model.safetensors"))
+
+
+def test_script_writes_checkpoints_grids_logs_metrics_and_final_model(tmp_path, tiny_codebook_dir):
+    out = tmp_path / "run"
+    run(
+        launch(
+            out,
+            "max_steps=5",
+            "checkpointing_steps=2",
+            "checkpoints_total_limit=2",
+            "validation_steps=2",
+            "fid_steps=4",
+            prior_dir=tiny_codebook_dir,
+        )
+    )
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["checkpoint-4", "checkpoint-5"]  # rotated
+    assert sorted(p.name for p in (out / "samples").iterdir()) == [
+        "reconstructions-0000002.png",
+        "reconstructions-0000004.png",
+        "reconstructions-0000005.png",
+    ]
+    assert list((out / "logs").rglob("events.out.tfevents.*"))
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert [entry["step"] for entry in metrics["history"]] == [2, 4, 5]
+    assert ["val/fid" in entry for entry in metrics["history"]] == [False, True, True]  # every fid_steps and at the end
+    assert metrics["final"]["val/psnr"] > 0 and "val/usage/adjective_percent" in metrics["final"]
+    model = VQCTTokenizer.from_pretrained(out / "final")
+    assert model.config.quantizer.kind == "dual" and model.encode(torch.zeros(1, 3, 32, 32)).shape == (1, 2, 8, 8)
+    assert (out / "config.yaml").is_file()
+
+
+def test_sigkill_then_resume_latest_matches_an_uninterrupted_run(tmp_path, tiny_codebook_dir):
+    steps = ["max_steps=12", "checkpointing_steps=2", "validation_steps=100"]
+    reference = tmp_path / "reference"
+    run(launch(reference, *steps, prior_dir=tiny_codebook_dir))
+
+    killed = tmp_path / "killed"
+    process = subprocess.Popen(
+        launch(killed, *steps, prior_dir=tiny_codebook_dir),
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.time() + 240
+    while not (killed / "checkpoints" / "checkpoint-4").is_dir():
+        assert process.poll() is None and time.time() < deadline, "the run ended before it could be killed"
+        time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    assert not (killed / "final").exists()
+
+    resumed = run(launch(killed, *steps, "resume_from_checkpoint=latest", prior_dir=tiny_codebook_dir))
+    assert "resumed from" in resumed.stderr
+    assert not list((killed / "checkpoints").glob(".*"))  # no half-written checkpoint left
+    expected, got = weights(reference), weights(killed)
+    assert expected.keys() == got.keys()
+    for name in expected:
+        assert torch.equal(expected[name], got[name]), name
+    history = json.loads((killed / "metrics.json").read_text())["history"]
+    assert [entry["step"] for entry in history] == [12]
+
+
+def test_bad_override_stops_with_the_key_named(tmp_path):
+    done = subprocess.run(
+        launch(tmp_path / "run", "model.quantizer.kinds=vq"), cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode != 0 and "model.quantizer.kinds" in done.stderr
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize(
+    "kind, extra",
+    [
+        ("vq", []),
+        ("cvq", []),
+        ("gumbel", []),
+        ("single", []),
+        ("none", ["model.autoencoder.norm=none"]),
+        ("dual", ["mixed_precision=bf16", "gradient_accumulation_steps=2"]),
+    ],
+)
+def test_every_quantizer_trains_through_the_script(tmp_path, tiny_codebook_dir, kind, extra):
+    out = tmp_path / kind
+    run(
+        launch(
+            out,
+            "max_steps=3",
+            "validation_steps=3",
+            f"model.quantizer.kind={kind}",
+            *extra,
+            prior_dir=tiny_codebook_dir,
+        )
+    )
+    assert VQCTTokenizer.from_pretrained(out / "final").config.quantizer.kind == kind
+    assert json.loads((out / "metrics.json").read_text())["final"]["step"] == 3

@@ -1,0 +1,128 @@
+"""``LanguageCodebook``: the language side of VQCT as one reproducible artifact.
+
+On disk it is a folder with two files, no pickle anywhere:
+- ``language_codebook.safetensors``: adjective and noun vectors, the graph's edges and weights,
+  the words' corpus counts;
+- ``language_codebook.json``: the words, how they were built (provider, corpus, settings, report)
+  and a SHA-256 content hash over tensors and words, checked on load.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from common.atomic import atomic_directory
+from common.errors import UserError
+
+from .graph import normalized_adjacency
+
+TENSORS_FILE = "language_codebook.safetensors"
+METADATA_FILE = "language_codebook.json"
+FORMAT_VERSION = 1
+_TENSOR_NAMES = ("adjective_vectors", "noun_vectors", "edge_index", "edge_weight", "adjective_counts", "noun_counts")
+
+
+class CodebookFileError(UserError, ValueError):
+    """A codebook-codebook folder that is missing, incomplete or altered."""
+
+
+@dataclass
+class LanguageCodebook:
+    adjectives: list[str]
+    nouns: list[str]
+    adjective_vectors: torch.Tensor  # [A, D] float32
+    noun_vectors: torch.Tensor  # [N, D] float32
+    edge_index: torch.Tensor  # [2, E] int64: adjective index, noun index
+    edge_weight: torch.Tensor  # [E] float32: how often the adjective modified the noun
+    adjective_counts: torch.Tensor  # [A] int64: occurrences in the corpus
+    noun_counts: torch.Tensor  # [N] int64
+    info: dict = field(default_factory=dict)  # provider, corpus, build settings, report
+
+    def __post_init__(self):
+        a, n = len(self.adjectives), len(self.nouns)
+        checks = {
+            "adjective_vectors": (self.adjective_vectors.shape[0], a),
+            "noun_vectors": (self.noun_vectors.shape[0], n),
+            "adjective_counts": (self.adjective_counts.shape[0], a),
+            "noun_counts": (self.noun_counts.shape[0], n),
+            "edge_weight": (self.edge_weight.shape[0], self.edge_index.shape[1]),
+        }
+        for name, (got, want) in checks.items():
+            if got != want:
+                raise CodebookFileError(f"{name} has {got} rows, expected {want}")
+        if self.adjective_vectors.shape[1] != self.noun_vectors.shape[1]:
+            raise CodebookFileError("adjective and noun vectors differ in width")
+        if self.edge_index.numel() and (
+            int(self.edge_index[0].max()) >= a or int(self.edge_index[1].max()) >= n or int(self.edge_index.min()) < 0
+        ):
+            raise CodebookFileError("edge_index points outside the vocabulary")
+
+    @property
+    def dim(self) -> int:
+        return int(self.adjective_vectors.shape[1])
+
+    def tensors(self) -> dict[str, torch.Tensor]:
+        return {name: getattr(self, name).contiguous() for name in _TENSOR_NAMES}
+
+    @property
+    def content_hash(self) -> str:
+        digest = hashlib.sha256()
+        for name, tensor in self.tensors().items():
+            digest.update(name.encode())
+            digest.update(str(tensor.dtype).encode() + str(tuple(tensor.shape)).encode())
+            digest.update(tensor.numpy().tobytes())
+        digest.update(json.dumps([self.adjectives, self.nouns]).encode())
+        return digest.hexdigest()
+
+    def normalized_adjacency(self) -> torch.Tensor:
+        """D^-1/2 (A+I) D^-1/2 over adjectives then nouns (sparse), the GCN's propagation matrix."""
+        return normalized_adjacency(len(self.adjectives), len(self.nouns), self.edge_index, self.edge_weight)
+
+    def save(self, directory: str | Path) -> Path:
+        """Write the folder atomically; an existing folder is replaced only once the new one is whole."""
+        with atomic_directory(directory) as staging:
+            save_file(self.tensors(), str(staging / TENSORS_FILE))
+            metadata = {
+                "format_version": FORMAT_VERSION,
+                "content_hash": self.content_hash,
+                "adjectives": self.adjectives,
+                "nouns": self.nouns,
+                "info": self.info,
+            }
+            (staging / METADATA_FILE).write_text(json.dumps(metadata, indent=1))
+        return Path(directory)
+
+    @classmethod
+    def load(cls, directory: str | Path) -> LanguageCodebook:
+        directory = Path(directory)
+        tensors_path, metadata_path = directory / TENSORS_FILE, directory / METADATA_FILE
+        for path in (tensors_path, metadata_path):
+            if not path.is_file():
+                raise CodebookFileError(
+                    f"{path} is missing: {directory} is not a language codebook "
+                    "(make one with: python -m tokenizer.codebook build --out DIR)"
+                )
+        try:
+            metadata = json.loads(metadata_path.read_text())
+            tensors = load_file(str(tensors_path))
+            codebook = cls(
+                adjectives=metadata["adjectives"],
+                nouns=metadata["nouns"],
+                info=metadata.get("info", {}),
+                **{name: tensors[name] for name in _TENSOR_NAMES},
+            )
+        except Exception as error:  # safetensors, json and shape errors all mean "unreadable"
+            raise CodebookFileError(
+                f"{directory}: unreadable language codebook ({type(error).__name__}: {error})"
+            ) from None
+        if metadata.get("format_version") != FORMAT_VERSION:
+            raise CodebookFileError(f"{metadata_path}: format_version {metadata.get('format_version')} unsupported")
+        if codebook.content_hash != metadata.get("content_hash"):
+            raise CodebookFileError(f"{directory}: content hash mismatch, the files were altered or are corrupt")
+        return codebook
