@@ -2,17 +2,21 @@
 # nothing changed). OUT is where the quickstart writes.
 OUT ?= outputs/quickstart
 PYTHON := .venv/bin/python
-ACCELERATE := .venv/bin/accelerate launch --num_processes 1 --num_machines 1 --mixed_precision no --dynamo_backend no
+# accelerate launch gives a process one CPU thread (OMP_NUM_THREADS=1) unless told otherwise; the
+# quickstart trains on every core (README, "Two commands").
+THREADS := $(shell nproc 2>/dev/null || echo 1)
+ACCELERATE := .venv/bin/accelerate launch --num_processes 1 --num_machines 1 --num_cpu_threads_per_process $(THREADS) \
+	--mixed_precision no --dynamo_backend no
 
-.PHONY: setup quickstart test
+.PHONY: setup quickstart test lint
 
 setup:
 	@bash scripts/bootstrap.sh
 
 quickstart: setup
-	$(PYTHON) -m tokenizer.codebook build --config configs/codebook/default.yaml --out $(OUT)/codebook_prior
+	$(PYTHON) -m tokenizer.codebook build --config configs/codebook/default.yaml --out $(OUT)/language_codebook
 	$(ACCELERATE) tokenizer/train.py --config configs/tokenizer/shapes.yaml \
-		output_dir=$(OUT)/tokenizer codebook_prior=$(OUT)/codebook_prior
+		output_dir=$(OUT)/tokenizer language_codebook=$(OUT)/language_codebook
 	$(ACCELERATE) prior/train.py --config configs/prior/shapes.yaml \
 		output_dir=$(OUT)/prior tokenizer=$(OUT)/tokenizer/final
 	$(PYTHON) -m prior.sample --prior $(OUT)/prior/final --num 8 --out $(OUT)/samples
@@ -28,3 +32,7 @@ quickstart: setup
 
 test: setup
 	$(PYTHON) -m pytest -q $(PYTEST_ARGS)
+
+lint: setup
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
