@@ -56,7 +56,7 @@ def class_names(models: DemoModels) -> list[str]:
 def write_examples(models: DemoModels, folder: Path, count: int = 3) -> dict[str, list[Path]]:
     """Example maps (palette colours) and images from the prior's validation split, enlarged to the canvas."""
     try:
-        examples = validation_examples(models.prior, count)
+        examples = validation_examples(models.prior, count, built_in_only=True)
     except UserError:  # the data set is not readable here: no examples, the app still works
         return {"maps": [], "images": []}
     colours = palette(max(models.num_classes, 1))

@@ -13,9 +13,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
 from accelerate import Accelerator
 from accelerate.utils import DataLoaderConfiguration, ProjectConfiguration, set_seed
 from huggingface_hub import HfApi
+from safetensors.torch import save_file
 from torch.utils.data import Subset
 
 from .atomic import atomic_directory, remove_leftovers, write_json
@@ -62,7 +64,37 @@ def read_run_config(config_type: type, argv: list[str] | None, description: str,
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     logging.getLogger("accelerate").setLevel(logging.WARNING)  # one line per file saved otherwise
-    return load_config(config_type, args.config, args.overrides)
+    config = load_config(config_type, args.config, args.overrides)
+    check_run_config(config)
+    return config
+
+
+# The run keys that count or divide: the smallest value each can take.
+RUN_MINIMUMS = {
+    "max_steps": 1,
+    "batch_size": 1,
+    "gradient_accumulation_steps": 1,
+    "checkpointing_steps": 1,
+    "validation_steps": 1,
+    "validation_batches": 1,
+    "log_steps": 1,
+    "num_workers": 0,
+    "lr_warmup_steps": 0,
+    "max_grad_norm": 0,
+}
+
+
+def check_run_config(config: RunConfig) -> None:
+    """Every counting key in range, before anything runs: a zero period would divide by zero after
+    the first step, a negative ``max_steps`` would save an untrained model."""
+    for key, smallest in RUN_MINIMUMS.items():
+        value = getattr(config, key)
+        if value < smallest:
+            raise ConfigError(f"{key}={value}: must be at least {smallest}")
+    if config.checkpoints_total_limit is not None and config.checkpoints_total_limit < 1:
+        raise ConfigError(
+            f"checkpoints_total_limit={config.checkpoints_total_limit}: must be at least 1 (or null: keep all)"
+        )
 
 
 def make_accelerator(config: RunConfig) -> Accelerator:
@@ -87,11 +119,12 @@ def make_accelerator(config: RunConfig) -> Accelerator:
     return accelerator
 
 
-def resume(accelerator: Accelerator, config: RunConfig, project: str, log) -> tuple[int, list[dict]]:
+def resume(accelerator: Accelerator, config: RunConfig, project: str, log) -> tuple[int, list[dict], Path | None]:
     """Load the checkpoint ``resume_from_checkpoint`` names (if any) and start the trackers:
-    (step, metrics history up to that step)."""
+    (step, metrics history up to that step, the checkpoint folder or None). Extra state saved with
+    ``save_checkpoint(tensors=…)`` is the caller's to read from that folder."""
     output_dir = Path(config.output_dir)
-    step, history = 0, []
+    step, history, path = 0, [], None
     found = resolve_resume(output_dir, config.resume_from_checkpoint)
     if found is not None:
         step, path = found
@@ -102,7 +135,7 @@ def resume(accelerator: Accelerator, config: RunConfig, project: str, log) -> tu
         accelerator.init_trackers(
             project, config={k: str(v) for k, v in to_dict(config).items() if not isinstance(v, dict)}
         )
-    return step, history
+    return step, history, path
 
 
 def save_final(model, config: RunConfig, log, *, kind: str, metrics: dict | None, grid: Path | None) -> Path:
@@ -184,13 +217,29 @@ def resolve_resume(output_dir: Path, resume: str | None) -> tuple[int, Path] | N
     return int(match.group(1)), path
 
 
-def save_checkpoint(accelerator, output_dir: Path, step: int, limit: int | None) -> Path:
-    """accelerate's full state (models, optimizers, schedulers, RNGs), written atomically, then
-    the oldest checkpoints beyond ``limit`` removed. Call on every process."""
+def save_checkpoint(
+    accelerator,
+    output_dir: Path,
+    step: int,
+    limit: int | None,
+    tensors: dict[str, dict[str, torch.Tensor]] | None = None,
+) -> Path:
+    """accelerate's full state (models, optimizers, schedulers, RNGs) and ``tensors`` (name →
+    tensors, each written as <name>.safetensors, e.g. an EMA), written atomically, then the oldest
+    checkpoints beyond ``limit`` removed. Call on every process.
+
+    Extra state goes in as safetensors, never through ``register_for_checkpointing``: accelerate
+    reads registered objects back with pickle (``weights_only=False``), so a planted file would
+    run code on resume."""
     target = output_dir / "checkpoints" / f"checkpoint-{step}"
     if accelerator.is_main_process:
         with atomic_directory(target) as staging:
             accelerator.save_state(str(staging))
+            for name, named_tensors in (tensors or {}).items():
+                save_file(
+                    {key: value.contiguous() for key, value in named_tensors.items()},
+                    str(staging / f"{name}.safetensors"),
+                )
         if limit is not None:
             for _, old in checkpoints(output_dir)[:-limit]:
                 shutil.rmtree(old, ignore_errors=True)
@@ -222,6 +271,12 @@ def resumable_batches(
     while fewer than ``max_steps`` are done: the batches an uninterrupted run would see, in its
     order (the sampler is seeded per epoch; a resumed epoch skips what was already seen).
     ``on_epoch(epoch)`` runs before each epoch, e.g. a data set's own augmentation epoch."""
+    if len(loader) == 0:  # drop_last with fewer items than a batch: no step would ever be taken
+        items, batch = len(loader.dataset), loader.total_batch_size
+        raise ConfigError(
+            f"the training set has {items} items, fewer than one batch of {batch} (batch_size × processes): "
+            "add data or lower batch_size"
+        )
     epoch_steps = steps_per_epoch(len(loader), accumulation)
     while steps_done() < max_steps:
         epoch, done_in_epoch = divmod(steps_done(), epoch_steps)

@@ -44,7 +44,7 @@ from common.metrics import pixel_metrics
 from tokenizer import DataConfig, build_dataset
 
 from .pretrained import VQCTPrior
-from .sample import add_sampling_flags, sampling_from_flags, validation_examples
+from .sampling_options import add_sampling_flags, sampling_from_flags, validation_examples
 from .segmenter import LabelSegmenter, label_agreement, train_segmenter
 
 log = logging.getLogger("prior.evaluate")

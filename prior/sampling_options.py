@@ -14,11 +14,21 @@ from tokenizer import DataConfig, build_dataset
 from .config import SamplingConfig
 from .pretrained import VQCTPrior
 
+# The data sets that ship with the toolkit: reading them touches no file of the user's.
+BUILT_IN_KINDS = ("shapes", "photos")
 
-def validation_examples(model: VQCTPrior, num: int) -> dict[str, torch.Tensor]:
+
+def validation_examples(model: VQCTPrior, num: int, *, built_in_only: bool = False) -> dict[str, torch.Tensor]:
     """The first ``num`` validation items ("image", and "label" where there are maps) of the data
-    set the prior was trained on."""
+    set the prior was trained on. ``built_in_only`` (the app): only a built-in data set, from its
+    built-in source, so that a downloaded model cannot point at a folder of the user's."""
     data = DataConfig(**model.data).evaluation_view()
+    if built_in_only:
+        if data.kind not in BUILT_IN_KINDS:
+            raise UserValueError(
+                f"the prior was trained on data.kind={data.kind}: examples come from the built-in data sets only"
+            )
+        data = replace(data, root=None)
     if data.kind == "shapes":
         data.validation_length = max(data.validation_length, num)
     try:

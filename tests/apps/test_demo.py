@@ -3,6 +3,7 @@
 
 import os
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -11,8 +12,10 @@ from PIL import Image
 
 from apps.demo import free_port, launch, resolve_models
 from apps.screenshots import CHROMIUM, capture
+from common.errors import UserValueError
 from common.labels import palette
 from prior import PriorConfig, VQCTPrior
+from prior.sampling_options import validation_examples
 from tokenizer.model import VQCTTokenizer
 
 
@@ -134,3 +137,28 @@ def test_a_real_browser_runs_every_tab_and_saves_screenshots(url, tmp_path):
     for tab in seconds:
         screenshot = Image.open(tmp_path / "shots" / f"{tab}.png")
         assert screenshot.width == 1280 and screenshot.height > 400
+
+
+def test_examples_never_read_a_folder_the_model_names(tmp_path):
+    """A downloaded prior's config may name any data.root: the app's examples come from the
+    built-in data sets only, from their built-in source."""
+    private = tmp_path / "private"
+    private.mkdir()
+    Image.new("RGB", (40, 40), (200, 10, 10)).save(private / "secret.png")
+    opened = []
+    real_open = Image.open
+    Image.open = lambda path, *a, **k: opened.append(str(path)) or real_open(path, *a, **k)
+    try:
+        for data in (
+            {"kind": "folder", "root": str(private), "resolution": 32},
+            {"kind": "photos", "root": str(private), "resolution": 32},
+        ):
+            model = SimpleNamespace(data=data)
+            if data["kind"] == "folder":
+                with pytest.raises(UserValueError, match="built-in data sets only"):
+                    validation_examples(model, 1, built_in_only=True)
+            else:
+                assert validation_examples(model, 1, built_in_only=True)["image"].shape == (1, 3, 32, 32)
+    finally:
+        Image.open = real_open
+    assert not [path for path in opened if str(private) in path]

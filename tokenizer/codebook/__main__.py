@@ -1,4 +1,5 @@
-"""``python -m tokenizer.codebook build|show``: make and inspect language codebooks."""
+"""``python -m tokenizer.codebook build|show|install-wordnet``: make and inspect language codebooks,
+and install WordNet from Debian's packages (the one command that changes the system, as root)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from common.errors import exit_code
 from .build import LanguageCodebookConfig, build_language_codebook
 from .language_codebook import LanguageCodebook
 from .summary import describe
+from .wordnet import install_wordnet
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,6 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     show.add_argument("directory")
     show.add_argument("--words", nargs="*", default=(), help="words whose nearest neighbours to list")
     show.add_argument("--neighbours", type=int, default=5)
+    commands.add_parser("install-wordnet", help="where WordNet is missing: apt-get install Debian's WordNet (as root)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
 
@@ -34,6 +37,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run(args) -> int:
+    if args.command == "install-wordnet":
+        print(f"WordNet ready: {install_wordnet().root.path}")
+        return 0
     if args.command == "build":
         config = load_config(LanguageCodebookConfig, args.config, args.overrides)
         codebook = build_language_codebook(config)

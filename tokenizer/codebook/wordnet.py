@@ -1,7 +1,11 @@
 """WordNet 3.0 for nltk, found where nltk keeps it or provisioned without nltk's servers: Debian's
 ``wordnet-base`` + ``wordnet-sense-index`` are copied into ``<cache>/nltk_data/corpora/wordnet``
 (nltk reads only under its own roots) with the ``lexnames`` file Debian leaves out. Every failure
-ends in one WordNetUnavailableError listing the fixes, never an nltk traceback."""
+ends in one WordNetUnavailableError listing the fixes, never an nltk traceback.
+
+Finding WordNet never changes the system. Installing Debian's packages is a separate, explicit
+step (``install_wordnet``, ``python -m tokenizer.codebook install-wordnet``; ``make setup`` runs
+it)."""
 
 import contextlib
 import io
@@ -47,8 +51,8 @@ _PROBES = (("dog", "n"), ("run", "v"), ("good", "a"), ("well", "r"))
 _PARTIAL = ".wordnet-partial-"  # prefix of an unfinished copy: never a name nltk looks up
 _FIXES = """Fix it one of these ways:
   1. with a network: python -c "import nltk; nltk.download('wordnet')"
-  2. as root: apt-get install wordnet-base wordnet-sense-index
-     (this toolkit then makes them readable by nltk on its own)
+  2. as root: python -m tokenizer.codebook install-wordnet
+     (apt-get install wordnet-base wordnet-sense-index; this toolkit then makes them readable by nltk)
   3. point NLTK_DATA at a folder that holds corpora/wordnet"""
 _lock = threading.Lock()
 _cached: tuple[WordNetCorpusReader, Path | None] | None = None
@@ -58,16 +62,35 @@ class WordNetUnavailableError(UserError, RuntimeError):
     """WordNet could not be found or provisioned; the message lists every way to fix it."""
 
 
-def ensure_wordnet(*, allow_install: bool = True) -> WordNetCorpusReader:
-    """A working WordNet reader: nltk's data, else Debian's files, else apt, else a download."""
+def ensure_wordnet() -> WordNetCorpusReader:
+    """A working WordNet reader: nltk's data, else a copy of Debian's files, else a download.
+    Installs nothing (``install_wordnet`` does, when asked)."""
     global _cached
     with _lock:
         if _cached is None:
-            _cached = _provide(allow_install)
+            _cached = _provide()
         reader, data_dir = _cached
         if data_dir is not None:  # nltk re-checks every file open against nltk.data.path
             _add_path(data_dir)
         return reader
+
+
+def install_wordnet() -> WordNetCorpusReader:
+    """The explicit opt-in: where WordNet cannot be found, install Debian's packages with apt-get
+    (as root), then provide it as ``ensure_wordnet`` does."""
+    try:
+        return ensure_wordnet()
+    except WordNetUnavailableError:
+        pass
+    try:
+        _apt_install()
+    except Exception as exc:  # not root, no apt-get, or apt failed: one line, then the fixes
+        text = " ".join(str(exc).split())
+        raise WordNetUnavailableError(
+            f"WordNet could not be installed: {type(exc).__name__}: {text}\n{_FIXES}"
+        ) from None
+    _reset()
+    return ensure_wordnet()
 
 
 def _reset() -> None:  # for tests
@@ -75,7 +98,7 @@ def _reset() -> None:  # for tests
     _cached = None
 
 
-def _provide(allow_install: bool) -> tuple[WordNetCorpusReader, Path | None]:
+def _provide() -> tuple[WordNetCorpusReader, Path | None]:
     problems: list[str] = []
 
     def attempt(label, step):
@@ -90,10 +113,6 @@ def _provide(allow_install: bool) -> tuple[WordNetCorpusReader, Path | None]:
     data_dir = cache_dir() / "nltk_data"
     dict_dir = Path(os.environ.get("VQCT_WORDNET_DICT") or DEBIAN_DICT)
     reader = attempt(f"copy of {dict_dir}", lambda: _from_dict(dict_dir, data_dir))
-    # apt fills DEBIAN_DICT only, so it cannot help when VQCT_WORDNET_DICT points elsewhere.
-    if reader is None and allow_install and "VQCT_WORDNET_DICT" not in os.environ:
-        if attempt("apt-get", _apt_install):
-            reader = attempt(f"copy of {dict_dir}", lambda: _from_dict(dict_dir, data_dir))
     if reader is None:
         reader = attempt("nltk.download", lambda: _download(data_dir))
     if reader is None:

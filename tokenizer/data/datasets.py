@@ -165,7 +165,9 @@ class ImageFiles(_Augmented):
             if labels is not None:
                 item["label"] = labels
             return item
-        raise RuntimeError(f"none of the {len(self)} files under {self.config.root} could be read")
+        raise UserValueError(
+            f"none of the {len(self)} files under {self.config.root} could be read (each is named in a warning above)"
+        )
 
 
 def build_dataset(config: DataConfig) -> Dataset:

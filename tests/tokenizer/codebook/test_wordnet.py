@@ -1,5 +1,6 @@
 """tokenizer.codebook.wordnet: WordNet from nltk's data, Debian's files, apt, or a download."""
 
+import contextlib
 import gzip
 import logging
 import os
@@ -19,8 +20,9 @@ DEBIAN = Path("/usr/share/wordnet")
 
 @pytest.fixture
 def debian_files():
-    """Debian's dict files; ensure_wordnet() installs them first where it may (root + apt)."""
-    w.ensure_wordnet()
+    """Debian's dict files; install_wordnet() installs them first where it may (root + apt)."""
+    with contextlib.suppress(w.WordNetUnavailableError):
+        w.install_wordnet()
     w._reset()
     if not all((DEBIAN / n).is_file() for n in w.DICT_FILES):
         pytest.skip("needs apt-get install wordnet-base wordnet-sense-index")
@@ -87,7 +89,7 @@ def test_copies_debian_files_into_cache(debian_files, isolated, tmp_path, monkey
         f.truncate(100_000)
     old_umask = os.umask(0o002)  # group-writable files would make nltk refuse the copy
     try:
-        wn = w.ensure_wordnet(allow_install=False)
+        wn = w.ensure_wordnet()
     finally:
         os.umask(old_umask)
     target = isolated / "wordnet"
@@ -104,7 +106,7 @@ def test_copies_debian_files_into_cache(debian_files, isolated, tmp_path, monkey
     monkeypatch.setattr(nltk.data, "path", [str(tmp_path / "no_such_dir")])
     monkeypatch.setenv("VQCT_WORDNET_DICT", str(tmp_path / "no_such_dir"))
     monkeypatch.setattr(w, "_copy", lambda *a: pytest.fail("copied again"))
-    assert Path(w.ensure_wordnet(allow_install=False).root.path) == target
+    assert Path(w.ensure_wordnet().root.path) == target
 
 
 def test_unavailable_error_names_every_fix(isolated, tmp_path, monkeypatch):
@@ -113,7 +115,7 @@ def test_unavailable_error_names_every_fix(isolated, tmp_path, monkeypatch):
     monkeypatch.setattr(nltk, "download", lambda *a, **k: downloads.append(k) or False)
     monkeypatch.setattr(w, "_apt_install", lambda: installs.append(1))
     with pytest.raises(w.WordNetUnavailableError) as caught:
-        w.ensure_wordnet(allow_install=False)
+        w.ensure_wordnet()
     err = caught.value
     message = str(err)
     assert "nltk.download('wordnet')" in message
@@ -121,7 +123,7 @@ def test_unavailable_error_names_every_fix(isolated, tmp_path, monkeypatch):
     assert "NLTK_DATA" in message and "corpora/wordnet" in message
     assert "*****" not in message  # nltk's LookupError banner is summarised, not pasted
     assert err.__suppress_context__ and err.__cause__ is None  # no nltk traceback chained
-    assert installs == []  # allow_install=False
+    assert installs == []  # finding WordNet never installs it
     assert downloads and Path(downloads[0]["download_dir"]) == isolated.parent
     assert not (isolated / "wordnet").exists()
 
@@ -139,7 +141,7 @@ def test_half_written_cache_is_not_trusted(debian_files, isolated, monkeypatch):
 
     monkeypatch.setattr(w.shutil, "copyfile", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        w.ensure_wordnet(allow_install=False)
+        w.ensure_wordnet()
     assert list(isolated.iterdir()) == []  # neither a wordnet/ nor a partial folder
     monkeypatch.setattr(w.shutil, "copyfile", real_copy)
 
@@ -152,7 +154,7 @@ def test_half_written_cache_is_not_trusted(debian_files, isolated, monkeypatch):
         (folder / "lexnames").write_text(w.LEXNAMES)
         shutil.copyfile(DEBIAN / "index.noun", folder / "index.noun")
     os.utime(stale, (time.time() - 7200,) * 2)
-    wn = w.ensure_wordnet(allow_install=False)
+    wn = w.ensure_wordnet()
     assert Path(wn.root.path) == damaged
     assert sorted(p.name for p in damaged.iterdir()) == sorted((*w.DICT_FILES, "lexnames"))
     assert not stale.exists() and live.exists()
@@ -187,7 +189,7 @@ def test_apt_install_updates_lists_and_retries_once(isolated, tmp_path, monkeypa
     real_load = w._load
     monkeypatch.setattr(w, "_load", lambda d: "reader" if d else real_load(d))  # fake files
     with caplog.at_level(logging.INFO, logger=w.__name__):
-        assert w.ensure_wordnet() == "reader"
+        assert w.install_wordnet() == "reader"
     install = "apt-get install -y -q --no-install-recommends wordnet-base wordnet-sense-index"
     assert commands == [install, "apt-get update -q", install]
     assert [r.getMessage() for r in caplog.records] == ["installing WordNet from Debian packages"]
@@ -197,8 +199,8 @@ def test_apt_install_updates_lists_and_retries_once(isolated, tmp_path, monkeypa
 def test_apt_failure_is_reported_not_raised(isolated, tmp_path, monkeypatch):
     commands = _fake_apt(monkeypatch, tmp_path, [False, False])
     with pytest.raises(w.WordNetUnavailableError) as caught:
-        w.ensure_wordnet(allow_install=False)
-    assert commands == [] and "apt-get: " not in str(caught.value)  # failures are not cached
-    with pytest.raises(w.WordNetUnavailableError, match="apt-get install failed") as caught:
         w.ensure_wordnet()
+    assert commands == [] and "apt-get: " not in str(caught.value)  # finding never installs
+    with pytest.raises(w.WordNetUnavailableError, match="apt-get install failed") as caught:
+        w.install_wordnet()
     assert len(commands) == 3 and caught.value.__suppress_context__

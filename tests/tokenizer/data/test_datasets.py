@@ -9,6 +9,7 @@ from omegaconf import OmegaConf
 from PIL import Image
 from torch.utils.data import DataLoader
 
+from common.errors import UserValueError
 from tokenizer.data import CELEBAHQ_PARTS, KINDS, DataConfig, build_dataset, collate
 
 
@@ -160,7 +161,7 @@ def test_bad_file_replaced_by_next_item_deterministically(tmp_path):
     fresh = _build(kind="folder", root=str(root), resolution=8)
     assert fresh[1]["path"] == str(root / "a.png")  # wraps around
     (root / "a.png").write_bytes(b"x")
-    with pytest.raises(RuntimeError, match="could be read"):
+    with pytest.raises(UserValueError, match="could be read"):
         _build(kind="folder", root=str(root), resolution=8)[0]
 
 
