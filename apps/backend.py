@@ -20,7 +20,7 @@ from common.errors import UserError
 from common.hub import load_pretrained
 from common.labels import LabelMapError, labels_from_array, palette
 from common.metrics import pixel_metrics, to_unit
-from prior import SamplingConfig, VQCTPrior
+from prior import SamplingConfig, VQCTPrior, condition_tokens
 from tokenizer import LANGUAGE_KINDS, VQCTTokenizer, load_image
 
 MAX_PIXELS = 4096 * 4096
@@ -36,6 +36,7 @@ class DemoInputError(UserError, ValueError):
 class Timed:
     images: list[Image.Image]
     seconds: float
+    notes: tuple[str, ...] = ()  # what was done to the input that the user did not ask for
 
 
 def to_pil(images: torch.Tensor, scale: int = 1) -> list[Image.Image]:
@@ -45,6 +46,17 @@ def to_pil(images: torch.Tensor, scale: int = 1) -> list[Image.Image]:
     if scale > 1:
         pictures = [p.resize((p.width * scale, p.height * scale), Image.NEAREST) for p in pictures]
     return pictures
+
+
+def _checked_seed(seed) -> int:
+    """A seed torch accepts: a whole number in 0 .. 2**63 - 1."""
+    try:
+        value = float(seed)
+    except (TypeError, ValueError):
+        raise DemoInputError(f"the seed must be a whole number, got {seed!r}") from None
+    if not value.is_integer() or not 0 <= value < 2**63:
+        raise DemoInputError(f"the seed must be a whole number from 0 to {2**63 - 1}, got {seed!r}")
+    return int(value)
 
 
 def _checked_array(image, what: str) -> np.ndarray:
@@ -93,6 +105,8 @@ class DemoModels:
     def labels_from_picture(self, picture) -> torch.Tensor:
         """A painted or uploaded map (RGB(A) array, any size) → class ids at the prior's resolution."""
         array = _flatten_alpha(_checked_array(picture, "label map"), (0, 0, 0))
+        cleared = (array == 255).all(-1)  # Clear canvas leaves white, which no palette colour is
+        array[cleared] = palette(max(self.num_classes, 1))[0]
         try:
             labels = labels_from_array(
                 array, self.num_classes, "the label map", tolerance=PAINTED_OFF_PALETTE_TOLERANCE
@@ -104,6 +118,22 @@ class DemoModels:
         top, left = (labels.shape[0] - side) // 2, (labels.shape[1] - side) // 2
         square = Image.fromarray(labels[top : top + side, left : left + side].numpy().astype(np.uint8))
         return torch.from_numpy(np.array(square.resize((size, size), Image.NEAREST))).long()
+
+    def map_notes(self, picture, labels: torch.Tensor) -> tuple[str, ...]:
+        """What happened to a painted map on its way to the prior, where the user would not see it."""
+        height, width = np.asarray(picture).shape[:2]
+        notes = []
+        if height != width:
+            side = min(height, width)
+            notes.append(f"the {width}×{height} map was centre-cropped to {side}×{side}")
+        grid = self.prior.grid
+        cells = condition_tokens(self.prior.layout, labels[None], *grid)[0] - self.prior.layout.condition_offset
+        if bool((labels > 0).any()) and not bool((cells > 0).any()):
+            notes.append(
+                f"every painted shape is smaller than a token cell ({grid[0]}×{grid[1]} cells): "
+                "the prior sees an empty map; paint larger shapes"
+            )
+        return tuple(notes)
 
     def _image(self, picture, resolution: int) -> torch.Tensor:
         array = _flatten_alpha(_checked_array(picture, "image"), (255, 255, 255))
@@ -121,12 +151,13 @@ class DemoModels:
     ) -> Timed:
         """``num`` images for the painted map (or unconditional samples for an unconditional prior)."""
         started = time.perf_counter()
-        condition = None
+        condition, notes = None, ()
         if self.prior.prior_config.condition == "semantic":
             condition = self.labels_from_picture(picture)
+            notes = self.map_notes(picture, condition)
         sampling = self._sampling(temperature, top_k, guidance)
         sampling.batch_size = 1 if progress is not None else sampling.batch_size
-        generator = torch.Generator(self.device).manual_seed(int(seed))
+        generator = torch.Generator(self.device).manual_seed(_checked_seed(seed))
         images = []
         for k in range(int(num)):
             if progress is not None:
@@ -134,7 +165,7 @@ class DemoModels:
             cond = condition[None] if condition is not None else None
             _, sample = self.prior.generate(cond, num=1, sampling=sampling, generator=generator)
             images.append(sample)
-        return Timed(to_pil(torch.cat(images), self.scale), time.perf_counter() - started)
+        return Timed(to_pil(torch.cat(images), self.scale), time.perf_counter() - started, notes)
 
     def complete(
         self, picture, region_layer, num: int, seed: int, temperature: float, top_k: int | None, progress=None
@@ -155,7 +186,7 @@ class DemoModels:
         mask = Image.fromarray(painted.astype(np.uint8) * 255)
         region = load_image(mask, self.prior.resolution).mean(0) > 0
         sampling = self._sampling(temperature, top_k, 1.0)
-        generator = torch.Generator(self.device).manual_seed(int(seed))
+        generator = torch.Generator(self.device).manual_seed(_checked_seed(seed))
         results = []
         for k in range(int(num)):
             if progress is not None:

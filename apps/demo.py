@@ -28,7 +28,7 @@ import gradio as gr
 import numpy as np
 from PIL import Image
 
-from common.errors import UserError, UserFileNotFoundError, exit_code
+from common.errors import UserError, UserFileNotFoundError, UserValueError, exit_code
 from common.labels import palette
 from prior.sampling_options import validation_examples
 from tokenizer import label_names
@@ -102,7 +102,7 @@ def build_app(models: DemoModels, examples_dir: Path) -> gr.Blocks:
     def synthesize(editor, num, seed, temperature, top_k, guidance, progress=gr.Progress()):
         picture = editor.get("composite") if isinstance(editor, dict) else editor
         result = models.synthesize(picture, num, seed, temperature, top_k, guidance, progress=progress)
-        return result.images, f"{len(result.images)} images in {result.seconds:.1f} s"
+        return result.images, " · ".join([f"{len(result.images)} images in {result.seconds:.1f} s", *result.notes])
 
     @_user_errors
     def complete(editor, num, seed, temperature, top_k, progress=gr.Progress()):
@@ -247,10 +247,21 @@ def launch(
     share: bool = False,
     block: bool = True,
 ) -> gr.Blocks:
+    if port is not None and not port_is_free(host, port):  # checked first: gradio's own error is a traceback
+        raise UserValueError(f"--port {port}: another program is listening on {host}:{port}; pass another --port")
     models = DemoModels(prior, tokenizer)
     app = build_app(models, Path(tempfile.mkdtemp(prefix="vqct-demo-")))
     app.queue().launch(server_name=host, server_port=port, share=share, prevent_thread_lock=not block, show_error=True)
     return app
+
+
+def port_is_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
 
 
 def main(argv: list[str] | None = None) -> int:

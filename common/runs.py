@@ -7,6 +7,7 @@ import argparse
 import json
 import logging
 import math
+import pickle
 import re
 import shutil
 from collections.abc import Callable, Iterator
@@ -17,15 +18,19 @@ import torch
 from accelerate import Accelerator
 from accelerate.utils import DataLoaderConfiguration, ProjectConfiguration, set_seed
 from huggingface_hub import HfApi
+from safetensors import SafetensorError
 from safetensors.torch import save_file
 from torch.utils.data import Subset
 
 from .atomic import atomic_directory, remove_leftovers, write_json
 from .card import write_model_card
 from .config import ConfigError, load_config, to_dict, to_yaml
-from .errors import UserFileNotFoundError
+from .errors import UserFileNotFoundError, UserValueError
 
 CHECKPOINT_PATTERN = re.compile(r"^checkpoint-(\d+)$")
+# What loading a damaged checkpoint raises: safetensors' and torch's readers on a cut-short file,
+# a missing file, a weights-only unpickler refusing what it finds.
+UNREADABLE_CHECKPOINT = (SafetensorError, RuntimeError, EOFError, OSError, ValueError, KeyError, pickle.UnpicklingError)
 
 
 @dataclass
@@ -119,23 +124,43 @@ def make_accelerator(config: RunConfig) -> Accelerator:
     return accelerator
 
 
-def resume(accelerator: Accelerator, config: RunConfig, project: str, log) -> tuple[int, list[dict], Path | None]:
+def resume(
+    accelerator: Accelerator,
+    config: RunConfig,
+    project: str,
+    log,
+    load_extra: Callable[[Path], None] | None = None,
+) -> tuple[int, list[dict]]:
     """Load the checkpoint ``resume_from_checkpoint`` names (if any) and start the trackers:
-    (step, metrics history up to that step, the checkpoint folder or None). Extra state saved with
-    ``save_checkpoint(tensors=…)`` is the caller's to read from that folder."""
+    (step, metrics history up to that step). ``load_extra(folder)`` reads what the caller saved
+    beside accelerate's state (``save_checkpoint(tensors=…)``). With ``latest``, a checkpoint that
+    does not load (a file cut short, a disk that filled up) is passed over, with a warning, for
+    the newest one that does."""
     output_dir = Path(config.output_dir)
-    step, history, path = 0, [], None
-    found = resolve_resume(output_dir, config.resume_from_checkpoint)
-    if found is not None:
-        step, path = found
-        accelerator.load_state(str(path))
+    step, history = 0, []
+    candidates = resume_candidates(output_dir, config.resume_from_checkpoint)
+    failures = []
+    for candidate_step, path in candidates:
+        try:
+            accelerator.load_state(str(path))
+            if load_extra is not None:
+                load_extra(path)
+        except UNREADABLE_CHECKPOINT as error:
+            failures.append(f"{path}: {type(error).__name__}: {' '.join(str(error).split())[:200]}")
+            log.warning("%s does not load (%s): trying an older checkpoint", path, failures[-1])
+            continue
+        step = candidate_step
         history = [entry for entry in read_history(output_dir) if entry["step"] <= step]
         log.info("resumed from %s at step %d", path, step)
+        break
+    else:
+        if failures:
+            raise UserValueError("no checkpoint could be loaded:\n  " + "\n  ".join(failures))
     if accelerator.is_main_process:
         accelerator.init_trackers(
             project, config={k: str(v) for k, v in to_dict(config).items() if not isinstance(v, dict)}
         )
-    return step, history, path
+    return step, history
 
 
 def save_final(model, config: RunConfig, log, *, kind: str, metrics: dict | None, grid: Path | None) -> Path:
@@ -201,20 +226,20 @@ def checkpoints(output_dir: Path) -> list[tuple[int, Path]]:
     return sorted(found)
 
 
-def resolve_resume(output_dir: Path, resume: str | None) -> tuple[int, Path] | None:
-    """The checkpoint to resume from: ``latest`` (None when there is none yet) or a folder."""
+def resume_candidates(output_dir: Path, resume: str | None) -> list[tuple[int, Path]]:
+    """The checkpoints to try, in order: every one newest first for ``latest`` (none yet: an empty
+    list), or the one folder named."""
     if resume is None:
-        return None
+        return []
     if resume == "latest":
-        found = checkpoints(output_dir)
-        return found[-1] if found else None
+        return checkpoints(output_dir)[::-1]
     path = Path(resume)
     match = CHECKPOINT_PATTERN.match(path.name)
     if not path.is_dir() or not match:
         raise UserFileNotFoundError(
             f"resume_from_checkpoint: {path} is not a checkpoint-<step> folder (or use 'latest')"
         )
-    return int(match.group(1)), path
+    return [(int(match.group(1)), path)]
 
 
 def save_checkpoint(

@@ -203,9 +203,8 @@ def train(argv: list[str] | None = None) -> int:
     if config.ema_decay > 0:
         ema = EMAModel(model.prior.parameters(), decay=config.ema_decay, use_ema_warmup=True)
         ema.to(accelerator.device)
-    step, history, resumed_from = resume(accelerator, config, "prior", log)
-    if ema is not None and resumed_from is not None:
-        load_ema(ema, resumed_from / EMA_FILE, accelerator.device)
+    load_extra = None if ema is None else (lambda folder: load_ema(ema, folder / EMA_FILE, accelerator.device))
+    step, history = resume(accelerator, config, "prior", log, load_extra)
     if accelerator.is_main_process:
         log.info(
             "prior: %s, condition %s, %.2f M parameters, grid %s, vocabulary %d, %d training sequences",

@@ -57,6 +57,13 @@ def data_config(data: str, resolution: int, num: int | None) -> DataConfig:
     return replace(config.evaluation_view(config.split), resolution=resolution)
 
 
+def unreadable_files(dataset) -> set[str]:
+    """The files a (possibly Subset-wrapped) image-file data set could not read so far."""
+    while isinstance(dataset, Subset):
+        dataset = dataset.dataset
+    return set(getattr(dataset, "skipped", ()))
+
+
 @torch.no_grad()
 def evaluate(
     model: VQCTTokenizer,
@@ -76,6 +83,10 @@ def evaluate(
     count = 0
     for batch in tqdm(loader, desc="evaluating", unit=" batch", leave=False):
         images = batch["image"].to(device)
+        if "substituted" in batch:  # an unreadable file's stand-in would count an image twice
+            images = images[~batch["substituted"].to(device)]
+            if not len(images):
+                continue
         # The forward pass, not decode(encode()): the same reconstructions in eval mode, and it
         # also serves the quantizer-free reference (kind=none), which has no codes to decode.
         reconstructions, quantized = model(images)
@@ -88,6 +99,10 @@ def evaluate(
             reconstructed.append(reconstructions.clamp(-1, 1).cpu())
     metrics = {name: float(torch.cat(values).mean()) for name, values in measured.items()}
     metrics["images"] = count
+    skipped = sorted(unreadable_files(dataset))
+    if skipped:
+        metrics["skipped"] = skipped
+        log.warning("%d unreadable file(s) left out of the metrics, e.g. %s", len(skipped), skipped[0])
     metrics |= {key.removeprefix("usage/"): value for key, value in histogram.metrics(model.group_names).items()}
     if fid:
         log.info("FID on %d reconstructions against their originals (Inception on %s)", count, device)

@@ -163,7 +163,7 @@ def train(argv: list[str] | None = None) -> int:
     bare_model = accelerator.unwrap_model(model)
     names = bare_model.group_names
 
-    step, history, _ = resume(accelerator, config, "tokenizer", log)
+    step, history = resume(accelerator, config, "tokenizer", log)
     if accelerator.is_main_process:
         log.info(
             "model: %s quantizer, %.2f M parameters, codebooks %s, lr %.3g",

@@ -2,6 +2,7 @@
 (one test per tab, plus the bad inputs that must come back as messages)."""
 
 import os
+import socket
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -112,6 +113,38 @@ def test_bad_input_is_a_message_and_the_app_keeps_serving(client, pictures, tab,
         client.predict(*make_args(pictures), api_name=tab)
     gallery, _ = client.predict(editor(pictures["map"]), 1, 0, 1.0, 0, 1.0, api_name="/synthesize")
     assert len(gallery) == 1
+
+
+def test_a_map_drawn_on_a_cleared_canvas_is_accepted(client, tmp_path):
+    """Clear canvas leaves white, which is not a palette colour: it is read as background."""
+    picture = np.full((64, 64, 3), 255, dtype=np.uint8)
+    picture[8:56, 8:56] = palette(9)[2]
+    Image.fromarray(picture).save(tmp_path / "drawn.png")
+    gallery, info = client.predict(editor(tmp_path / "drawn.png"), 1, 0, 1.0, 0, 1.0, api_name="/synthesize")
+    assert len(gallery) == 1 and "1 images in" in info
+
+
+def test_what_happens_to_the_map_is_said(client, tmp_path):
+    picture = np.zeros((40, 64, 3), dtype=np.uint8)  # not square, and one shape smaller than a cell
+    picture[20, 30] = palette(9)[4]
+    Image.fromarray(picture).save(tmp_path / "dot.png")
+    _, info = client.predict(editor(tmp_path / "dot.png"), 1, 0, 1.0, 0, 1.0, api_name="/synthesize")
+    assert "centre-cropped to 40×40" in info and "smaller than a token cell" in info
+
+
+@pytest.mark.parametrize("seed", [1e30, -1])
+def test_a_seed_out_of_range_is_a_message(client, pictures, seed):
+    with pytest.raises(Exception, match="seed must be a whole number"):
+        client.predict(editor(pictures["map"]), 1, seed, 1.0, 0, 1.0, api_name="/synthesize")
+
+
+def test_a_port_in_use_is_one_line(prior_dir):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        with pytest.raises(UserValueError, match=f"--port {port}: another program is listening"):
+            launch(str(prior_dir), port=port, block=False)
 
 
 def test_oversized_images_are_refused_before_any_work():

@@ -1,12 +1,25 @@
-"""What both train scripts share: the run keys checked before anything runs, and a training set
-too small for one batch stopped at once instead of looping forever."""
+"""What both train scripts share: the run keys checked before anything runs, a training set too
+small for one batch stopped at once instead of looping forever, and resuming past a damaged
+checkpoint."""
+
+import logging
 
 import pytest
+import torch
 from accelerate import Accelerator
 from torch.utils.data import DataLoader
 
 from common.config import ConfigError
-from common.runs import RUN_MINIMUMS, RunConfig, check_run_config, read_run_config, resumable_batches
+from common.errors import UserValueError
+from common.runs import (
+    RUN_MINIMUMS,
+    RunConfig,
+    check_run_config,
+    read_run_config,
+    resumable_batches,
+    resume,
+    save_checkpoint,
+)
 
 
 @pytest.mark.parametrize("key", sorted(RUN_MINIMUMS))
@@ -31,3 +44,34 @@ def test_fewer_items_than_a_batch_is_an_error_not_a_hang():
     batches = resumable_batches(accelerator, loader, steps_done=lambda: 0, max_steps=10, accumulation=1)
     with pytest.raises(ConfigError, match="2 items, fewer than one batch of 4"):
         next(batches)
+
+
+def saved_run(tmp_path, steps):
+    accelerator = Accelerator(cpu=True)
+    model = accelerator.prepare(torch.nn.Linear(3, 3))
+    for step in steps:
+        with torch.no_grad():
+            model.weight.fill_(float(step))
+        save_checkpoint(accelerator, tmp_path, step, None)
+    return accelerator, model
+
+
+def test_latest_passes_over_a_damaged_checkpoint_for_the_newest_that_loads(tmp_path, caplog):
+    accelerator, model = saved_run(tmp_path, [1, 2])
+    damaged = tmp_path / "checkpoints" / "checkpoint-2" / "model.safetensors"
+    damaged.write_bytes(damaged.read_bytes()[:50])  # cut short, as by a full disk
+    config = RunConfig(output_dir=str(tmp_path), resume_from_checkpoint="latest")
+    with caplog.at_level(logging.WARNING):
+        step, _ = resume(accelerator, config, "test", logging.getLogger("test"))
+    assert step == 1 and torch.all(model.weight == 1.0)
+    assert "checkpoint-2 does not load" in caplog.text
+
+
+def test_no_loadable_checkpoint_is_one_error_naming_each(tmp_path):
+    accelerator, _ = saved_run(tmp_path, [1, 2])
+    for step in (1, 2):
+        (tmp_path / "checkpoints" / f"checkpoint-{step}" / "model.safetensors").write_bytes(b"x")
+    config = RunConfig(output_dir=str(tmp_path), resume_from_checkpoint="latest")
+    with pytest.raises(UserValueError, match="no checkpoint could be loaded") as caught:
+        resume(accelerator, config, "test", logging.getLogger("test"))
+    assert "checkpoint-1" in str(caught.value) and "checkpoint-2" in str(caught.value)

@@ -36,8 +36,7 @@ def training_state(accelerator: Accelerator):
 
 def resume_from(accelerator: Accelerator, folder: Path, ema: EMAModel) -> None:
     config = RunConfig(output_dir=str(folder.parent.parent), resume_from_checkpoint=str(folder))
-    _, _, path = resume(accelerator, config, "test", LOG)
-    load_ema(ema, path / EMA_FILE, accelerator.device)
+    resume(accelerator, config, "test", LOG, lambda path: load_ema(ema, path / EMA_FILE, accelerator.device))
 
 
 @pytest.fixture(scope="module")

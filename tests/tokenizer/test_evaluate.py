@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -104,3 +105,18 @@ def test_data_argument_forms(tmp_path):
     assert (config.kind, config.split, config.resolution, config.flip) == ("celebahq", "validation", 128, False)
     with pytest.raises(FileNotFoundError, match="--data"):
         data_config(str(tmp_path / "nothing"), 32, None)
+
+
+def test_unreadable_files_are_left_out_not_counted_twice(run_with_checkpoints, tmp_path):
+    vqct, _ = run_with_checkpoints
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    for i in range(3):
+        Image.new("RGB", (40, 40), (60 * i, 90, 120)).save(folder / f"good{i}.png")
+    for i in range(2):
+        (folder / f"broken{i}.png").write_bytes(b"not an image")
+    out = tmp_path / "eval"
+    assert main(["--model", str(vqct), "--data", str(folder), "--out", str(out), "--no-fid", "--batch-size", "2"]) == 0
+    run = json.loads((out / "metrics.json").read_text())["models"]["run"]
+    assert run["images"] == 3
+    assert [Path(p).name for p in run["skipped"]] == ["broken0.png", "broken1.png"]

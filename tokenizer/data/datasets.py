@@ -161,7 +161,8 @@ class ImageFiles(_Augmented):
                 self.train and self.config.flip,
                 rng,
             )
-            item = {"image": pixels, "path": str(self.paths[candidate])}
+            # substituted: this index's own file was unreadable (evaluation leaves such items out)
+            item = {"image": pixels, "path": str(self.paths[candidate]), "substituted": candidate != index}
             if labels is not None:
                 item["label"] = labels
             return item

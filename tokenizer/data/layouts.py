@@ -68,10 +68,25 @@ def _list_images(folder: Path, recursive: bool) -> list[Path]:
         return []
     if not recursive:
         return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
-    found = []
-    for directory, _, names in os.walk(folder, followlinks=True):
+    # Symlinks are followed, but every real folder is entered and every real file kept once (the
+    # first by relative path): a link loop cannot multiply files, and one image cannot be in both
+    # splits under two names.
+    found, seen_folders = [], set()
+    for directory, subfolders, names in os.walk(folder, followlinks=True):
+        real = os.path.realpath(directory)
+        if real in seen_folders:
+            subfolders[:] = []
+            continue
+        seen_folders.add(real)
+        subfolders.sort()
         found += [Path(directory, n) for n in names if Path(n).suffix.lower() in IMAGE_EXTENSIONS]
-    return sorted(found, key=lambda p: p.relative_to(folder).as_posix())
+    unique, seen_files = [], set()
+    for path in sorted(found, key=lambda p: p.relative_to(folder).as_posix()):
+        real = os.path.realpath(path)
+        if real not in seen_files and os.path.isfile(real):
+            seen_files.add(real)
+            unique.append(path)
+    return unique
 
 
 def _folder(root: Path, split: str) -> list[Path]:

@@ -383,3 +383,22 @@ def test_the_evaluation_view_is_the_same_data_without_augmentation():
     assert (view.split, view.crop, view.flip) == ("validation", "center", False)
     assert (view.kind, view.root, view.resolution, view.seed) == ("folder", "somewhere", 48, 5)
     assert train.evaluation_view("train").split == "train" and train.crop == "random"  # the original is untouched
+
+
+def test_a_symlink_loop_lists_each_real_file_once_in_one_split(tmp_path):
+    root = tmp_path / "loop"
+    (root / "sub").mkdir(parents=True)
+    for name in ("a.png", "b.png", "sub/c.png"):
+        Image.new("RGB", (16, 16), (10, 200, 30)).save(root / name)
+    (root / "sub" / "back").symlink_to(root, target_is_directory=True)  # root → sub → back → root …
+    (root / "alias.png").symlink_to(root / "a.png")  # one image under two names
+    everything = build_dataset(DataConfig(kind="folder", root=str(root), split="all", resolution=8))
+    assert sorted(Path(p).name for p in everything.paths) == ["a.png", "b.png", "c.png"]
+    splits = [
+        {
+            str(Path(p).resolve())
+            for p in build_dataset(DataConfig(kind="folder", root=str(root), split=s, resolution=8)).paths
+        }
+        for s in ("train", "validation")
+    ]
+    assert not splits[0] & splits[1] and len(splits[0] | splits[1]) == 3

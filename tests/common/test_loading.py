@@ -1,0 +1,40 @@
+"""A model folder that cannot be loaded is one error naming the folder or file, never a
+safetensors or JSON traceback, and a missing local folder is not mistaken for a Hub repo."""
+
+import pytest
+
+from common.errors import UserFileNotFoundError, UserValueError
+from common.hub import load_pretrained
+from tokenizer import VQCTTokenizer
+
+
+@pytest.fixture
+def saved(tmp_path, tiny_config):
+    folder = tmp_path / "tokenizer"
+    VQCTTokenizer.build(tiny_config("vq")).save_pretrained(folder)
+    return folder
+
+
+def test_a_whole_folder_loads(saved):
+    assert isinstance(load_pretrained(VQCTTokenizer, str(saved), "--tokenizer"), VQCTTokenizer)
+
+
+def test_weights_cut_short_name_the_file(saved):
+    weights = saved / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:500])
+    with pytest.raises(UserValueError, match=r"--tokenizer .*model\.safetensors: unreadable weights"):
+        load_pretrained(VQCTTokenizer, str(saved), "--tokenizer")
+
+
+def test_a_config_that_is_not_json_names_the_file(saved):
+    (saved / "config.json").write_text('{"model_config": ')
+    with pytest.raises(UserValueError, match=r"config\.json: not valid JSON"):
+        load_pretrained(VQCTTokenizer, str(saved), "--tokenizer")
+
+
+def test_a_missing_file_or_folder_is_named(saved, tmp_path):
+    (saved / "model.safetensors").unlink()
+    with pytest.raises(UserFileNotFoundError, match="no model.safetensors"):
+        load_pretrained(VQCTTokenizer, str(saved), "--tokenizer")
+    with pytest.raises(UserFileNotFoundError, match="no such folder"):
+        load_pretrained(VQCTTokenizer, str(tmp_path / "not" / "here"), "--tokenizer")
