@@ -97,6 +97,7 @@ def test_resume_latest_continues_to_the_same_weights(trained, tokenizer_dir, tmp
 def test_missing_tokenizer_is_one_clear_error(tmp_path):
     done = launch(tmp_path / "run", "", "max_steps=1")
     assert done.returncode != 0 and "tokenizer is not set" in done.stderr
+    assert "Traceback" not in done.stderr  # one line, not the launcher's CalledProcessError
 
 
 def test_too_few_classes_names_the_key(trained, tokenizer_dir, tmp_path):
