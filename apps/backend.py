@@ -2,8 +2,9 @@
 completion of a painted region, and inspection of an image's codes and words.
 
 Every user mistake raises ``DemoInputError`` with a sentence the UI shows as it is (the app
-keeps serving): no image, a file that is not an image, an image above ``MAX_PIXELS``, an empty
-region, a map painted outside the palette. Grayscale, palette and RGBA images are converted.
+keeps serving): no image, a file that is not an image or is cut short, an image above
+``MAX_PIXELS`` (refused from its header, before any pixel is decoded), an empty region, a map
+painted outside the palette. Grayscale, palette and RGBA images are converted.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from prior import SamplingConfig, VQCTPrior, condition_tokens
 from tokenizer import LANGUAGE_KINDS, VQCTTokenizer, load_image
 
 MAX_PIXELS = 4096 * 4096
+# What Pillow raises for a file that is not an image, or one whose pixels cannot all be decoded.
+UNREADABLE = (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError)
 # Brush strokes are anti-aliased against the canvas: allow more stray edge pixels than a file.
 PAINTED_OFF_PALETTE_TOLERANCE = 0.05
 
@@ -37,6 +40,7 @@ class Timed:
     images: list[Image.Image]
     seconds: float
     notes: tuple[str, ...] = ()  # what was done to the input that the user did not ask for
+    condition: Image.Image | None = None  # the label map as the prior read it, one colour a token cell
 
 
 def to_pil(images: torch.Tensor, scale: int = 1) -> list[Image.Image]:
@@ -59,6 +63,31 @@ def _checked_seed(seed) -> int:
     return int(value)
 
 
+def _size_message(what: str, width: int, height: int) -> str:
+    return f"the {what} is {width}×{height} pixels; the limit is {MAX_PIXELS // 4096}×4096"
+
+
+def check_upload(path) -> None:
+    """An uploaded file (a path or a file object), before anything decodes it: an image Pillow reads
+    whole, of at most ``MAX_PIXELS``. The size comes from the header, so a huge image is refused at
+    once. Messages never name the file's path on the server."""
+    try:
+        image = Image.open(path)
+    except UNREADABLE:
+        raise DemoInputError(
+            "the uploaded file is not an image this app reads (PNG, JPEG, WebP, BMP, GIF or TIFF; SVG is not one)"
+        ) from None
+    with image:
+        if image.width * image.height > MAX_PIXELS:
+            raise DemoInputError(_size_message("uploaded image", image.width, image.height))
+        try:
+            image.load()
+        except UNREADABLE:
+            raise DemoInputError(
+                f"the uploaded {image.format} file is cut short or damaged: its pixels cannot be read"
+            ) from None
+
+
 def _checked_array(image, what: str) -> np.ndarray:
     if image is None:
         raise DemoInputError(f"no {what}: upload or draw one first")
@@ -66,9 +95,7 @@ def _checked_array(image, what: str) -> np.ndarray:
     if array.dtype == object or array.ndim not in (2, 3):
         raise DemoInputError(f"the {what} is not an image")
     if array.shape[0] * array.shape[1] > MAX_PIXELS:
-        raise DemoInputError(
-            f"the {what} is {array.shape[1]}×{array.shape[0]} pixels; the limit is {MAX_PIXELS // 4096}×4096"
-        )
+        raise DemoInputError(_size_message(what, array.shape[1], array.shape[0]))
     return array
 
 
@@ -119,7 +146,34 @@ class DemoModels:
         square = Image.fromarray(labels[top : top + side, left : left + side].numpy().astype(np.uint8))
         return torch.from_numpy(np.array(square.resize((size, size), Image.NEAREST))).long()
 
-    def map_notes(self, picture, labels: torch.Tensor) -> tuple[str, ...]:
+    def requested_map(self, composite, background, example):
+        """The map a synthesis request means. ``example`` is the example map the server last put on
+        the canvas (None once the user uploads or clears). For a moment after an example is chosen the
+        browser still sends the canvas it had before, whose background is not the example; painting
+        never changes the background (brush strokes go to a layer). So a background other than the
+        example's means the canvas has not drawn the example yet, and the example is the map."""
+        if example is None or background is None:
+            return composite
+        if isinstance(example, (str, Path)):
+            with Image.open(example) as image:
+                example = np.asarray(image.convert("RGBA"))
+        try:
+            caught_up = torch.equal(self.labels_from_picture(background), self.labels_from_picture(example))
+        except DemoInputError:  # a background that is no map at all is not the example either
+            caught_up = False
+        return composite if caught_up else example
+
+    def cells(self, labels: torch.Tensor) -> torch.Tensor:
+        """The map as the prior reads it: the majority class of each token cell, [h, w]."""
+        layout, grid = self.prior.layout, self.prior.grid
+        return (condition_tokens(layout, labels[None], *grid)[0] - layout.condition_offset).view(*grid)
+
+    def cells_picture(self, cells: torch.Tensor) -> Image.Image:
+        colours = palette(max(self.num_classes, 1))[cells.clamp(0, self.num_classes - 1).numpy()]
+        side = self.prior.resolution * self.scale
+        return Image.fromarray(colours).resize((side, side), Image.NEAREST)
+
+    def map_notes(self, picture, labels: torch.Tensor, cells: torch.Tensor) -> tuple[str, ...]:
         """What happened to a painted map on its way to the prior, where the user would not see it."""
         height, width = np.asarray(picture).shape[:2]
         notes = []
@@ -127,7 +181,6 @@ class DemoModels:
             side = min(height, width)
             notes.append(f"the {width}×{height} map was centre-cropped to {side}×{side}")
         grid = self.prior.grid
-        cells = condition_tokens(self.prior.layout, labels[None], *grid)[0] - self.prior.layout.condition_offset
         if bool((labels > 0).any()) and not bool((cells > 0).any()):
             notes.append(
                 f"every painted shape is smaller than a token cell ({grid[0]}×{grid[1]} cells): "
@@ -151,10 +204,11 @@ class DemoModels:
     ) -> Timed:
         """``num`` images for the painted map (or unconditional samples for an unconditional prior)."""
         started = time.perf_counter()
-        condition, notes = None, ()
+        condition, notes, seen = None, (), None
         if self.prior.prior_config.condition == "semantic":
             condition = self.labels_from_picture(picture)
-            notes = self.map_notes(picture, condition)
+            cells = self.cells(condition)
+            notes, seen = self.map_notes(picture, condition, cells), self.cells_picture(cells)
         sampling = self._sampling(temperature, top_k, guidance)
         sampling.batch_size = 1 if progress is not None else sampling.batch_size
         generator = torch.Generator(self.device).manual_seed(_checked_seed(seed))
@@ -165,7 +219,7 @@ class DemoModels:
             cond = condition[None] if condition is not None else None
             _, sample = self.prior.generate(cond, num=1, sampling=sampling, generator=generator)
             images.append(sample)
-        return Timed(to_pil(torch.cat(images), self.scale), time.perf_counter() - started, notes)
+        return Timed(to_pil(torch.cat(images), self.scale), time.perf_counter() - started, notes, seen)
 
     def complete(
         self, picture, region_layer, num: int, seed: int, temperature: float, top_k: int | None, progress=None

@@ -22,6 +22,7 @@ import argparse
 import socket
 import sys
 import tempfile
+from io import BytesIO
 from pathlib import Path
 
 import gradio as gr
@@ -33,7 +34,7 @@ from common.labels import palette
 from prior.sampling_options import validation_examples
 from tokenizer import label_names
 
-from .backend import DemoInputError, DemoModels, to_pil
+from .backend import DemoInputError, DemoModels, check_upload, to_pil
 
 QUICKSTART = Path("outputs/quickstart")
 CANVAS = 256
@@ -72,6 +73,42 @@ def write_examples(models: DemoModels, folder: Path, count: int = 3) -> dict[str
     return written
 
 
+def _checked(file) -> None:
+    """``check_upload`` on a file Gradio received (a FileData or the bytes of a canvas), as a message."""
+    source = BytesIO(file) if isinstance(file, (bytes, bytearray, memoryview)) else getattr(file, "path", None)
+    if source is None:
+        return
+    try:
+        check_upload(source)
+    except DemoInputError as error:
+        raise gr.Error(str(error)) from None
+
+
+def checked_uploads(component):
+    """``component`` (a gr.Image or gr.ImageEditor) with every file it receives checked before Gradio
+    decodes it: a file that is not an image, is cut short or is too large is a message (no traceback,
+    no server path), the size refused from the header. The methods are wrapped on the instance:
+    a subclass of a Gradio component makes Gradio write a .pyi stub into the source tree."""
+    if isinstance(component, gr.ImageEditor):
+        decode = component.convert_and_format_image
+
+        def convert_and_format_image(file, flatten_on_white: bool = False):
+            _checked(file)
+            return decode(file, flatten_on_white=flatten_on_white)
+
+        component.convert_and_format_image = convert_and_format_image
+    else:
+        preprocess = component.preprocess
+
+        def checked_preprocess(payload):
+            if payload is not None and not (payload.url or "").startswith("data:"):
+                _checked(payload)
+            return preprocess(payload)
+
+        component.preprocess = checked_preprocess
+    return component
+
+
 def _region_layer(size: int) -> np.ndarray:
     """The completion tab's starting region: the lower-right quarter, painted white."""
     layer = np.zeros((size, size, 4), dtype=np.uint8)
@@ -99,10 +136,14 @@ def build_app(models: DemoModels, examples_dir: Path) -> gr.Blocks:
     defaults = models.prior.sampling  # the sliders start at the options the prior was trained to be sampled with
 
     @_user_errors
-    def synthesize(editor, num, seed, temperature, top_k, guidance, progress=gr.Progress()):
-        picture = editor.get("composite") if isinstance(editor, dict) else editor
+    def synthesize(editor, example, num, seed, temperature, top_k, guidance, progress=gr.Progress()):
+        if isinstance(editor, dict):
+            picture = models.requested_map(editor.get("composite"), editor.get("background"), example)
+        else:
+            picture = editor
         result = models.synthesize(picture, num, seed, temperature, top_k, guidance, progress=progress)
-        return result.images, " · ".join([f"{len(result.images)} images in {result.seconds:.1f} s", *result.notes])
+        info = " · ".join([f"{len(result.images)} images in {result.seconds:.1f} s", *result.notes])
+        return result.images, result.condition, info
 
     @_user_errors
     def complete(editor, num, seed, temperature, top_k, progress=gr.Progress()):
@@ -134,23 +175,42 @@ def build_app(models: DemoModels, examples_dir: Path) -> gr.Blocks:
         with gr.Tab("Synthesis", id="synthesis"):
             with gr.Row():
                 with gr.Column():
-                    map_editor = gr.ImageEditor(
-                        value=str(examples["maps"][0]) if examples["maps"] else None,
-                        type="numpy",
-                        image_mode="RGBA",
-                        brush=brush,
-                        sources=["upload"],
-                        layers=False,
-                        transforms=[],
-                        canvas_size=(CANVAS, CANVAS),
-                        label="Semantic map: paint with the class colours"
-                        if semantic
-                        else "Unconditional prior: the map is ignored",
+                    map_editor = checked_uploads(
+                        gr.ImageEditor(
+                            value=str(examples["maps"][0]) if examples["maps"] else None,
+                            type="numpy",
+                            image_mode="RGBA",
+                            brush=brush,
+                            sources=["upload"],
+                            layers=False,
+                            transforms=[],
+                            canvas_size=(CANVAS, CANVAS),
+                            label="Semantic map: paint with the class colours"
+                            if semantic
+                            else "Unconditional prior: the map is ignored",
+                        )
                     )
                     if semantic:
                         gr.HTML(_legend(models, class_names(models)))
+                    # The example on the canvas, kept on the server: a request sent before the browser
+                    # has drawn it still carries the old canvas (DemoModels.requested_map).
+                    chosen_example = gr.State(None)
                     if examples["maps"]:
-                        gr.Examples([[str(p)] for p in examples["maps"]], inputs=[map_editor], label="Example maps")
+                        example_maps = gr.Dataset(
+                            components=[gr.Image(type="filepath", visible=False)],
+                            samples=[[str(p)] for p in examples["maps"]],
+                            type="index",
+                            label="Example maps",
+                        )
+                        example_maps.click(
+                            lambda k: (str(examples["maps"][k]), str(examples["maps"][k])),
+                            [example_maps],
+                            [map_editor, chosen_example],
+                            queue=False,
+                            show_progress="hidden",
+                        )
+                    for event in (map_editor.upload, map_editor.clear):
+                        event(lambda: None, None, chosen_example, queue=False, show_progress="hidden")
                 with gr.Column():
                     num = gr.Slider(1, 16, value=4, step=1, label="images")
                     seed = gr.Number(value=0, precision=0, label="seed")
@@ -160,12 +220,20 @@ def build_app(models: DemoModels, examples_dir: Path) -> gr.Blocks:
                         1.0, 5.0, value=defaults.guidance_scale, step=0.1, label="classifier-free guidance"
                     )
                     synth_button = gr.Button("Synthesize", variant="primary", elem_id="synthesize")
-            synth_gallery = gr.Gallery(label="Samples", columns=4, elem_id="synthesis-gallery")
+            with gr.Row():
+                synth_gallery = gr.Gallery(label="Samples", columns=4, elem_id="synthesis-gallery", scale=3)
+                prior_view = gr.Image(
+                    label="The map as the prior read it (one class a token cell)",
+                    elem_id="prior-view",
+                    format="png",  # exact class colours (the default WebP is lossy)
+                    visible=semantic,
+                    scale=1,
+                )
             synth_info = gr.Markdown(elem_id="synthesis-info")
             synth_button.click(
                 synthesize,
-                [map_editor, num, seed, temperature, top_k, guidance],
-                [synth_gallery, synth_info],
+                [map_editor, chosen_example, num, seed, temperature, top_k, guidance],
+                [synth_gallery, prior_view, synth_info],
                 api_name="synthesize",
             )
         with gr.Tab("Completion", id="completion"):
@@ -174,16 +242,18 @@ def build_app(models: DemoModels, examples_dir: Path) -> gr.Blocks:
                 start = {"background": str(examples["images"][0]), "layers": [_region_layer(CANVAS)], "composite": None}
             with gr.Row():
                 with gr.Column():
-                    image_editor = gr.ImageEditor(
-                        value=start,
-                        type="numpy",
-                        image_mode="RGBA",
-                        sources=["upload"],
-                        layers=False,
-                        transforms=[],
-                        brush=gr.Brush(colors=["#ffffff"], color_mode="fixed", default_size=32),
-                        canvas_size=(CANVAS, CANVAS),
-                        label="Upload an image, then paint the region to regenerate",
+                    image_editor = checked_uploads(
+                        gr.ImageEditor(
+                            value=start,
+                            type="numpy",
+                            image_mode="RGBA",
+                            sources=["upload"],
+                            layers=False,
+                            transforms=[],
+                            brush=gr.Brush(colors=["#ffffff"], color_mode="fixed", default_size=32),
+                            canvas_size=(CANVAS, CANVAS),
+                            label="Upload an image, then paint the region to regenerate",
+                        )
                     )
                 with gr.Column():
                     c_num = gr.Slider(1, 16, value=4, step=1, label="completions")
@@ -201,11 +271,13 @@ def build_app(models: DemoModels, examples_dir: Path) -> gr.Blocks:
             )
         with gr.Tab("Inspect", id="inspect"):
             with gr.Row():
-                inspect_input = gr.Image(
-                    value=str(examples["images"][0]) if examples["images"] else None,
-                    type="numpy",
-                    sources=["upload"],
-                    label="Image",
+                inspect_input = checked_uploads(
+                    gr.Image(
+                        value=str(examples["images"][0]) if examples["images"] else None,
+                        type="numpy",
+                        sources=["upload"],
+                        label="Image",
+                    )
                 )
                 reconstruction = gr.Image(label="Reconstruction", elem_id="reconstruction")
             inspect_button = gr.Button("Inspect", variant="primary", elem_id="inspect")

@@ -41,13 +41,15 @@ def capture(url: str, out: Path, *, chromium: str = CHROMIUM, timeout_s: float =
         browser = playwright.chromium.launch(executable_path=chromium, headless=True, args=["--no-sandbox"])
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 1400})
-            page.goto(url, wait_until="networkidle")
+            # Not "networkidle": the app holds a heartbeat stream open for its session state.
+            page.goto(url, wait_until="load")
+            page.wait_for_selector("#synthesize", state="visible", timeout=timeout_s * 1000)
             for tab, button, result in RUNS:
                 page.get_by_role("tab", name=tab).click()
                 started = time.perf_counter()
                 page.locator(f"#{button}").click()
                 page.wait_for_selector(result, state="visible", timeout=timeout_s * 1000)
-                page.wait_for_load_state("networkidle")
+                page.wait_for_function("() => [...document.images].every(image => image.complete)")
                 seconds[tab.lower()] = round(time.perf_counter() - started, 2)
                 page.screenshot(path=str(out / f"{tab.lower()}.png"), full_page=True)
         finally:
