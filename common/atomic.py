@@ -28,6 +28,12 @@ def atomic_directory(target: str | Path) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    swap_in(staging, target)
+
+
+def swap_in(staging: Path, target: Path) -> None:
+    """Move the complete folder ``staging`` to ``target``, replacing what was there, in two renames
+    on one file system (``target`` is never half-written)."""
     retired = None
     if target.exists():
         retired = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))

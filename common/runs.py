@@ -22,7 +22,7 @@ from safetensors import SafetensorError
 from safetensors.torch import save_file
 from torch.utils.data import Subset
 
-from .atomic import atomic_directory, remove_leftovers, write_json
+from .atomic import atomic_directory, remove_leftovers, swap_in, write_json
 from .card import write_model_card
 from .config import ConfigError, load_config, to_dict, to_yaml
 from .errors import UserFileNotFoundError, UserValueError
@@ -257,19 +257,24 @@ def save_checkpoint(
     reads registered objects back with pickle (``weights_only=False``), so a planted file would
     run code on resume."""
     target = output_dir / "checkpoints" / f"checkpoint-{step}"
+    # Every process writes into one staging folder (each adds its own random_states_<rank>.pkl);
+    # only when all have finished does the main process move it into place whole.
+    staging = target.parent / f".{target.name}.tmp-all-ranks"
     if accelerator.is_main_process:
-        with atomic_directory(target) as staging:
-            accelerator.save_state(str(staging))
-            for name, named_tensors in (tensors or {}).items():
-                save_file(
-                    {key: value.contiguous() for key, value in named_tensors.items()},
-                    str(staging / f"{name}.safetensors"),
-                )
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+    accelerator.wait_for_everyone()
+    accelerator.save_state(str(staging))
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        for name, named_tensors in (tensors or {}).items():
+            save_file(
+                {key: value.contiguous() for key, value in named_tensors.items()}, str(staging / f"{name}.safetensors")
+            )
+        swap_in(staging, target)
         if limit is not None:
             for _, old in checkpoints(output_dir)[:-limit]:
                 shutil.rmtree(old, ignore_errors=True)
-    else:
-        accelerator.save_state(str(target))  # non-main ranks only add their own RNG files
     accelerator.wait_for_everyone()
     return target
 

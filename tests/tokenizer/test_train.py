@@ -38,9 +38,11 @@ TINY = [
 ]
 
 
-def launch(output_dir, *overrides, prior_dir=None):
+def launch(output_dir, *overrides, prior_dir=None, processes=1):
     codebook = [] if prior_dir is None else [f"language_codebook={prior_dir}"]
-    return accelerate_command("tokenizer", f"output_dir={output_dir}", *TINY, *codebook, *overrides)
+    return accelerate_command(
+        "tokenizer", f"output_dir={output_dir}", *TINY, *codebook, *overrides, processes=processes
+    )
 
 
 def run(command):
@@ -147,3 +149,13 @@ def test_every_quantizer_trains_through_the_script(tmp_path, tiny_codebook_dir, 
     )
     assert VQCTTokenizer.from_pretrained(out / "final").config.quantizer.kind == kind
     assert json.loads((out / "metrics.json").read_text())["final"]["step"] == 3
+
+
+def test_a_checkpoint_of_two_processes_holds_both_random_states(tmp_path, tiny_codebook_dir):
+    """Every rank writes into the one staging folder that is then moved into place: rank 1's RNG
+    file used to land in a folder that rank 0's rename then replaced."""
+    out = tmp_path / "run"
+    run(launch(out, "max_steps=2", "checkpointing_steps=2", prior_dir=tiny_codebook_dir, processes=2))
+    checkpoint = out / "checkpoints" / "checkpoint-2"
+    assert {"random_states_0.pkl", "random_states_1.pkl"} <= {p.name for p in checkpoint.iterdir()}
+    assert [p.name for p in (out / "checkpoints").iterdir()] == ["checkpoint-2"]  # no staging folder left
