@@ -42,7 +42,9 @@ class RunConfig:
     max_steps: int = 1000
     batch_size: int = 16  # per process
     gradient_accumulation_steps: int = 1
-    mixed_precision: str = "no"  # no | fp16 | bf16
+    # no | fp16 | bf16; unset: what `accelerate launch --mixed_precision` (or accelerate config) says,
+    # which a value here would override
+    mixed_precision: str | None = None
     lr_scheduler: str = "constant"  # any diffusers.optimization.get_scheduler name
     lr_warmup_steps: int = 0
     max_grad_norm: float = 0.0  # 0 = no clipping

@@ -93,7 +93,9 @@ def load_ema(ema: EMAModel, path: Path, device: torch.device) -> None:
     """Restore what ``ema_tensors`` saved (a safetensors file: no pickle, no code)."""
     if not path.is_file():
         raise UserFileNotFoundError(f"{path} is missing: this checkpoint has no EMA weights (resume from another one)")
-    tensors = load_file(str(path), device=str(device))
+    # read on the CPU, then moved: safetensors refuses device strings such as "cpu:0" (a process's
+    # device in a multi-process CPU run)
+    tensors = {name: tensor.to(device) for name, tensor in load_file(str(path)).items()}
     names = [f"shadow.{i:04d}" for i in range(len(ema.shadow_params))]
     if set(tensors) != {*names, "optimization_step"}:
         raise UserValueError(f"{path}: not the EMA of this prior ({len(tensors) - 1} weights, expected {len(names)})")

@@ -75,3 +75,28 @@ def test_no_loadable_checkpoint_is_one_error_naming_each(tmp_path):
     with pytest.raises(UserValueError, match="no checkpoint could be loaded") as caught:
         resume(accelerator, config, "test", logging.getLogger("test"))
     assert "checkpoint-1" in str(caught.value) and "checkpoint-2" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "configured, launched, expected", [(None, "bf16", "bf16"), ("no", "bf16", "no"), (None, None, "no")]
+)
+def test_precision_comes_from_the_launcher_unless_the_config_sets_it(tmp_path, configured, launched, expected):
+    """`accelerate launch --mixed_precision bf16` reaches the script as ACCELERATE_MIXED_PRECISION; a
+    value in the config wins over it, so the shipped configs leave the key unset unless they mean it."""
+    import os
+    import subprocess
+    import sys
+
+    from tests import ROOT
+
+    setting = "" if configured is None else f", mixed_precision={configured!r}"  # None: the default
+    program = (
+        "from common.runs import RunConfig, make_accelerator; "
+        f"print(make_accelerator(RunConfig(output_dir={str(tmp_path)!r}{setting})).mixed_precision)"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "ACCELERATE_MIXED_PRECISION"}
+    if launched:
+        env["ACCELERATE_MIXED_PRECISION"] = launched
+    done = subprocess.run([sys.executable, "-c", program], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == expected

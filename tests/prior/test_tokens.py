@@ -28,7 +28,9 @@ def test_cache_holds_the_tokenizers_codes_and_the_label_maps(tokenizer, tmp_path
     cached = TokenDataset(tmp_path)
     images = torch.stack([dataset[i]["image"] for i in range(10)])
     assert torch.equal(cached.codes, tokenizer.encode(images))
-    assert torch.equal(cached.labels, torch.stack([dataset[i]["label"] for i in range(10)]))
+    assert torch.equal(cached.labels.long(), torch.stack([dataset[i]["label"] for i in range(10)]))
+    assert cached.labels.dtype == torch.uint8  # 1 byte a pixel in memory, not 8
+    assert cached[7]["label"].dtype == torch.int64 and torch.equal(cached[7]["label"], dataset[7]["label"])
     assert cached[7]["codes"].shape == (2, 16, 16) and len(cached) == 10
 
 

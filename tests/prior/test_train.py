@@ -44,8 +44,10 @@ def tokenizer_dir(tiny_codebook, tmp_path_factory, tiny_config):
     return folder
 
 
-def launch(output_dir, tokenizer_dir, *overrides):
-    command = accelerate_command("prior", f"output_dir={output_dir}", f"tokenizer={tokenizer_dir}", *TINY, *overrides)
+def launch(output_dir, tokenizer_dir, *overrides, processes=1):
+    command = accelerate_command(
+        "prior", f"output_dir={output_dir}", f"tokenizer={tokenizer_dir}", *TINY, *overrides, processes=processes
+    )
     return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
 
 
@@ -91,6 +93,27 @@ def test_resume_latest_continues_to_the_same_weights(trained, tokenizer_dir, tmp
     assert "resumed from" in done.stderr and "checkpoint-2" in done.stderr
     a, b = load_file(str(trained / "final" / "model.safetensors")), load_file(str(run / "final" / "model.safetensors"))
     assert a.keys() == b.keys()
+    assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a if k.startswith("prior.")), "the resumed run diverged"
+
+
+def test_two_processes_with_guidance_dropout_and_ema_resume_to_the_uninterrupted_weights(tokenizer_dir, tmp_path):
+    """Two gloo processes, each with its own shard of the token cache, conditions dropped for
+    guidance and the EMA saved beside accelerate's state: resumed from step 2 with two processes,
+    the run ends with the uninterrupted run's weights."""
+    steps = ["max_steps=4", "checkpointing_steps=2", "validation_steps=100", "model.cond_drop_prob=0.5"]
+    reference = tmp_path / "reference"
+    done = launch(reference, tokenizer_dir, *steps, processes=2)
+    assert done.returncode == 0, done.stderr[-3000:]
+    checkpoint = reference / "checkpoints" / "checkpoint-2"
+    assert {"random_states_0.pkl", "random_states_1.pkl", "ema.safetensors"} <= {p.name for p in checkpoint.iterdir()}
+    stopped = tmp_path / "stopped"
+    shutil.copytree(reference, stopped)
+    for finished in (stopped / "checkpoints" / "checkpoint-4", stopped / "final"):
+        shutil.rmtree(finished)
+    done = launch(stopped, tokenizer_dir, *steps, "resume_from_checkpoint=latest", processes=2)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "resumed from" in done.stderr
+    a, b = (load_file(str(run / "final" / "model.safetensors")) for run in (reference, stopped))
     assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a if k.startswith("prior.")), "the resumed run diverged"
 
 

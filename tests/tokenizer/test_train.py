@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -151,11 +152,26 @@ def test_every_quantizer_trains_through_the_script(tmp_path, tiny_codebook_dir, 
     assert json.loads((out / "metrics.json").read_text())["final"]["step"] == 3
 
 
-def test_a_checkpoint_of_two_processes_holds_both_random_states(tmp_path, tiny_codebook_dir):
-    """Every rank writes into the one staging folder that is then moved into place: rank 1's RNG
-    file used to land in a folder that rank 0's rename then replaced."""
-    out = tmp_path / "run"
-    run(launch(out, "max_steps=2", "checkpointing_steps=2", prior_dir=tiny_codebook_dir, processes=2))
-    checkpoint = out / "checkpoints" / "checkpoint-2"
+def test_two_processes_with_the_gan_on_resume_to_the_uninterrupted_weights(tmp_path, tiny_codebook_dir):
+    """Two gloo processes (data sharded between them), the GAN active from step 2: a run stopped
+    after its step-3 checkpoint and resumed with two processes ends where the uninterrupted one does.
+    The checkpoint holds both processes' random states (rank 1's used to be lost: it wrote into a
+    folder that rank 0's rename then replaced) and the unwrapped model (what the figures read)."""
+    steps = ["max_steps=6", "checkpointing_steps=3", "validation_steps=100"]
+    reference = tmp_path / "reference"
+    run(launch(reference, *steps, prior_dir=tiny_codebook_dir, processes=2))
+    checkpoint = reference / "checkpoints" / "checkpoint-3"
     assert {"random_states_0.pkl", "random_states_1.pkl"} <= {p.name for p in checkpoint.iterdir()}
-    assert [p.name for p in (out / "checkpoints").iterdir()] == ["checkpoint-2"]  # no staging folder left
+    assert sorted(p.name for p in (reference / "checkpoints").iterdir()) == ["checkpoint-3", "checkpoint-6"]
+    assert not [key for key in load_file(str(checkpoint / "model.safetensors")) if key.startswith("module.")]
+
+    stopped = tmp_path / "stopped"
+    shutil.copytree(reference, stopped)
+    for finished in (stopped / "checkpoints" / "checkpoint-6", stopped / "final"):
+        shutil.rmtree(finished)  # as if killed between steps 3 and 6
+    resumed = run(launch(stopped, *steps, "resume_from_checkpoint=latest", prior_dir=tiny_codebook_dir, processes=2))
+    assert "resumed from" in resumed.stderr
+    expected, got = weights(reference), weights(stopped)
+    assert expected.keys() == got.keys()
+    for name in expected:
+        assert torch.equal(expected[name], got[name]), name
