@@ -91,9 +91,18 @@ RUN_MINIMUMS = {
 }
 
 
+PRECISIONS = ("no", "fp16", "bf16", "fp8")
+
+
 def check_run_config(config: RunConfig) -> None:
     """Every counting key in range, before anything runs: a zero period would divide by zero after
-    the first step, a negative ``max_steps`` would save an untrained model."""
+    the first step, a negative ``max_steps`` would save an untrained model. ``mixed_precision`` is
+    one accelerate knows; a bare YAML ``no`` (read as false, held by the typed config as "False")
+    means "no"."""
+    if config.mixed_precision == "False":
+        config.mixed_precision = "no"
+    if config.mixed_precision not in (None, *PRECISIONS):
+        raise ConfigError(f"mixed_precision={config.mixed_precision}: must be one of {', '.join(PRECISIONS)}, or unset")
     for key, smallest in RUN_MINIMUMS.items():
         value = getattr(config, key)
         if value < smallest:

@@ -21,6 +21,8 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
+from common.errors import UserValueError
+
 
 class LabelSegmenter(nn.Module):
     def __init__(self, num_classes: int, width: int = 48):
@@ -62,6 +64,9 @@ def train_segmenter(
 ) -> LabelSegmenter:
     """Fit on ``dataset`` items ("image", "label") for ``steps`` Adam steps (cosine-decayed lr);
     with ``reconstruct``, the second half of each batch is replaced by ``reconstruct(images)``."""
+    if len(dataset) == 0:
+        raise UserValueError("no training images for the label segmenter: the data set's train split is empty")
+    batch_size = min(batch_size, len(dataset))  # drop_last with a larger batch would leave no batch: a hang
     torch.manual_seed(seed)
     model = LabelSegmenter(num_classes).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)

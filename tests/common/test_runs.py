@@ -100,3 +100,15 @@ def test_precision_comes_from_the_launcher_unless_the_config_sets_it(tmp_path, c
     done = subprocess.run([sys.executable, "-c", program], cwd=ROOT, env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip().splitlines()[-1] == expected
+
+
+@pytest.mark.parametrize("override, expected", [("mixed_precision=no", "no"), ("mixed_precision=bf16", "bf16")])
+def test_a_bare_no_for_the_precision_means_no(tmp_path, override, expected):
+    """YAML reads a bare `no` as false; the run takes it as "no", not as an unknown mode."""
+    config = read_run_config(RunConfig, [f"output_dir={tmp_path}", override], "test", "configs/")
+    assert config.mixed_precision == expected
+
+
+def test_an_unknown_precision_names_the_key():
+    with pytest.raises(ConfigError, match="mixed_precision=fp64: must be one of no, fp16, bf16"):
+        check_run_config(RunConfig(mixed_precision="fp64"))

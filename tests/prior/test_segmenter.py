@@ -42,3 +42,11 @@ def test_segmenter_learns_the_maps_of_its_training_images():
     predicted = segmenter.predict(images)
     own, other = label_agreement(predicted, labels, 9), label_agreement(predicted, shuffled(labels), 9)
     assert own["foreground_accuracy"] > other["foreground_accuracy"] + 0.2
+
+
+def test_a_train_split_smaller_than_a_batch_trains_instead_of_hanging():
+    """Six stand-in images and the default batch of 32: drop_last left no batch and the step loop
+    never advanced (found by the paper-path rehearsal)."""
+    data = build_dataset(DataConfig(kind="shapes", resolution=32, length=6, validation_length=2))
+    segmenter = train_segmenter(data, 9, steps=3)
+    assert segmenter.predict(torch.stack([data[0]["image"]])).shape == (1, 32, 32)

@@ -1,0 +1,121 @@
+"""The paper's CelebA-HQ path end to end on a generated stand-in in CelebAMask-HQ's layout: the
+paper configs (`celebahq_vqct_f16`, `celebahq_semantic`, `celebahq_masked`) shrunk only in steps,
+width and resolution by overrides — tokenizer, token cache, both priors, sampling, completion and
+evaluation — so that CI meets what a paper-scale run meets before its first GPU hour."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests import ROOT, accelerate_command
+
+IMAGES, VALIDATION = 8, (6, 7)
+PARTS = ("skin", "hair", "l_eye", "r_eye", "nose", "u_lip", "cloth")
+SMALL = ["max_steps=2", "batch_size=2", "mixed_precision=no", "num_workers=0", "checkpointing_steps=2"]
+SMALL += ["validation_steps=2", "validation_batches=1", "log_steps=1", "data.resolution=64"]
+
+
+def _face(rng: np.random.Generator) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """A 128 px picture and 64 px part masks in CelebAMask-HQ's conventions (one PNG per part)."""
+    y, x = np.mgrid[:64, :64]
+    cy, cx = 34 + rng.integers(-3, 4), 32 + rng.integers(-3, 4)
+    masks = {
+        "skin": ((y - cy) / 22) ** 2 + ((x - cx) / 17) ** 2 < 1,
+        "hair": (y < cy - 14) & (abs(x - cx) < 22),
+        "l_eye": (abs(y - cy + 4) < 2) & (abs(x - cx + 7) < 3),
+        "r_eye": (abs(y - cy + 4) < 2) & (abs(x - cx - 7) < 3),
+        "nose": (abs(y - cy - 3) < 3) & (abs(x - cx) < 2),
+        "u_lip": (abs(y - cy - 10) < 2) & (abs(x - cx) < 6),
+        "cloth": y > 58,
+    }
+    colours = {part: rng.integers(0, 256, 3) for part in PARTS}
+    picture = np.full((64, 64, 3), rng.integers(0, 256, 3), dtype=np.uint8)
+    for part in PARTS:  # later parts paint over earlier ones, as the label merge does
+        picture[masks[part]] = colours[part]
+    return np.asarray(Image.fromarray(picture).resize((128, 128), Image.BICUBIC)), masks
+
+
+@pytest.fixture(scope="module")
+def celebahq(tmp_path_factory):
+    root = tmp_path_factory.mktemp("data") / "CelebAMask-HQ"
+    rng = np.random.default_rng(0)
+    for number in range(IMAGES):
+        picture, masks = _face(rng)
+        (root / "CelebA-HQ-img").mkdir(parents=True, exist_ok=True)
+        Image.fromarray(picture).save(root / "CelebA-HQ-img" / f"{number}.jpg", quality=95)
+        folder = root / "CelebAMask-HQ-mask-anno" / str(number // 2000)
+        folder.mkdir(parents=True, exist_ok=True)
+        for part, mask in masks.items():
+            Image.fromarray(np.repeat(mask[..., None], 3, 2).astype(np.uint8) * 255).save(
+                folder / f"{number:05d}_{part}.png"
+            )
+    (root / "train.txt").write_text("".join(f"{i}\n" for i in range(IMAGES) if i not in VALIDATION))
+    (root / "validation.txt").write_text("".join(f"{i}\n" for i in VALIDATION))
+    return root
+
+
+def _run(command: list[str]) -> subprocess.CompletedProcess:
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done
+
+
+def _module(name: str, *arguments: str) -> subprocess.CompletedProcess:
+    return _run([sys.executable, "-m", name, *arguments])
+
+
+def test_the_paper_configs_run_end_to_end_on_a_celebahq_stand_in(celebahq, tmp_path, tiny_codebook_dir):
+    tokenizer = tmp_path / "tokenizer"
+    _run(
+        accelerate_command(
+            "tokenizer",
+            f"output_dir={tokenizer}",
+            f"data.root={celebahq}",
+            f"language_codebook={tiny_codebook_dir}",  # CLIP's codebook needs weights this machine lacks
+            *SMALL,
+            "model.autoencoder.resolution=64",  # f16 kept: ch_mult [1,1,2,2,4] → a 4×4 grid
+            "model.autoencoder.ch=32",  # the least GroupNorm's 32 groups allow
+            "model.autoencoder.num_res_blocks=1",
+            "model.autoencoder.z_channels=16",
+            "model.quantizer.embed_dim=16",
+            "model.quantizer.transfer.hidden_dim=16",
+            "loss.disc_start=1",  # the GAN's path too
+            config="celebahq_vqct_f16",
+        )
+    )
+    metrics = json.loads((tokenizer / "metrics.json").read_text())["final"]
+    assert metrics["step"] == 2 and metrics["val/psnr"] > 0
+
+    prior_overrides = [
+        f"tokenizer={tokenizer / 'final'}",
+        f"data.root={celebahq}",
+        *SMALL,
+        "model.dim=32",
+        "model.depth=1",
+        "model.heads=2",
+        "lr_warmup_steps=1",
+        "num_samples=2",
+        "sampling.batch_size=2",
+    ]
+    semantic, masked = tmp_path / "semantic", tmp_path / "masked"
+    _run(accelerate_command("prior", f"output_dir={semantic}", *prior_overrides, config="celebahq_semantic"))
+    _run(accelerate_command("prior", f"output_dir={masked}", *prior_overrides, config="celebahq_masked"))
+    manifest = json.loads((semantic / "tokens" / "train" / "manifest.json").read_text())
+    assert manifest["items"] == IMAGES - len(VALIDATION) and manifest["complete"]
+
+    _module("prior.sample", "--prior", str(semantic / "final"), "--num", "2", "--out", str(tmp_path / "samples"))
+    assert Image.open(tmp_path / "samples" / "sample-000.png").size == (64, 64)
+    mask = tmp_path / "lower_half.png"
+    Image.fromarray(np.repeat(np.arange(64)[:, None] >= 32, 64, 1).astype(np.uint8) * 255).save(mask)
+    face = celebahq / "CelebA-HQ-img" / "6.jpg"
+    completion = ["--image", str(face), "--mask", str(mask), "--num", "1", "--out", str(tmp_path / "completion")]
+    _module("prior.sample", "--prior", str(masked / "final"), *completion)
+    evaluation = tmp_path / "evaluation"
+    small = ["--num", "2", "--segmenter-steps", "2", "--no-fid", "--out", str(evaluation)]
+    _module("prior.evaluate", "--prior", str(semantic / "final"), *small)
+    report = json.loads((evaluation / "metrics.json").read_text())
+    assert "samples" in json.dumps(report) and (evaluation / "grid.png").is_file()
