@@ -22,11 +22,9 @@ from common.hub import load_pretrained
 from common.labels import LabelMapError, labels_from_array, palette
 from common.metrics import pixel_metrics, to_unit
 from prior import SamplingConfig, VQCTPrior, condition_tokens
-from tokenizer import LANGUAGE_KINDS, VQCTTokenizer, load_image
+from tokenizer import DECODE_ERRORS, LANGUAGE_KINDS, VQCTTokenizer, load_image
 
 MAX_PIXELS = 4096 * 4096
-# What Pillow raises for a file that is not an image, or one whose pixels cannot all be decoded.
-UNREADABLE = (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError)
 # Brush strokes are anti-aliased against the canvas: allow more stray edge pixels than a file.
 PAINTED_OFF_PALETTE_TOLERANCE = 0.05
 
@@ -73,7 +71,7 @@ def check_upload(path) -> None:
     once. Messages never name the file's path on the server."""
     try:
         image = Image.open(path)
-    except UNREADABLE:
+    except DECODE_ERRORS:
         raise DemoInputError(
             "the uploaded file is not an image this app reads (PNG, JPEG, WebP, BMP, GIF or TIFF; SVG is not one)"
         ) from None
@@ -82,7 +80,7 @@ def check_upload(path) -> None:
             raise DemoInputError(_size_message("uploaded image", image.width, image.height))
         try:
             image.load()
-        except UNREADABLE:
+        except DECODE_ERRORS:
             raise DemoInputError(
                 f"the uploaded {image.format} file is cut short or damaged: its pixels cannot be read"
             ) from None

@@ -5,10 +5,11 @@ This module is the stage's public API: stage two and the apps import from here o
 
 from .codebook import LanguageCodebook, LanguageCodebookConfig, build_language_codebook
 from .config import TokenizerTrainConfig
-from .data import DataConfig, build_dataset, label_names, load_image
+from .data import DECODE_ERRORS, DataConfig, build_dataset, label_names, load_image
 from .model import LANGUAGE_KINDS, QuantizerConfig, TokenizerModelConfig, VQCTTokenizer
 
 __all__ = [
+    "DECODE_ERRORS",
     "LANGUAGE_KINDS",
     "DataConfig",
     "LanguageCodebook",

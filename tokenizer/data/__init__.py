@@ -47,10 +47,11 @@ EXIF orientation is not applied, so pixels stay aligned with label maps.
 
 from .config import KINDS, SPLITS, DataConfig
 from .datasets import ImageFiles, build_dataset, collate, label_names
-from .images import load_image
+from .images import DECODE_ERRORS, load_image
 from .layouts import CELEBAHQ_PARTS
 
 __all__ = [
+    "DECODE_ERRORS",
     "CELEBAHQ_PARTS",
     "KINDS",
     "SPLITS",
