@@ -50,12 +50,20 @@ class RunConfig:
     max_grad_norm: float = 0.0  # 0 = no clipping
     checkpointing_steps: int = 500
     checkpoints_total_limit: int | None = 3
+    # checkpoints at multiples of this step survive the limit (Fig. 6 reads one per stage of a
+    # run); null: the limit alone decides
+    checkpoints_keep_every: int | None = None
     resume_from_checkpoint: str | None = None  # a checkpoint folder, or "latest"
     validation_steps: int = 250  # also writes a grid of images
     # validation metrics use validation_batches × batch_size items spread evenly over the split
     validation_batches: int = 8
     log_steps: int = 10
     num_workers: int = 0
+    # torch.compile of the trained model's forward (nn.Module.compile: weights and checkpoints keep
+    # their names); the first steps pay the compilation
+    compile: bool = False
+    # TF32 tensor cores for fp32 matrix products and convolutions on CUDA (Ampere and later)
+    tf32: bool = True
     # After training, upload output_dir/final to the Hub repo hub_model_id (needs a login/token).
     push_to_hub: bool = False
     hub_model_id: str | None = None
@@ -111,6 +119,10 @@ def check_run_config(config: RunConfig) -> None:
         raise ConfigError(
             f"checkpoints_total_limit={config.checkpoints_total_limit}: must be at least 1 (or null: keep all)"
         )
+    if config.checkpoints_keep_every is not None and config.checkpoints_keep_every < 1:
+        raise ConfigError(
+            f"checkpoints_keep_every={config.checkpoints_keep_every}: must be at least 1 (or null: keep none beyond the limit)"
+        )
 
 
 def make_accelerator(config: RunConfig) -> Accelerator:
@@ -127,6 +139,8 @@ def make_accelerator(config: RunConfig) -> Accelerator:
         dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True),
     )
     set_seed(config.seed)
+    if torch.cuda.is_available():
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = config.tf32
     if accelerator.is_main_process:
         for folder in (output_dir, output_dir / "checkpoints"):
             remove_leftovers(folder)  # from a run killed while it wrote
@@ -207,10 +221,43 @@ def record_validation(accelerator: Accelerator, output_dir: Path, history: list[
         write_json(Path(output_dir) / "metrics.json", {"final": entry, "history": history})
 
 
+def weight_fingerprint(model: torch.nn.Module) -> tuple[list[str], torch.Tensor]:
+    """Names and [T, 2] float64 (sum, sum of squares) of every tensor of ``model``'s state."""
+    state = model.state_dict()
+    values = [torch.stack([t.detach().double().sum(), t.detach().double().square().sum()]) for t in state.values()]
+    return list(state), torch.stack(values)
+
+
+def disagreeing_tensors(names: list[str], fingerprints: torch.Tensor) -> list[str]:
+    """The tensors whose fingerprint differs between processes (``fingerprints``: [P, T, 2])."""
+    differs = (fingerprints != fingerprints[:1]).any(-1).any(0)
+    return [name for name, differ in zip(names, differs.tolist(), strict=True) if differ]
+
+
+def check_ranks_agree(accelerator: Accelerator, model: torch.nn.Module, log) -> None:
+    """Every process must end with the same weights (DDP keeps them in step; a rank that did not,
+    e.g. a layer updated outside the synchronised backward, would mean the saved model is only
+    rank 0's). Exact comparison of per-tensor fingerprints, gathered from every process."""
+    if accelerator.num_processes == 1:
+        return
+    names, fingerprint = weight_fingerprint(model)
+    gathered = accelerator.gather(fingerprint.to(accelerator.device)[None]).cpu()
+    differing = disagreeing_tensors(names, gathered)
+    if differing:
+        raise RuntimeError(
+            f"the {accelerator.num_processes} processes ended with different weights in {len(differing)} "
+            f"tensors ({', '.join(differing[:5])}): a bug in distributed training, please report it"
+        )
+    if accelerator.is_main_process:
+        log.info("all %d processes hold the same final weights (%d tensors compared)", len(gathered), len(names))
+
+
 def finish(accelerator: Accelerator, model, config: RunConfig, log, *, kind: str, history: list[dict]) -> Path:
-    """After the loop: once every process is done, the final model saved by the main one
-    (``save_final``, with the last validation's metrics and grid); the trackers closed."""
+    """After the loop: once every process is done and they are checked to hold the same weights,
+    the final model saved by the main one (``save_final``, with the last validation's metrics and
+    grid); the trackers closed."""
     accelerator.wait_for_everyone()
+    check_ranks_agree(accelerator, model, log)
     final = Path(config.output_dir) / "final"
     if accelerator.is_main_process:
         metrics = history[-1] if history else None
@@ -253,16 +300,27 @@ def resume_candidates(output_dir: Path, resume: str | None) -> list[tuple[int, P
     return [(int(match.group(1)), path)]
 
 
+def rotated_out(found: list[tuple[int, Path]], limit: int | None, keep_every: int | None) -> list[Path]:
+    """The checkpoints (``found``: (step, folder), oldest first) that rotation removes: all but the
+    newest ``limit``, except those whose step is a multiple of ``keep_every``."""
+    if limit is None:
+        return []
+    return [folder for step, folder in found[:-limit] if not (keep_every and step % keep_every == 0)]
+
+
 def save_checkpoint(
     accelerator,
     output_dir: Path,
     step: int,
     limit: int | None,
     tensors: dict[str, dict[str, torch.Tensor]] | None = None,
+    *,
+    keep_every: int | None = None,
 ) -> Path:
     """accelerate's full state (models, optimizers, schedulers, RNGs) and ``tensors`` (name →
     tensors, each written as <name>.safetensors, e.g. an EMA), written atomically, then the oldest
-    checkpoints beyond ``limit`` removed. Call on every process.
+    checkpoints beyond ``limit`` removed (not those at multiples of ``keep_every``). Call on every
+    process.
 
     Extra state goes in as safetensors, never through ``register_for_checkpointing``: accelerate
     reads registered objects back with pickle (``weights_only=False``), so a planted file would
@@ -283,9 +341,8 @@ def save_checkpoint(
                 {key: value.contiguous() for key, value in named_tensors.items()}, str(staging / f"{name}.safetensors")
             )
         swap_in(staging, target)
-        if limit is not None:
-            for _, old in checkpoints(output_dir)[:-limit]:
-                shutil.rmtree(old, ignore_errors=True)
+        for old in rotated_out(checkpoints(output_dir), limit, keep_every):
+            shutil.rmtree(old, ignore_errors=True)
     accelerator.wait_for_everyone()
     return target
 
@@ -325,6 +382,16 @@ def resumable_batches(
         if on_epoch is not None:
             on_epoch(epoch)
         yield from accelerator.skip_first_batches(loader, done_in_epoch * accumulation) if done_in_epoch else loader
+
+
+def loader_options(config: RunConfig, accelerator: Accelerator, *, persistent: bool = False) -> dict:
+    """DataLoader keywords that keep the accelerator fed: ``num_workers`` workers, pinned host
+    memory on CUDA (so copies to the GPU run asynchronously), and workers kept alive across
+    epochs where ``persistent`` (only for data sets whose items do not depend on the epoch: a
+    persistent worker keeps the copy of the data set it started with)."""
+    workers = config.num_workers
+    cuda = accelerator.device.type == "cuda"
+    return {"num_workers": workers, "pin_memory": cuda, "persistent_workers": persistent and workers > 0}
 
 
 def spread_sample(dataset, count: int) -> Subset:

@@ -109,25 +109,23 @@ def cell_mask_to_tokens(layout: TokenLayout, mask: torch.Tensor) -> torch.Tensor
     return mask.permute(0, 2, 3, 1).reshape(mask.shape[0], -1)
 
 
-def condition_tokens(layout: TokenLayout, label_map: torch.Tensor, h: int, w: int) -> torch.Tensor:
-    """Semantic map [B, H, W] (class ids) → condition tokens [B, h·w], ids offset by A+N.
+def cell_majority(label_map: torch.Tensor, h: int, w: int, classes: int) -> torch.Tensor:
+    """Semantic map [B, H, W] (class ids) → the majority class of each token-grid cell [B, h, w],
+    -1 where a cell has no valid pixel.
 
-    Each token-grid cell takes the majority class of the pixels that fall in it (pixel row y goes
-    to cell row ⌊y·h/H⌋, so H need not be a multiple of h); ties go to the smaller class id.
-    Majority rather than nearest-pixel so thin structures at a cell's centre don't decide it.
-    Pixels outside [0, C) (e.g. an ignore label 255) do not vote; a cell with no valid pixel gets
-    the NULL token, the same "unknown" the model sees under condition dropout.
+    Pixel row y goes to cell row ⌊y·h/H⌋, so H need not be a multiple of h; ties go to the smaller
+    class id. Majority rather than nearest-pixel so thin structures at a cell's centre don't decide
+    it. Pixels outside [0, ``classes``) (e.g. an ignore label 255) do not vote. A map already at
+    the grid comes back as it is (each cell holds one pixel).
     """
     if label_map.dim() != 3 or label_map.dtype.is_floating_point:
         raise ValueError(
             f"label_map must be an integer [B, H, W] tensor, got {label_map.dtype} {tuple(label_map.shape)}"
         )
     batch, height, width = label_map.shape
-    if layout.num_classes == 0:
-        raise ValueError("condition_tokens needs a layout with num_classes > 0")
     if height < h or width < w:
         raise ValueError(f"label map {height}x{width} is smaller than the {h}x{w} token grid")
-    classes, device = layout.num_classes, label_map.device
+    device = label_map.device
     rows = torch.arange(height, device=device) * h // height
     cols = torch.arange(width, device=device) * w // width
     cell = (rows[:, None] * w + cols[None, :]).expand(batch, -1, -1).reshape(batch, -1)
@@ -139,8 +137,19 @@ def condition_tokens(layout: TokenLayout, label_map: torch.Tensor, h: int, w: in
     votes.scatter_add_(1, index, valid.to(torch.int32))
     votes = votes.view(batch, h * w, classes)
     winner = votes.argmax(-1)  # first maximum: ties → smaller class id
-    tokens = winner + layout.condition_offset
-    return torch.where(votes.sum(-1) > 0, tokens, torch.full_like(tokens, layout.null))
+    return torch.where(votes.sum(-1) > 0, winner, torch.full_like(winner, -1)).view(batch, h, w)
+
+
+def condition_tokens(layout: TokenLayout, label_map: torch.Tensor, h: int, w: int) -> torch.Tensor:
+    """Semantic map [B, H, W] (class ids) → condition tokens [B, h·w], ids offset by A+N.
+
+    Each token-grid cell takes the majority class of its pixels (``cell_majority``); a cell with no
+    valid pixel gets the NULL token, the same "unknown" the model sees under condition dropout.
+    """
+    if layout.num_classes == 0:
+        raise ValueError("condition_tokens needs a layout with num_classes > 0")
+    cells = cell_majority(label_map, h, w, layout.num_classes).flatten(1)
+    return torch.where(cells >= 0, cells + layout.condition_offset, torch.full_like(cells, layout.null))
 
 
 def slot_mask(layout: TokenLayout, length: int, device: torch.device | str | None = None) -> torch.Tensor:

@@ -6,9 +6,14 @@ tokenizer's encoder.
 ``--data`` is a tokenizer training config (its data section; no random crop or flip here: the
 cache must be one fixed encoding). Writes ``DIR/<split>/shard-<k>.safetensors`` with ``codes``
 [n, G, h, w] (int32), ``index`` [n] (data set indices) and, where the data set has semantic maps,
-``labels`` [n, H, W] (uint8, at the data resolution), plus ``DIR/<split>/manifest.json``. Each
-shard is written to a temporary file and renamed, so an interrupted run leaves only whole shards;
-running the same command again encodes just the missing ones.
+``labels`` [n, h, w] (uint8): each map reduced to the token grid while encoding, every cell
+holding the majority class of its pixels (255: no pixel with a class), which is all the prior
+reads of a map (``prior.sequence.condition_tokens`` gives the same tokens for it as for the full
+map). Full maps would grow with the data set: CelebA-HQ's 27,000 at 256² are 1.8 GB as uint8
+in every process, their cells 7 MB. Plus ``DIR/<split>/manifest.json``. Each shard is
+written to a temporary file and renamed as soon as it fills, so memory stays one shard's worth
+and an interrupted run leaves only whole shards; running the same command again encodes just the
+missing ones.
 """
 
 from __future__ import annotations
@@ -29,10 +34,14 @@ from common.atomic import write_json
 from common.config import load_config, to_dict
 from common.errors import UserFileNotFoundError, UserValueError, exit_code
 from common.hub import load_pretrained
+from common.memory import fix_mmap_threshold
 from tokenizer import DataConfig, TokenizerTrainConfig, VQCTTokenizer, build_dataset
+
+from .sequence import cell_majority
 
 log = logging.getLogger("prior.tokens")
 MANIFEST = "manifest.json"
+NO_CLASS = 255  # a cached cell without any pixel of a class (all its pixels ignored)
 SPLITS = ("train", "validation")
 
 
@@ -68,9 +77,11 @@ def encode_dataset(
         indices = range(shard * shard_size, min((shard + 1) * shard_size, len(dataset)))
         codes, labels = [], []
         for batch in DataLoader(Subset(dataset, indices), batch_size=batch_size):
-            codes.append(tokenizer.encode(batch["image"].to(device)).to(torch.int32).cpu())
+            batch_codes = tokenizer.encode(batch["image"].to(device)).to(torch.int32)
+            codes.append(batch_codes.cpu())
             if "label" in batch:
-                labels.append(batch["label"].to(torch.uint8))
+                cells = cell_majority(batch["label"].to(device), *batch_codes.shape[-2:], classes=NO_CLASS)
+                labels.append(cells.masked_fill(cells < 0, NO_CLASS).to(torch.uint8).cpu())
         tensors = {"codes": torch.cat(codes), "index": torch.tensor(list(indices), dtype=torch.int64)}
         if labels:
             tensors["labels"] = torch.cat(labels)
@@ -92,16 +103,15 @@ class TokenDataset(Dataset):
             raise UserFileNotFoundError(f"{folder} is not a complete token cache (run python -m prior.tokens … --out)")
         self.manifest = json.loads(manifest_file.read_text())
         shards = [load_file(str(shard_path(folder, k))) for k in range(self.manifest["shards"])]
-        self.codes = torch.cat([shard["codes"] for shard in shards]).long()
-        # Label maps stay uint8 in memory (an item is widened on the way out): int64 maps of CelebA-HQ's
-        # 27,000 images at 256² would take 14 GB in every process.
+        # kept narrow in memory (int32 codes, uint8 token-grid maps) and widened per item
+        self.codes = torch.cat([shard["codes"] for shard in shards])
         self.labels = torch.cat([shard["labels"] for shard in shards]) if "labels" in shards[0] else None
 
     def __len__(self) -> int:
         return len(self.codes)
 
     def __getitem__(self, index: int) -> dict:
-        item = {"codes": self.codes[index]}
+        item = {"codes": self.codes[index].long()}
         if self.labels is not None:
             item["label"] = self.labels[index].long()
         return item
@@ -138,6 +148,7 @@ def cache_tokens(
 ) -> dict[str, dict]:
     """Encode each split of ``data`` into out/<split> (missing shards only); split → manifest."""
     device = device or torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    fix_mmap_threshold()  # memory flat over the whole pass (see common.memory)
     manifests = {}
     for split in splits:
         # one fixed encoding: no random crop or flip

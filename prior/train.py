@@ -22,6 +22,7 @@ if __name__ == "__main__" and Path(sys.path[0]).resolve() == Path(__file__).reso
     sys.path.pop(0)  # run as a script: prior/config.py… must not shadow top-level modules
 
 import torch
+import torch.nn.functional as F
 from accelerate import Accelerator
 from diffusers.optimization import get_scheduler
 from diffusers.training_utils import EMAModel
@@ -37,6 +38,7 @@ from common.labels import colourize
 from common.runs import (
     due,
     finish,
+    loader_options,
     make_accelerator,
     read_run_config,
     record_validation,
@@ -134,7 +136,9 @@ def sample_grid(model: VQCTPrior, examples: dict, config: PriorTrainConfig, path
     _, samples = model.generate(condition, num=num, sampling=config.sampling, generator=generator)
     rows = [samples.clamp(-1, 1), model.decode(examples["codes"]).clamp(-1, 1)]
     if condition is not None:
-        rows.insert(0, colourize(condition, model.num_classes).to(samples.device))
+        # the cached maps are at the token grid: each cell drawn as a block of the image's size
+        maps = colourize(condition, model.num_classes).to(samples.device)
+        rows.insert(0, F.interpolate(maps, size=samples.shape[-2:], mode="nearest"))
     save_image((torch.cat(rows).float().cpu() + 1) / 2, path, nrow=num)
     model.prior.train()
 
@@ -166,13 +170,13 @@ def train(argv: list[str] | None = None) -> int:
         batch_size=config.batch_size,
         shuffle=True,
         drop_last=True,
-        num_workers=config.num_workers,
         generator=torch.Generator().manual_seed(config.seed),
+        **loader_options(config, accelerator, persistent=True),  # cached codes: the same every epoch
     )
     validation_loader = DataLoader(
         spread_sample(validation_set, config.validation_batches * config.batch_size),
         batch_size=config.batch_size,
-        num_workers=config.num_workers,
+        **loader_options(config, accelerator),
     )
     examples = validation_set[: config.num_samples]
 
@@ -198,6 +202,8 @@ def train(argv: list[str] | None = None) -> int:
         num_training_steps=config.max_steps * accelerator.num_processes,
     )
     model.tokenizer.to(accelerator.device)
+    if config.compile:
+        model.prior.compile()  # its forward, the training loss; sampling stays eager
     prior, optimizer, train_loader, validation_loader, scheduler = accelerator.prepare(
         model.prior, optimizer, train_loader, validation_loader, scheduler
     )
@@ -273,7 +279,14 @@ def train(argv: list[str] | None = None) -> int:
                 log.info("step %d: val/loss %.4f", step, metrics["val/loss"])
         if due(step, config.checkpointing_steps, config.max_steps):
             extra = {"ema": ema_tensors(ema)} if ema is not None else None
-            save_checkpoint(accelerator, output_dir, step, config.checkpoints_total_limit, extra)
+            save_checkpoint(
+                accelerator,
+                output_dir,
+                step,
+                config.checkpoints_total_limit,
+                extra,
+                keep_every=config.checkpoints_keep_every,
+            )
         if step >= config.max_steps:
             break
     progress.close()

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from benchmarks.celebahq_stand_in import write_stand_in
 from tests import ROOT, accelerate_command
 
 IMAGES, VALIDATION = 8, (6, 7)
@@ -19,40 +20,9 @@ SMALL = ["max_steps=2", "batch_size=2", "mixed_precision=no", "num_workers=0", "
 SMALL += ["validation_steps=2", "validation_batches=1", "log_steps=1", "data.resolution=64"]
 
 
-def _face(rng: np.random.Generator) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """A 128 px picture and 64 px part masks in CelebAMask-HQ's conventions (one PNG per part)."""
-    y, x = np.mgrid[:64, :64]
-    cy, cx = 34 + rng.integers(-3, 4), 32 + rng.integers(-3, 4)
-    masks = {
-        "skin": ((y - cy) / 22) ** 2 + ((x - cx) / 17) ** 2 < 1,
-        "hair": (y < cy - 14) & (abs(x - cx) < 22),
-        "l_eye": (abs(y - cy + 4) < 2) & (abs(x - cx + 7) < 3),
-        "r_eye": (abs(y - cy + 4) < 2) & (abs(x - cx - 7) < 3),
-        "nose": (abs(y - cy - 3) < 3) & (abs(x - cx) < 2),
-        "u_lip": (abs(y - cy - 10) < 2) & (abs(x - cx) < 6),
-        "cloth": y > 58,
-    }
-    colours = {part: rng.integers(0, 256, 3) for part in PARTS}
-    picture = np.full((64, 64, 3), rng.integers(0, 256, 3), dtype=np.uint8)
-    for part in PARTS:  # later parts paint over earlier ones, as the label merge does
-        picture[masks[part]] = colours[part]
-    return np.asarray(Image.fromarray(picture).resize((128, 128), Image.BICUBIC)), masks
-
-
 @pytest.fixture(scope="module")
 def celebahq(tmp_path_factory):
-    root = tmp_path_factory.mktemp("data") / "CelebAMask-HQ"
-    rng = np.random.default_rng(0)
-    for number in range(IMAGES):
-        picture, masks = _face(rng)
-        (root / "CelebA-HQ-img").mkdir(parents=True, exist_ok=True)
-        Image.fromarray(picture).save(root / "CelebA-HQ-img" / f"{number}.jpg", quality=95)
-        folder = root / "CelebAMask-HQ-mask-anno" / str(number // 2000)
-        folder.mkdir(parents=True, exist_ok=True)
-        for part, mask in masks.items():
-            Image.fromarray(np.repeat(mask[..., None], 3, 2).astype(np.uint8) * 255).save(
-                folder / f"{number:05d}_{part}.png"
-            )
+    root = write_stand_in(tmp_path_factory.mktemp("data") / "CelebAMask-HQ", IMAGES, size=64, parts=PARTS)
     (root / "train.txt").write_text("".join(f"{i}\n" for i in range(IMAGES) if i not in VALIDATION))
     (root / "validation.txt").write_text("".join(f"{i}\n" for i in VALIDATION))
     return root

@@ -13,6 +13,17 @@ class PatchDiscriminator(nn.Module):
     """Image [B, C, H, W] -> one real/fake logit per overlapping patch, [B, 1, h, w].
 
     With the defaults a 256px input gives 30x30 logits (70x70 receptive field).
+
+    Several batches in one call (``discriminator(real, fake)``) give one logit tensor each, every
+    batch normalised by BatchNorm on its own, exactly as separate calls would. The discriminator
+    step passes real and fake together because under DDP each call of the wrapped module
+    broadcasts rank 0's BatchNorm buffers in place: a second call before the backward modifies
+    the running statistics the first call's cuDNN BatchNorm saved for it, and the backward fails
+    ("modified by an inplace operation"). One call per backward is correct by construction, keeps
+    BatchNorm (the paper's discriminator) and keeps real and fake statistics apart, which one
+    concatenated batch would mix. SyncBatchNorm was not chosen: it is CUDA-only (the gloo tests
+    could not run it) and would change the statistics from per-GPU batches, as taming's DDP runs
+    had them, to the global batch.
     """
 
     def __init__(self, in_channels: int = 3, ndf: int = 64, n_layers: int = 3):
@@ -35,8 +46,11 @@ class PatchDiscriminator(nn.Module):
         self.main = nn.Sequential(*layers)
         self.apply(_init_weights)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.main(x)
+    def forward(self, *images: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, ...]:
+        if not images:
+            raise TypeError("PatchDiscriminator needs at least one image batch")
+        logits = tuple(self.main(batch) for batch in images)
+        return logits[0] if len(logits) == 1 else logits
 
 
 def _init_weights(module: nn.Module) -> None:

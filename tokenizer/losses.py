@@ -111,10 +111,10 @@ class VQGANLoss(nn.Module):
         self, images: torch.Tensor, reconstructions: torch.Tensor, discriminator: nn.Module | None = None
     ) -> tuple[torch.Tensor, dict[str, float]]:
         """``discriminator``: the same network as wrapped for distributed training, if it is
-        (the generator step calls the bare module so no gradient sync waits on it)."""
+        (the generator step calls the bare module so no gradient sync waits on it). Real and fake
+        go through in one call: one DDP forward per backward (see ``PatchDiscriminator``)."""
         discriminator = discriminator or self.discriminator
-        logits_real = discriminator(images.detach())
-        logits_fake = discriminator(reconstructions.detach())
+        logits_real, logits_fake = discriminator(images.detach(), reconstructions.detach())
         loss_fn = hinge_d_loss if self.config.disc_loss == "hinge" else vanilla_d_loss
         loss = self.config.disc_factor * loss_fn(logits_real, logits_fake)
         return loss, {

@@ -33,6 +33,7 @@ from common.metrics import pixel_metrics
 from common.runs import (
     due,
     finish,
+    loader_options,
     make_accelerator,
     read_run_config,
     record_validation,
@@ -119,20 +120,22 @@ def train(argv: list[str] | None = None) -> int:
     # data
     train_set = build_dataset(config.data)
     validation_set = build_dataset(config.data.evaluation_view())
-    train_loader = DataLoader(
-        train_set, batch_size=config.batch_size, shuffle=True, drop_last=True, num_workers=config.num_workers
-    )
+    # not persistent: the crops and flips follow the data set's epoch, which workers kept alive would miss
+    loading = loader_options(config, accelerator)
+    train_loader = DataLoader(train_set, batch_size=config.batch_size, shuffle=True, drop_last=True, **loading)
     # metrics on a fixed sample spread over the split; FID over all of it
     validation_loader = DataLoader(
         spread_sample(validation_set, config.validation_batches * config.batch_size),
         batch_size=config.batch_size,
-        num_workers=config.num_workers,
+        **loading,
     )
-    fid_loader = DataLoader(validation_set, batch_size=config.batch_size, num_workers=config.num_workers)
+    fid_loader = DataLoader(validation_set, batch_size=config.batch_size, **loading)
 
     # model, loss, optimizers
     codebook = load_language_codebook(config, accelerator, output_dir)
     model = VQCTTokenizer.build(config.model, codebook, seed=config.seed)
+    if config.compile:
+        model.compile()
     loss_fn = VQGANLoss(config.loss)
     lr = scaled_learning_rate(config, accelerator.num_processes)
     betas = (config.adam_beta1, config.adam_beta2)
@@ -233,7 +236,13 @@ def train(argv: list[str] | None = None) -> int:
             if accelerator.is_main_process:
                 log.info("step %d: %s", step, ", ".join(f"{k} {v:.3f}" for k, v in metrics.items()))
         if due(step, config.checkpointing_steps, config.max_steps):
-            save_checkpoint(accelerator, output_dir, step, config.checkpoints_total_limit)
+            save_checkpoint(
+                accelerator,
+                output_dir,
+                step,
+                config.checkpoints_total_limit,
+                keep_every=config.checkpoints_keep_every,
+            )
         if step >= config.max_steps:
             break
     progress.close()

@@ -15,10 +15,13 @@ from common.runs import (
     RUN_MINIMUMS,
     RunConfig,
     check_run_config,
+    checkpoints,
+    disagreeing_tensors,
     read_run_config,
     resumable_batches,
     resume,
     save_checkpoint,
+    weight_fingerprint,
 )
 
 
@@ -46,14 +49,35 @@ def test_fewer_items_than_a_batch_is_an_error_not_a_hang():
         next(batches)
 
 
-def saved_run(tmp_path, steps):
+def saved_run(tmp_path, steps, limit=None, keep_every=None):
     accelerator = Accelerator(cpu=True)
     model = accelerator.prepare(torch.nn.Linear(3, 3))
     for step in steps:
         with torch.no_grad():
             model.weight.fill_(float(step))
-        save_checkpoint(accelerator, tmp_path, step, None)
+        save_checkpoint(accelerator, tmp_path, step, limit, keep_every=keep_every)
     return accelerator, model
+
+
+@pytest.mark.parametrize("keep_every, kept", [(None, [8, 10]), (4, [4, 8, 10]), (5, [5, 8, 10])])
+def test_rotation_keeps_the_newest_and_every_kept_step(tmp_path, keep_every, kept):
+    saved_run(tmp_path, [2, 4, 5, 6, 8, 10], limit=2, keep_every=keep_every)
+    assert [step for step, _ in checkpoints(tmp_path)] == kept
+
+
+def test_a_zero_keep_every_is_a_config_error():
+    with pytest.raises(ConfigError, match="checkpoints_keep_every=0"):
+        check_run_config(RunConfig(checkpoints_keep_every=0))
+
+
+def test_ranks_that_disagree_are_named():
+    names, fingerprint = weight_fingerprint(torch.nn.Linear(3, 2))
+    assert names == ["weight", "bias"]
+    same = torch.stack([fingerprint, fingerprint])
+    assert disagreeing_tensors(names, same) == []
+    drifted = same.clone()
+    drifted[1, 1, 0] += 1e-12  # rank 1's bias off in the last bits
+    assert disagreeing_tensors(names, drifted) == ["bias"]
 
 
 def test_latest_passes_over_a_damaged_checkpoint_for_the_newest_that_loads(tmp_path, caplog):

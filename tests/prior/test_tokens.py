@@ -3,7 +3,8 @@ import json
 import pytest
 import torch
 
-from prior.tokens import MANIFEST, TokenDataset, encode_dataset, main, shard_path
+from prior.sequence import TokenLayout, condition_tokens
+from prior.tokens import MANIFEST, NO_CLASS, TokenDataset, encode_dataset, main, shard_path
 from tokenizer.data import DataConfig, build_dataset
 from tokenizer.model import VQCTTokenizer
 
@@ -28,10 +29,30 @@ def test_cache_holds_the_tokenizers_codes_and_the_label_maps(tokenizer, tmp_path
     cached = TokenDataset(tmp_path)
     images = torch.stack([dataset[i]["image"] for i in range(10)])
     assert torch.equal(cached.codes, tokenizer.encode(images))
-    assert torch.equal(cached.labels.long(), torch.stack([dataset[i]["label"] for i in range(10)]))
-    assert cached.labels.dtype == torch.uint8  # 1 byte a pixel in memory, not 8
-    assert cached[7]["label"].dtype == torch.int64 and torch.equal(cached[7]["label"], dataset[7]["label"])
+    maps = torch.stack([dataset[i]["label"] for i in range(10)])
+    # reduced to the token grid, one byte a cell, and read by the prior exactly as the full maps
+    assert cached.labels.shape == (10, 16, 16) and cached.labels.dtype == torch.uint8
+    layout = TokenLayout(num_adjectives=5, num_nouns=5, num_classes=int(maps.max()) + 1)
+    assert torch.equal(condition_tokens(layout, cached.labels, 16, 16), condition_tokens(layout, maps, 16, 16))
+    assert cached[7]["label"].dtype == torch.int64 and cached[7]["codes"].dtype == torch.int64
     assert cached[7]["codes"].shape == (2, 16, 16) and len(cached) == 10
+
+
+def test_a_cell_without_any_classed_pixel_is_cached_as_no_class_and_read_as_null(tokenizer, tmp_path):
+    class Ignored(torch.utils.data.Dataset):
+        def __len__(self):
+            return 2
+
+        def __getitem__(self, index):
+            label = torch.full((32, 32), 3)
+            label[:2, :2] = 255  # the first cell: nothing but an ignore label
+            return {"image": torch.zeros(3, 32, 32), "label": label}
+
+    encode_dataset(tokenizer, Ignored(), tmp_path, shard_size=4, batch_size=2, device=torch.device("cpu"), meta={})
+    cached = TokenDataset(tmp_path)
+    assert cached.labels[0, 0, 0] == NO_CLASS and (cached.labels[0].flatten()[1:] == 3).all()
+    layout = TokenLayout(num_adjectives=5, num_nouns=5, num_classes=4)
+    assert condition_tokens(layout, cached[0]["label"][None], 16, 16)[0, 0] == layout.null
 
 
 def test_an_interrupted_cache_resumes_with_the_missing_shards_only(tokenizer, tmp_path, monkeypatch):

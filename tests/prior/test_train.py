@@ -113,6 +113,7 @@ def test_two_processes_with_guidance_dropout_and_ema_resume_to_the_uninterrupted
     done = launch(stopped, tokenizer_dir, *steps, "resume_from_checkpoint=latest", processes=2)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "resumed from" in done.stderr
+    assert "all 2 processes hold the same final weights" in done.stderr
     a, b = (load_file(str(run / "final" / "model.safetensors")) for run in (reference, stopped))
     assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a if k.startswith("prior.")), "the resumed run diverged"
 

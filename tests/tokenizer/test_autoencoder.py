@@ -7,6 +7,7 @@ import torch
 from common.config import load_config
 from tokenizer.autoencoder import AttentionBlock, AutoencoderConfig, Decoder, Encoder
 from tokenizer.discriminator import PatchDiscriminator, hinge_d_loss, vanilla_d_loss
+from tokenizer.losses import LossConfig, VQGANLoss
 
 # Level counts for f2, f4, f8; resolution 16 keeps attention at 8px present at level 1 of each.
 CH_MULTS = [[1, 2], [1, 2, 2], [1, 1, 2, 2]]
@@ -216,6 +217,38 @@ def test_matches_diffusers_vqmodel():
 def test_discriminator_output_shape(size, patches):
     disc = PatchDiscriminator()
     assert disc(torch.randn(2, 3, size, size)).shape == (2, 1, patches, patches)
+
+
+def test_real_and_fake_in_one_call_match_two_calls():
+    """One call with two batches (the discriminator step's, one DDP forward per backward) is the
+    paper's single-process behaviour: each batch normalised on its own, same logits, gradients and
+    running statistics as two calls, and not what one concatenated batch gives."""
+    torch.manual_seed(0)
+    real, fake = torch.randn(4, 3, 32, 32), torch.randn(4, 3, 32, 32) * 2 + 1
+    paired, separate = PatchDiscriminator(), PatchDiscriminator()
+    separate.load_state_dict(paired.state_dict())
+    logits = paired(real, fake)
+    expected = (separate(real), separate(fake))
+    for got, want in zip(logits, expected, strict=True):
+        torch.testing.assert_close(got, want)
+    hinge_d_loss(*logits).backward()
+    hinge_d_loss(*expected).backward()
+    for (name, a), b in zip(paired.named_parameters(), separate.parameters(), strict=True):
+        torch.testing.assert_close(a.grad, b.grad, msg=name)
+    for (name, a), b in zip(paired.named_buffers(), separate.buffers(), strict=True):
+        torch.testing.assert_close(a, b, msg=name)
+    mixed = PatchDiscriminator()
+    mixed.load_state_dict(separate.state_dict())
+    assert not torch.allclose(mixed(torch.cat([real, fake]))[:4], logits[0])
+
+
+def test_the_discriminator_step_calls_the_wrapped_network_once():
+    wrapped = PatchDiscriminator()
+    calls = []
+    wrapped.register_forward_pre_hook(lambda module, inputs: calls.append(len(inputs)))
+    loss_fn = VQGANLoss(LossConfig(perceptual_weight=0.0))
+    loss_fn.discriminator_loss(torch.randn(2, 3, 32, 32), torch.randn(2, 3, 32, 32), wrapped)
+    assert calls == [2]
 
 
 def test_discriminator_init():

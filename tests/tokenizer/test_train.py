@@ -171,6 +171,7 @@ def test_two_processes_with_the_gan_on_resume_to_the_uninterrupted_weights(tmp_p
         shutil.rmtree(finished)  # as if killed between steps 3 and 6
     resumed = run(launch(stopped, *steps, "resume_from_checkpoint=latest", prior_dir=tiny_codebook_dir, processes=2))
     assert "resumed from" in resumed.stderr
+    assert "all 2 processes hold the same final weights" in resumed.stderr
     expected, got = weights(reference), weights(stopped)
     assert expected.keys() == got.keys()
     for name in expected:
