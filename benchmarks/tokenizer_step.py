@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 
 import torch
 
 from benchmarks.synthetic_codebook import CONFIGS, synthetic_codebook, vocabulary_size
 from common.config import load_config
-from common.timing import synchronize
+from common.timing import time_calls
 from tokenizer import TokenizerModelConfig, TokenizerTrainConfig, VQCTTokenizer
 from tokenizer.losses import LossConfig, VQGANLoss
 
@@ -40,25 +39,27 @@ def model_config(preset: str, kind: str) -> tuple[TokenizerModelConfig, int, int
     return model, adjectives, nouns
 
 
-def time_steps(
-    kind: str, preset: str, batch_size: int, steps: int, warmup: int, device: torch.device, dtype: torch.dtype | None
-) -> list[float]:
+def training_step(
+    kind: str, preset: str, batch_size: int, device: torch.device, dtype: torch.dtype | None, compile: bool = False
+):
+    """One call = one training step of the preset's model with quantizer ``kind`` on a fixed batch;
+    ``compile``: the model's forward compiled, as the train script's ``compile=true``."""
     torch.manual_seed(0)
     config, adjectives, nouns = model_config(preset, kind)
     codebook = synthetic_codebook(adjectives, nouns) if kind == "dual" else None
     model = VQCTTokenizer.build(config, codebook).to(device).train()
+    if compile:
+        model.compile()
     resolution = config.autoencoder.resolution
     loss_fn = VQGANLoss(LossConfig(perceptual_weight=0.0, disc_start=0)).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4, betas=(0.5, 0.9))
     disc_optimizer = torch.optim.Adam(loss_fn.discriminator.parameters(), lr=1e-4, betas=(0.5, 0.9))
     images = torch.rand(batch_size, 3, resolution, resolution, device=device) * 2 - 1
-    times = []
-    for step in range(warmup + steps):
-        synchronize(device)
-        started = time.perf_counter()
+
+    def step():
         with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
             reconstructions, quantized = model(images)
-            g_loss, _ = loss_fn.generator_loss(images, reconstructions, quantized.loss, model.decoder.last_layer, step)
+            g_loss, _ = loss_fn.generator_loss(images, reconstructions, quantized.loss, model.decoder.last_layer, 0)
         g_loss.backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
@@ -67,10 +68,8 @@ def time_steps(
         d_loss.backward()
         disc_optimizer.step()
         disc_optimizer.zero_grad(set_to_none=True)
-        synchronize(device)
-        if step >= warmup:
-            times.append(time.perf_counter() - started)
-    return times
+
+    return step
 
 
 def main() -> None:
@@ -91,9 +90,8 @@ def main() -> None:
     print("|---|---|---:|---:|")
     medians = {}
     for kind, label in (("vq", "VQGAN"), ("dual", "VQCT")):
-        medians[kind] = statistics.median(
-            time_steps(kind, args.preset, args.batch_size, args.steps, args.warmup, device, dtype)
-        )
+        step = training_step(kind, args.preset, args.batch_size, device, dtype)
+        medians[kind] = statistics.median(time_calls(step, args.steps, device, args.warmup))
         _, adjectives, nouns = model_config(args.preset, kind)
         codebooks = f"{adjectives + nouns}" if kind == "vq" else f"{adjectives} + {nouns}"
         print(f"| {label} | {codebooks} | {medians[kind] * 1000:.1f} | {medians[kind] / medians['vq']:.3f} |")

@@ -1,0 +1,28 @@
+"""``python -m benchmarks.suite --quick``: every row measured, the table and the JSON agree, and the
+pass counts are the samplers' own (one transformer pass per image token for the autoregressive
+prior, one per step for the masked one)."""
+
+import json
+
+from benchmarks.suite import main
+
+
+def test_the_quick_suite_measures_every_row(tmp_path, capsys):
+    out = tmp_path / "suite.json"
+    assert main(["--quick", "--steps", "1", "--out", str(out)]) == 0
+    report = json.loads(out.read_text())
+    rows = {row["row"]: row for row in report["rows"]}
+    assert report["settings"]["quick"] and report["settings"]["device"].startswith("CPU")
+    assert all(row["value"] > 0 for row in rows.values())
+    assert rows["tokenizer train step, VQCT"]["ratio_to_vqgan"] > 0
+    assert {name for name in rows if name.startswith("AR sampling")} == {
+        f"AR sampling, batch {batch}, {cache}, guidance {guidance}"
+        for batch in (1, 4)
+        for cache in ("KV cache", "no cache")
+        for guidance in ("1", "1.5")
+    }
+    masked = next(row for name, row in rows.items() if name.startswith("masked sampling"))
+    assert masked["value"] == 12  # celebahq_masked's sampling.steps
+    assert masked["ar_forward_passes"] == 2 * 4 * 4  # the quick 4×4 grid: 32 image tokens
+    printed = capsys.readouterr().out
+    assert printed.count("\n| ") == len(rows) + 1  # a header and one line a row
