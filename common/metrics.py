@@ -1,7 +1,13 @@
 """Pixel metrics of images against references, shared by both stages' evaluations and the app.
 
-Pixel metrics are computed on [0, 1] values: images in [-1, 1] are mapped by (x + 1) / 2 and
-reconstructions are clamped to the same range first.
+Two protocols:
+
+- ours (``pixel_metrics``): on [0, 1] values: images in [-1, 1] are mapped by (x + 1) / 2 and
+  reconstructions are clamped to the same range first;
+- the paper's (``paper_pixel_metrics``, as the official VQCT evaluation computes them): l1 and l2
+  on the [-1, 1] network outputs, not clamped (``nn.L1Loss`` / ``nn.MSELoss``), so l1 reads about
+  2× and l2 about 4× ours; PSNR and SSIM on the 8-bit images a run saves (values rounded to
+  0 … 255, PSNR against 255²).
 """
 
 from __future__ import annotations
@@ -24,4 +30,24 @@ def pixel_metrics(images: torch.Tensor, reconstructions: torch.Tensor) -> dict[s
         "ssim": structural_similarity_index_measure(y, x, data_range=1.0, reduction="none"),
         "l1": (x - y).abs().flatten(1).mean(1),
         "l2": l2,
+    }
+
+
+def to_8bit(images: torch.Tensor) -> torch.Tensor:
+    """[-1, 1] → the 0 … 255 integer values an 8-bit image file holds, as float32."""
+    return (to_unit(images) * 255).round()
+
+
+def paper_pixel_metrics(images: torch.Tensor, reconstructions: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Per-image metrics on the paper's scale (module docstring): ``paper/l1``, ``paper/l2`` on
+    [-1, 1] unclamped, ``paper/psnr`` (dB) and ``paper/ssim`` on 8-bit images."""
+    x, y = images.float(), reconstructions.float()
+    x8, y8 = to_8bit(images), to_8bit(reconstructions)
+    mse8 = (x8 - y8).pow(2).flatten(1).mean(1)
+    return {
+        "paper/l1": (x - y).abs().flatten(1).mean(1),
+        "paper/l2": (x - y).pow(2).flatten(1).mean(1),
+        # identical images: capped at 100 dB, as ours
+        "paper/psnr": 10 * torch.log10(255.0**2 / mse8.clamp(min=255.0**2 * 1e-10)),
+        "paper/ssim": structural_similarity_index_measure(y8 / 255, x8 / 255, data_range=1.0, reduction="none"),
     }

@@ -7,9 +7,11 @@ built-in validation split) or a folder of images (all of them). Images are resiz
 centre-cropped to ``--resolution`` (default: the first model's training resolution).
 
 Writes ``metrics.json`` and ``metrics.md`` (one row per model, the paper's Table 1 columns):
-FID of the reconstructions against the same originals (torch-fidelity, Inception 2015-12-05),
-PSNR, SSIM, l1 and l2 on pixel values in [0, 1], codebook usage % and perplexity per codebook
-over the whole set, and encode+decode throughput. ``--figures`` adds PNGs: per-code usage
+FID of the reconstructions against the same originals (torch-fidelity, Inception 2015-12-05, on
+the 8-bit images), PSNR, SSIM, l1 and l2 on both protocols of ``common.metrics`` (ours: pixel
+values in [0, 1]; ``paper/…``: the official evaluation's [-1, 1] l1/l2 and 8-bit PSNR/SSIM;
+``--protocol`` picks the table's columns, the JSON holds both), codebook usage % and perplexity
+per codebook over the whole set, and encode+decode throughput. ``--figures`` adds PNGs: per-code usage
 histograms, code similarity across the run's checkpoints and a patch→word overlay.
 """
 
@@ -32,7 +34,7 @@ from common.config import load_config
 from common.errors import UserFileNotFoundError, exit_code
 from common.fid import FIDUnavailableError, fid_statistics, statistics_distance
 from common.hub import load_pretrained
-from common.metrics import pixel_metrics
+from common.metrics import paper_pixel_metrics, pixel_metrics
 from common.timing import synchronize
 from tokenizer.config import TokenizerTrainConfig
 from tokenizer.usage import CodeHistogram
@@ -92,7 +94,9 @@ def evaluate(
         reconstructions, quantized = model(images)
         count += len(images)
         histogram.update(quantized.indices)
-        for name, values in pixel_metrics(images, reconstructions).items():
+        for name, values in (
+            pixel_metrics(images, reconstructions) | paper_pixel_metrics(images, reconstructions)
+        ).items():
             measured[name].append(values.cpu())
         if fid:
             originals.append(images.cpu())
@@ -135,10 +139,16 @@ TABLE_COLUMNS = (
     ("psnr", "PSNR ↑", "{:.2f}"),
     ("ssim", "SSIM ↑", "{:.4f}"),
 )
+PROTOCOL_NOTES = {
+    "ours": "Pixel metrics on values in [0, 1] (reconstructions clamped)",
+    "paper": "Pixel metrics as the official VQCT evaluation: l1, l2 on [-1, 1] outputs, not clamped; PSNR, SSIM on 8-bit images",
+}
 
 
-def markdown_table(results: dict[str, dict]) -> str:
-    """One row per model: method, codebook sizes, then Table 1's columns and usage."""
+def markdown_table(results: dict[str, dict], protocol: str = "ours") -> str:
+    """One row per model: method, codebook sizes, then Table 1's columns (``protocol``'s pixel
+    metrics) and usage."""
+    prefix = "paper/" if protocol == "paper" else ""
     header = (
         ["model", "quantizer", "codebooks"]
         + [title for _, title, _ in TABLE_COLUMNS]
@@ -148,12 +158,14 @@ def markdown_table(results: dict[str, dict]) -> str:
     for name, metrics in results.items():
         groups = metrics["groups"]
         cells = [name, metrics["quantizer"], " + ".join(str(size) for size in metrics["codebook_sizes"]) or "none"]
-        cells += [fmt.format(metrics[key]) if key in metrics else "n/a" for key, _, fmt in TABLE_COLUMNS]
+        for key, _, fmt in TABLE_COLUMNS:
+            key = key if key == "fid" else prefix + key
+            cells.append(fmt.format(metrics[key]) if key in metrics else "n/a")
         cells.append(" / ".join(f"{metrics[f'{g}_percent']:.1f}" for g in groups) or "no codes")
         cells.append(" / ".join(f"{metrics[f'{g}_perplexity']:.1f}" for g in groups) or "no codes")
         cells.append(f"{metrics['images_per_second']:.1f}")
         lines.append("| " + " | ".join(cells) + " |")
-    notes = "Pixel metrics on values in [0, 1]; FID of reconstructions against the same originals."
+    notes = f"{PROTOCOL_NOTES[protocol]}; FID of the 8-bit reconstructions against the same originals."
     return "\n".join(lines) + "\n\n" + notes + "\n"
 
 
@@ -178,6 +190,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--no-fid", action="store_true", help="skip FID")
+    parser.add_argument(
+        "--protocol",
+        choices=sorted(PROTOCOL_NOTES),
+        default="ours",
+        help="the pixel metrics metrics.md shows: ours ([0, 1]) or the paper's ([-1, 1] l1/l2, 8-bit PSNR/SSIM)",
+    )
     parser.add_argument(
         "--figures", action="store_true", help="usage histograms, code similarity over checkpoints, patch→word overlay"
     )
@@ -224,7 +242,7 @@ def run(args) -> int:
                 str(path) for path in write_figures(model, source, dataset, histogram.counts, out / name, device)
             ]
     write_json(out / "metrics.json", {"data": args.data, "resolution": resolution, "models": results})
-    table = markdown_table(results)
+    table = markdown_table(results, args.protocol)
     (out / "metrics.md").write_text(table)
     print(table)
     print(f"wrote {out / 'metrics.json'} and {out / 'metrics.md'}")

@@ -7,7 +7,8 @@ The codes are *generated*: the gradient reaches every code through the shared we
 is what keeps codes from dying (codebook collapse).
 
 Kinds (the paper's Table 2–5 ablations included):
-- ``gcn``: graph convolutions (paper: 3 layers each followed by ReLU; official code: 2, dropout)
+- ``gcn``: graph convolutions (paper: 3 layers each followed by ReLU; official code: 2 of width
+  256, dropout between them, no ReLU after the last: ``configs/tokenizer/ablations/official_gcn.yaml``)
 - ``mlp``: the same layers without the graph
 - ``frozen``: the pretrained vectors themselves, fixed (SPAE-like); a fixed random projection
   maps them to the code width when the widths differ
@@ -32,7 +33,7 @@ class TransferConfig:
     kind: str = "gcn"
     layers: int = 3
     hidden_dim: int = 512
-    dropout: float = 0.0
+    dropout: float = 0.0  # on the hidden layers' inputs (not the word vectors)
     activate_output: bool = True  # the paper applies ReLU after every layer, the last one too
     random_word_vectors: bool = False  # "RI" ablation: Gaussian vectors in place of the language model's
 
@@ -101,7 +102,8 @@ class CodebookTransfer(nn.Module):
                     )
                 codes = self.word_vectors
                 for i, layer in enumerate(self.layers):
-                    codes = F.dropout(codes, self.config.dropout, self.training)
+                    if i > 0:  # between layers, as the official code; never on the word vectors
+                        codes = F.dropout(codes, self.config.dropout, self.training)
                     codes = F.linear(codes, layer.weight)
                     if adjacency is not None:
                         codes = torch.sparse.mm(adjacency, codes)

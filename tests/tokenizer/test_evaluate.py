@@ -6,8 +6,8 @@ import torch
 from PIL import Image
 from safetensors.torch import save_file
 
-from common.metrics import pixel_metrics
-from tokenizer.evaluate import data_config, main
+from common.metrics import paper_pixel_metrics, pixel_metrics
+from tokenizer.evaluate import data_config, main, markdown_table
 from tokenizer.model import VQCTTokenizer
 from tokenizer.usage import CodeHistogram
 
@@ -20,6 +20,20 @@ def test_pixel_metrics_on_known_errors():
     assert torch.allclose(shifted["l1"], torch.full((2,), 0.1))
     assert torch.allclose(shifted["l2"], torch.full((2,), 0.01))
     assert torch.allclose(shifted["psnr"], torch.full((2,), 20.0))
+
+
+def test_paper_protocol_scales_and_8_bit_psnr():
+    """The official evaluation's scale: l1 2× and l2 4× ours for the same error (on [-1, 1]),
+    overshoot not clamped away, PSNR from the rounded 8-bit values."""
+    images, shifted = torch.zeros(2, 3, 8, 8), torch.full((2, 3, 8, 8), 0.2)
+    ours, paper = pixel_metrics(images, shifted), paper_pixel_metrics(images, shifted)
+    assert torch.allclose(paper["paper/l1"], 2 * ours["l1"]) and torch.allclose(paper["paper/l2"], 4 * ours["l2"])
+    # 0 → 127.5 → 128 and 0.2 → 153 on 8 bits: 25 levels apart
+    assert torch.allclose(paper["paper/psnr"], torch.full((2,), 20 * torch.log10(torch.tensor(255 / 25)).item()))
+    overshoot = paper_pixel_metrics(torch.ones(1, 3, 16, 16), torch.full((1, 3, 16, 16), 1.5))
+    assert overshoot["paper/l1"].item() == pytest.approx(0.5)  # ours clamps it to 0
+    assert pixel_metrics(torch.ones(1, 3, 16, 16), torch.full((1, 3, 16, 16), 1.5))["l1"].item() == 0
+    assert overshoot["paper/psnr"].item() == pytest.approx(100.0)  # the same 8-bit image
 
 
 def test_code_histogram_usage_and_perplexity():
@@ -79,12 +93,21 @@ def test_comparison_table_metrics_and_figures(run_with_checkpoints, tmp_path, ca
     assert run["images"] == 6 and run["quantizer"] == "dual" and run["groups"] == ["adjective", "noun"]
     assert 0 < run["psnr"] < 60 and 0 <= run["ssim"] <= 1 and run["images_per_second"] > 0
     assert 0 < run["adjective_percent"] <= 100 and run["noun_perplexity"] >= 1 and "fid" not in run
+    assert run["paper/l2"] > run["l2"] and abs(run["paper/psnr"] - run["psnr"]) < 1  # both protocols kept
     table = (out / "metrics.md").read_text()
     assert table.count("\n| ") == 2 and "| run | dual |" in table and "| vqgan | vq | 16 |" in table
     for name in ("usage.png", "code_similarity.png", "patch_words.png"):
         assert Image.open(out / "run" / name).size[0] > 100
     assert not (out / "vqgan" / "patch_words.png").exists()  # a plain VQGAN's codes carry no words
     assert "| run |" in capsys.readouterr().out
+
+
+def test_the_table_shows_the_protocol_asked_for():
+    metrics = {"quantizer": "dual", "codebook_sizes": [4, 4], "groups": ["adjective"], "images_per_second": 1.0}
+    metrics |= {"adjective_percent": 50.0, "adjective_perplexity": 2.0, "l2": 0.0111, "paper/l2": 0.0444}
+    assert "0.0111" in markdown_table({"m": metrics}) and "0.0444" not in markdown_table({"m": metrics})
+    paper = markdown_table({"m": metrics}, "paper")
+    assert "0.0444" in paper and "0.0111" not in paper and "8-bit" in paper
 
 
 def test_folder_data_with_fid(run_with_checkpoints, tmp_path):

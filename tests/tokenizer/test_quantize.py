@@ -109,6 +109,16 @@ def test_graph_changes_the_codes():
     assert not torch.allclose(gcn()[1], mlp()[1])
 
 
+def test_dropout_falls_between_layers_never_on_the_word_vectors():
+    """The official network's dropout: a one-layer transfer in training mode is exactly its eval
+    self (nothing to drop between layers); with two layers, training draws masks."""
+    one = make_transfer(4, layers=1, dropout=0.9)
+    trained = one.train()()
+    assert all(torch.equal(a, b) for a, b in zip(trained, one.eval()(), strict=True))
+    two = make_transfer(4, dropout=0.9)
+    assert not torch.equal(two.train()()[1], two.eval()()[1])
+
+
 def test_frozen_finetune_and_random_vectors_ablations():
     frozen = make_transfer(WORD_DIM, kind="frozen")
     assert not any(p.requires_grad for p in frozen.parameters())

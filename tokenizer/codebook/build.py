@@ -3,7 +3,9 @@
 Vocabulary sources (``vocabulary_source``):
 - ``corpus`` (the official code's way): tag the corpus, keep adjectives (JJ) and nouns (NN, NNS,
   NNP, NNPS, lemmatized to the singular with WordNet) seen more than ``min_count`` times. A word
-  tagged both ways goes to the part of speech it was tagged with most often in context.
+  tagged both ways (``pos_rule``): ``majority`` puts it in one list only, the part of speech it
+  was tagged with most often in context; ``separate`` (the official code's rule: two lists kept
+  apart) counts each part of speech on its own, so a word can be in both ("orange", "light").
 - ``model``: the embedding model's own whole words (GloVe's frequency-ordered table, CLIP's BPE
   words), kept when WordNet knows them in base form as adjective or noun; a word WordNet lists
   under both goes where WordNet's sense counts put it (``Lexicon.preferred``).
@@ -41,6 +43,7 @@ class LanguageCodebookConfig:
     max_adjectives: int | None = None
     max_nouns: int | None = None
     tagger: str = "auto"  # auto (nltk's tagger where its data is installed, else wordnet) | nltk | wordnet
+    pos_rule: str = "majority"  # corpus vocabulary, a word tagged both ways: majority | separate
     seed: int = 0
     embedding: EmbeddingConfig = field(default_factory=EmbeddingConfig)
 
@@ -94,15 +97,25 @@ def _normalize(token: str, tag: str, lexicon: Lexicon) -> str | None:
     return word
 
 
-def corpus_vocabulary(stats: CorpusStatistics, min_count: int) -> dict[str, list[str]]:
-    """Adjectives and nouns seen more than ``min_count`` times, most frequent first."""
-    best: dict[str, tuple[int, str]] = {}
-    for (word, pos), count in stats.counts.items():
-        if count > best.get(word, (0, ""))[0]:
-            best[word] = (count, pos)
-    ranked = sorted(best.items(), key=lambda item: (-item[1][0], item[0]))
+POS_RULES = ("majority", "separate")
+
+
+def corpus_vocabulary(stats: CorpusStatistics, min_count: int, rule: str = "majority") -> dict[str, list[str]]:
+    """Adjectives and nouns seen more than ``min_count`` times, most frequent first; a word tagged
+    both ways in one list (``majority``) or in each list where it passes (``separate``)."""
+    if rule not in POS_RULES:
+        raise ConfigError(f"pos_rule must be one of {POS_RULES}, got '{rule}'")
+    if rule == "separate":
+        counts = {(word, pos): count for (word, pos), count in stats.counts.items()}
+    else:
+        best: dict[str, tuple[int, str]] = {}
+        for (word, pos), count in stats.counts.items():
+            if count > best.get(word, (0, ""))[0]:
+                best[word] = (count, pos)
+        counts = {(word, pos): count for word, (count, pos) in best.items()}
+    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0][0]))
     return {
-        pos: [word for word, (count, word_pos) in ranked if word_pos == pos and count > min_count]
+        pos: [word for (word, word_pos), count in ranked if word_pos == pos and count > min_count]
         for pos in (ADJECTIVE, NOUN)
     }
 
@@ -134,7 +147,7 @@ def build_language_codebook(config: LanguageCodebookConfig) -> LanguageCodebook:
     stats = read_corpus(config, wordnet, lexicon, tagger)
 
     if config.vocabulary_source == "corpus":
-        candidates = corpus_vocabulary(stats, config.min_count)
+        candidates = corpus_vocabulary(stats, config.min_count, config.pos_rule)
     else:
         candidates = model_vocabulary(provider, lexicon)
     limits = {ADJECTIVE: config.max_adjectives, NOUN: config.max_nouns}

@@ -139,8 +139,8 @@ def make_tagger(kind: str, lexicon: Lexicon) -> tuple[str, Tagger]:
     if kind not in {"auto", "nltk", "wordnet"}:
         raise ConfigError(f"tagger must be 'auto', 'nltk' or 'wordnet', got '{kind}'")
     if kind == "nltk" or (kind == "auto" and nltk_tagger_available()):
-        if not nltk_tagger_available():
-            raise RuntimeError(
+        if not nltk_tagger_available():  # a missing asset, not a bug: one line, exit status 2
+            raise ConfigError(
                 "tagger=nltk needs nltk's tagger data: run "
                 "python -c \"import nltk; nltk.download('averaged_perceptron_tagger_eng')\" "
                 "with a network, or use tagger=wordnet (works offline)"

@@ -1,10 +1,12 @@
 import pytest
 
 import tokenizer.codebook.build as build_module
-from common.config import load_config
+from common.config import ConfigError, load_config
+from tests import ROOT
 from tokenizer.codebook.__main__ import main
 from tokenizer.codebook.build import LanguageCodebookConfig, build_language_codebook
 from tokenizer.codebook.language_codebook import LanguageCodebook
+from tokenizer.codebook.lexicon import ADJECTIVE, NOUN
 from tokenizer.codebook.wordnet import WordNetUnavailableError
 
 CAPTIONS = """a small red bird sits on a green branch
@@ -98,3 +100,23 @@ def test_missing_wordnet_is_reported_with_the_fixes(corpus, tmp_path, capsys, mo
     assert main(["build", f"corpus=[{corpus}]", "--out", str(tmp_path / "prior")]) == 2
     assert "nltk.download('wordnet')" in capsys.readouterr().err
     assert not (tmp_path / "prior").exists()
+
+
+def test_a_word_tagged_both_ways_is_in_one_list_or_in_both():
+    stats = build_module.CorpusStatistics()
+    stats.counts.update({("orange", ADJECTIVE): 5, ("orange", NOUN): 3, ("red", ADJECTIVE): 4, ("fox", NOUN): 2})
+    assert build_module.corpus_vocabulary(stats, 0, "majority") == {ADJECTIVE: ["orange", "red"], NOUN: ["fox"]}
+    assert build_module.corpus_vocabulary(stats, 0, "separate") == {
+        ADJECTIVE: ["orange", "red"],
+        NOUN: ["orange", "fox"],
+    }
+    assert build_module.corpus_vocabulary(stats, 2, "separate")[NOUN] == ["orange"]  # seen more than twice
+
+
+def test_the_paper_config_needs_nltks_tagger_and_says_so(corpus, monkeypatch):
+    """configs/codebook/paper.yaml uses the official rules and never falls back to the WordNet tagger."""
+    monkeypatch.setattr("tokenizer.codebook.pos.nltk_tagger_available", lambda: False)
+    paper = load_config(LanguageCodebookConfig, ROOT / "configs" / "codebook" / "paper.yaml")
+    assert (paper.tagger, paper.pos_rule) == ("nltk", "separate")
+    with pytest.raises(ConfigError, match="tagger=nltk needs nltk's tagger data"):
+        build_language_codebook(config(corpus, "tagger=nltk", "pos_rule=separate"))

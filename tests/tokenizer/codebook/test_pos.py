@@ -1,5 +1,6 @@
 import pytest
 
+from common.config import ConfigError
 from tokenizer.codebook.lexicon import ADJECTIVE, NOUN, Lexicon
 from tokenizer.codebook.pos import WordNetTagger, make_tagger, tokenize
 from tokenizer.codebook.wordnet import ensure_wordnet
@@ -41,7 +42,7 @@ def test_auto_falls_back_to_wordnet_without_tagger_data(lexicon, monkeypatch):
     monkeypatch.setattr(pos, "nltk_tagger_available", lambda: False)
     name, tagger = make_tagger("auto", lexicon)
     assert name == "wordnet" and tagger(["a", "red", "ball"]) == ["DT", "JJ", "NN"]
-    with pytest.raises(RuntimeError, match="averaged_perceptron_tagger_eng"):
+    with pytest.raises(ConfigError, match="averaged_perceptron_tagger_eng"):
         make_tagger("nltk", lexicon)
     with pytest.raises(ValueError, match="tagger must be"):
         make_tagger("spacy", lexicon)
