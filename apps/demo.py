@@ -29,6 +29,7 @@ import gradio as gr
 import numpy as np
 from PIL import Image
 
+from common.device import checked_device, default_device
 from common.errors import UserError, UserFileNotFoundError, UserValueError, exit_code
 from common.labels import palette
 from prior.sampling_options import validation_examples
@@ -318,10 +319,11 @@ def launch(
     host: str = "127.0.0.1",
     share: bool = False,
     block: bool = True,
+    device: str = "cpu",
 ) -> gr.Blocks:
     if port is not None and not port_is_free(host, port):  # checked first: gradio's own error is a traceback
         raise UserValueError(f"--port {port}: another program is listening on {host}:{port}; pass another --port")
-    models = DemoModels(prior, tokenizer)
+    models = DemoModels(prior, tokenizer, device=device)
     app = build_app(models, Path(tempfile.mkdtemp(prefix="vqct-demo-")))
     app.queue().launch(server_name=host, server_port=port, share=share, prevent_thread_lock=not block, show_error=True)
     return app
@@ -344,13 +346,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--tokenizer", help="the tokenizer for the Inspect tab (default: the quickstart's, else the prior's)"
     )
+    parser.add_argument("--device", default=default_device(), help="cpu, cuda, cuda:N or mps (default: %(default)s)")
     parser.add_argument("--port", type=int, default=7860)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--share", action="store_true", help="a public gradio.live link")
     args = parser.parse_args(argv)
 
     def serve() -> int:
-        launch(*resolve_models(args.prior, args.tokenizer), port=args.port, host=args.host, share=args.share)
+        device = str(checked_device(args.device))
+        models = resolve_models(args.prior, args.tokenizer)
+        launch(*models, port=args.port, host=args.host, share=args.share, device=device)
         return 0
 
     return exit_code(serve)

@@ -70,17 +70,42 @@ class RunConfig:
     hub_private: bool = False
 
 
+def config_keys(config_type: type) -> list[str]:
+    """Every key of ``config_type`` as ``dotted.key: default`` (the defaults before any YAML)."""
+
+    def walk(node, prefix: str) -> list[str]:
+        lines = []
+        for key, value in node.items():
+            if isinstance(value, dict) and value:
+                lines += walk(value, f"{prefix}{key}.")
+            else:
+                lines.append(f"{prefix}{key}: {value}")
+        return lines
+
+    return walk(to_dict(config_type()), "")
+
+
 def read_run_config(config_type: type, argv: list[str] | None, description: str, configs: str):
     """A train script's command line, ``--config YAML`` and ``key=value`` overrides, as a
-    ``config_type``; logging set up for the run."""
-    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ``config_type``; logging set up for the run. ``--print-config`` prints the resolved config as
+    YAML and exits; ``--help`` lists every key with its default."""
+    epilog = "keys (key: default; set in the YAML or as key=value):\n  " + "\n  ".join(config_keys(config_type))
+    parser = argparse.ArgumentParser(
+        description=description, epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--config", help=f"YAML under {configs}")
+    parser.add_argument(
+        "--print-config", action="store_true", help="print the resolved config (YAML) and exit without training"
+    )
     parser.add_argument("overrides", nargs="*", metavar="key=value")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
-    logging.getLogger("accelerate").setLevel(logging.WARNING)  # one line per file saved otherwise
     config = load_config(config_type, args.config, args.overrides)
     check_run_config(config)
+    if args.print_config:
+        print(to_yaml(config), end="")
+        raise SystemExit(0)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    logging.getLogger("accelerate").setLevel(logging.WARNING)  # one line per file saved otherwise
     return config
 
 

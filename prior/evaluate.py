@@ -36,6 +36,7 @@ from safetensors.torch import load_file, save_file
 from torchvision.utils import save_image
 
 from common.atomic import write_json
+from common.device import checked_device
 from common.errors import UserValueError, exit_code
 from common.fid import FIDUnavailableError, fid_statistics, statistics_distance
 from common.hub import load_pretrained
@@ -146,6 +147,7 @@ def markdown(metrics: dict) -> str:
 
 
 def run(args) -> int:
+    args.device = str(checked_device(args.device))  # one clear error for a device this machine lacks
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     model = load_pretrained(VQCTPrior, args.prior, "--prior").to(args.device).eval()

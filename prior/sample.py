@@ -28,6 +28,7 @@ import torch
 from torchvision.utils import save_image
 
 from common.atomic import write_json
+from common.device import checked_device
 from common.errors import UserValueError, exit_code
 from common.hub import load_pretrained
 from common.labels import colourize, read_label_map, save_label_map
@@ -50,6 +51,7 @@ def read_mask(path: str, resolution: int) -> torch.Tensor:
 
 
 def run(args) -> int:
+    args.device = str(checked_device(args.device))  # one clear error for a device this machine lacks
     started = time.perf_counter()
     model = load_pretrained(VQCTPrior, args.prior, "--prior").to(args.device).eval()
     out = Path(args.out)

@@ -8,6 +8,7 @@ from dataclasses import replace
 
 import torch
 
+from common.device import default_device
 from common.errors import UserError, UserValueError
 from tokenizer import DataConfig, build_dataset
 
@@ -47,7 +48,7 @@ def add_sampling_flags(parser: argparse.ArgumentParser) -> None:
     """The sampling flags ``prior.sample`` and ``prior.evaluate`` share; a sampling option left out
     keeps the prior's own (``VQCTPrior.sampling``, from its train config)."""
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--device", default=default_device(), help="cpu, cuda, cuda:N or mps (default: %(default)s)")
     parser.add_argument("--temperature", type=float, help="default: the prior's")
     parser.add_argument("--top-k", type=int, help="autoregressive priors, 0 = off (default: the prior's)")
     parser.add_argument(

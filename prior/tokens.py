@@ -32,6 +32,7 @@ from tqdm.auto import tqdm
 
 from common.atomic import write_json
 from common.config import load_config, to_dict
+from common.device import checked_device, default_device
 from common.errors import UserFileNotFoundError, UserValueError, exit_code
 from common.hub import load_pretrained
 from common.memory import fix_mmap_threshold
@@ -129,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--shard-size", type=int, default=4096)
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--device", default=default_device(), help="cpu, cuda, cuda:N or mps (default: %(default)s)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     return exit_code(lambda: run(args))
@@ -147,7 +148,7 @@ def cache_tokens(
     device: torch.device | None = None,
 ) -> dict[str, dict]:
     """Encode each split of ``data`` into out/<split> (missing shards only); split → manifest."""
-    device = device or torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = device or torch.device(default_device())
     fix_mmap_threshold()  # memory flat over the whole pass (see common.memory)
     manifests = {}
     for split in splits:
@@ -177,7 +178,7 @@ def run(args) -> int:
         args.split or SPLITS,
         shard_size=args.shard_size,
         batch_size=args.batch_size,
-        device=torch.device(args.device),
+        device=checked_device(args.device),
     )
     for split, manifest in manifests.items():
         print(f"{split}: {manifest['items']} items in {manifest['shards']} shards under {Path(args.out) / split}")

@@ -22,7 +22,7 @@ def test_codebook_configs_load(path):
 )
 def test_tokenizer_configs_load(path):
     config = load_config(TokenizerTrainConfig, path)
-    assert config.model.quantizer.kind in {"dual", "single", "vq", "cvq", "gumbel", "none"}
+    assert config.model.quantizer.kind in {"dual", "single", "vq", "cvq", "gumbel", "regvq", "none"}
     assert config.output_dir.startswith("outputs/")
 
 

@@ -31,6 +31,7 @@ from tqdm.auto import tqdm
 
 from common.atomic import write_json
 from common.config import load_config
+from common.device import checked_device, default_device
 from common.errors import UserFileNotFoundError, exit_code
 from common.fid import FIDUnavailableError, fid_statistics, statistics_distance
 from common.hub import load_pretrained
@@ -188,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--num", type=int, help="evaluate the first N images only")
     parser.add_argument("--resolution", type=int, help="default: the first model's training resolution")
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--device", default=default_device(), help="cpu, cuda, cuda:N or mps (default: %(default)s)")
     parser.add_argument("--no-fid", action="store_true", help="skip FID")
     parser.add_argument(
         "--protocol",
@@ -206,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def run(args) -> int:
     out = Path(args.out)
-    device = torch.device(args.device)
+    device = checked_device(args.device)
     models = {model_name(source): (source, load_pretrained(VQCTTokenizer, source, "--model")) for source in args.model}
     first = next(iter(models.values()))[1]
     resolution = args.resolution or first.config.autoencoder.resolution

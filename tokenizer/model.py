@@ -15,18 +15,23 @@ noun ids), G = 0 for ``none``, otherwise G = 1. Weights, config and the codebook
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 from huggingface_hub import PyTorchModelHubMixin
 from omegaconf import OmegaConf
+from PIL import Image
 from torch import nn
 
 from common.config import ConfigError
 from common.errors import UserValueError
+from common.metrics import to_8bit
 from tokenizer.autoencoder import AutoencoderConfig, Decoder, Encoder
 
 from .codebook.language_codebook import LanguageCodebook
+from .data.images import load_image
 from .quantize import (
     ClusteredVectorQuantizer,
     DualQuantizer,
@@ -34,11 +39,12 @@ from .quantize import (
     LearnedVectorQuantizer,
     PassThrough,
     Quantized,
+    RegularizedQuantizer,
     SingleQuantizer,
 )
 from .transfer import CodebookTransfer, TransferConfig
 
-QUANTIZER_KINDS = ("dual", "single", "vq", "cvq", "gumbel", "none")
+QUANTIZER_KINDS = ("dual", "single", "vq", "cvq", "gumbel", "regvq", "none")
 LANGUAGE_KINDS = ("dual", "single")
 
 
@@ -46,14 +52,16 @@ LANGUAGE_KINDS = ("dual", "single")
 class QuantizerConfig:
     kind: str = "dual"
     embed_dim: int = 256  # code width; ``dual`` gives each half embed_dim / 2
-    codebook_size: int = 6207  # vq / cvq / gumbel only: language kinds use the codebook's vocabulary
+    codebook_size: int = 6207  # vq / cvq / gumbel / regvq only: language kinds use the codebook's vocabulary
     beta: float = 0.25  # commitment weight
     chunk_size: int = 8192  # rows per nearest-code matrix product (memory ∝ chunk × K)
     cvq_decay: float = 0.99
     gumbel_kl_weight: float = 5e-4
     gumbel_temperature_start: float = 1.0
     gumbel_temperature_end: float = 0.0625
-    gumbel_anneal_steps: int = 10_000
+    gumbel_anneal_steps: int = 10_000  # the temperature schedule also serves regvq's sampled positions
+    regvq_mask_ratio: float = 0.4  # share of positions quantized by sampling (the paper's best)
+    regvq_prior_weight: float = 0.01  # weight of KL(code usage ‖ uniform); the paper gives none
     transfer: TransferConfig = field(default_factory=TransferConfig)
 
 
@@ -86,14 +94,18 @@ def build_quantizer(
         return quantizer_type(transfer, beta=config.beta, chunk_size=config.chunk_size)
     if kind == "none":
         return PassThrough()
-    if kind == "gumbel":
-        return GumbelQuantizer(
+    if kind in ("gumbel", "regvq"):
+        logits = dict(
             codebook_size=config.codebook_size,
             dim=dim,
-            kl_weight=config.gumbel_kl_weight,
             temperature_start=config.gumbel_temperature_start,
             temperature_end=config.gumbel_temperature_end,
             anneal_steps=config.gumbel_anneal_steps,
+        )
+        if kind == "gumbel":
+            return GumbelQuantizer(kl_weight=config.gumbel_kl_weight, **logits)
+        return RegularizedQuantizer(
+            mask_ratio=config.regvq_mask_ratio, prior_weight=config.regvq_prior_weight, **logits
         )
     if kind == "cvq":
         return ClusteredVectorQuantizer(
@@ -213,6 +225,21 @@ class VQCTTokenizer(
         if codes.dim() != 4 or codes.shape[1] != self.groups:
             raise ValueError(f"codes must be [B, {self.groups}, h, w], got {tuple(codes.shape)}")
         return self.decoder(self.post_quant_conv(self.quantizer.lookup(codes)))
+
+    @torch.no_grad()
+    def encode_images(self, images: Sequence[str | Path | Image.Image], resolution: int | None = None) -> torch.Tensor:
+        """Image files or PIL images → codes [B, G, h, w]; each image prepared as the data sets
+        prepare theirs (RGB, short side resized to ``resolution``, by default the training
+        resolution, centre crop: ``load_image``)."""
+        size = resolution or self.config.autoencoder.resolution
+        device = next(self.parameters()).device
+        return self.encode(torch.stack([load_image(image, size) for image in images]).to(device))
+
+    @torch.no_grad()
+    def decode_to_images(self, codes: torch.Tensor) -> list[Image.Image]:
+        """Codes [B, G, h, w] → PIL images, the 8-bit values a saved PNG holds."""
+        pixels = to_8bit(self.decode(codes)).byte().permute(0, 2, 3, 1).cpu().numpy()
+        return [Image.fromarray(image) for image in pixels]
 
     def words(self, codes: torch.Tensor) -> list[list[list[tuple[str | None, str | None]]]]:
         """(adjective, noun) per patch, [B][h][w]. With ``single`` a patch gets one of the two."""

@@ -23,6 +23,7 @@ from common.runs import (
     save_checkpoint,
     weight_fingerprint,
 )
+from tests import ROOT
 
 
 @pytest.mark.parametrize("key", sorted(RUN_MINIMUMS))
@@ -136,3 +137,20 @@ def test_a_bare_no_for_the_precision_means_no(tmp_path, override, expected):
 def test_an_unknown_precision_names_the_key():
     with pytest.raises(ConfigError, match="mixed_precision=fp64: must be one of no, fp16, bf16"):
         check_run_config(RunConfig(mixed_precision="fp64"))
+
+
+def test_print_config_shows_the_resolved_config_and_help_lists_every_key(capsys):
+    from tokenizer import TokenizerTrainConfig
+
+    with pytest.raises(SystemExit) as done:
+        read_run_config(
+            TokenizerTrainConfig,
+            ["--config", str(ROOT / "configs/tokenizer/shapes.yaml"), "max_steps=5", "--print-config"],
+            "",
+            "",
+        )
+    printed = capsys.readouterr().out
+    assert done.value.code == 0 and "max_steps: 5\n" in printed and "disc_start: 2000" in printed  # YAML, then override
+    with pytest.raises(SystemExit):
+        read_run_config(TokenizerTrainConfig, ["--help"], "", "")
+    assert "loss.disc_start: 0" in capsys.readouterr().out  # the schema's default

@@ -1,6 +1,9 @@
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
+from tokenizer import load_image
 from tokenizer.model import VQCTTokenizer
 
 
@@ -30,7 +33,7 @@ def test_single_codebook_words_are_adjective_or_noun(tiny_codebook, tiny_config)
             assert (adjective is None) == (code >= count) and (noun is None) == (code < count)
 
 
-@pytest.mark.parametrize("kind", ["vq", "cvq", "gumbel"])
+@pytest.mark.parametrize("kind", ["vq", "cvq", "gumbel", "regvq"])
 def test_baselines_need_no_prior_and_carry_no_words(kind, tiny_config):
     model = VQCTTokenizer.build(tiny_config(kind)).eval()
     codes = model.encode(images())
@@ -40,7 +43,7 @@ def test_baselines_need_no_prior_and_carry_no_words(kind, tiny_config):
         model.words(codes)
 
 
-@pytest.mark.parametrize("kind", ["dual", "single", "vq", "cvq", "gumbel"])
+@pytest.mark.parametrize("kind", ["dual", "single", "vq", "cvq", "gumbel", "regvq"])
 def test_save_pretrained_from_pretrained_reproduces_encode_decode(kind, tiny_codebook, tmp_path, tiny_config):
     model = VQCTTokenizer.build(tiny_config(kind), tiny_codebook).eval()
     model.save_pretrained(tmp_path / "model")
@@ -74,3 +77,19 @@ def test_quantizer_free_reference_reconstructs_but_has_no_codes(tiny_config):
     assert model.codebook_sizes == () and model.group_names == () and quantized.indices.shape == (2, 0, 8, 8)
     with pytest.raises(ValueError, match="no codes"):
         model.encode(x)
+
+
+def test_images_in_and_out_without_tensors(tiny_codebook, tiny_config, tmp_path):
+    """encode_images takes files and PIL images as the data sets prepare them; decode_to_images
+    gives the 8-bit pictures a saved PNG holds."""
+    model = VQCTTokenizer.build(tiny_config(), tiny_codebook).eval()
+    rng = np.random.default_rng(0)
+    picture = Image.fromarray(rng.integers(0, 256, (40, 30, 3), dtype=np.uint8))
+    picture.save(tmp_path / "a.png")
+    codes = model.encode_images([tmp_path / "a.png", picture])
+    expected = model.encode(torch.stack([load_image(picture, 16)] * 2))
+    assert torch.equal(codes, expected) and codes.shape == (2, 2, 8, 8)
+    images = model.decode_to_images(codes)
+    assert [image.size for image in images] == [(16, 16)] * 2
+    reference = ((model.decode(codes).clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1)
+    assert np.array_equal(np.asarray(images[1]), reference[1].numpy())

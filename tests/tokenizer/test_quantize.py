@@ -1,3 +1,5 @@
+import math
+
 import pytest
 import torch
 
@@ -7,9 +9,11 @@ from tokenizer.quantize import (
     DualQuantizer,
     GumbelQuantizer,
     LearnedVectorQuantizer,
+    RegularizedQuantizer,
     SingleQuantizer,
     nearest_code,
 )
+from tokenizer.quantize.regularized import usage_kl_to_uniform
 from tokenizer.transfer import CodebookTransfer, TransferConfig
 
 A, N, WORD_DIM = 5, 7, 6
@@ -40,6 +44,8 @@ def make_quantizer(kind, dim=8):
         return LearnedVectorQuantizer(codebook_size=12, dim=dim, chunk_size=5)
     if kind == "cvq":
         return ClusteredVectorQuantizer(codebook_size=12, dim=dim, chunk_size=5)
+    if kind == "regvq":
+        return RegularizedQuantizer(codebook_size=12, dim=dim)
     return GumbelQuantizer(codebook_size=12, dim=dim)
 
 
@@ -57,7 +63,9 @@ def test_nearest_code_rejects_mismatched_widths():
         nearest_code(torch.randn(3, 4), torch.randn(5, 6))
 
 
-@pytest.mark.parametrize("kind, groups", [("dual", 2), ("single", 1), ("vq", 1), ("cvq", 1), ("gumbel", 1)])
+@pytest.mark.parametrize(
+    "kind, groups", [("dual", 2), ("single", 1), ("vq", 1), ("cvq", 1), ("gumbel", 1), ("regvq", 1)]
+)
 @pytest.mark.parametrize("training", [True, False])
 def test_return_convention_and_straight_through(kind, groups, training):
     quantizer = make_quantizer(kind).train(training)
@@ -71,7 +79,7 @@ def test_return_convention_and_straight_through(kind, groups, training):
     assert z.grad is not None and z.grad.abs().sum() > 0
 
 
-@pytest.mark.parametrize("kind", ["dual", "single", "vq", "cvq", "gumbel"])
+@pytest.mark.parametrize("kind", ["dual", "single", "vq", "cvq", "gumbel", "regvq"])
 def test_lookup_reproduces_the_quantized_codes(kind):
     quantizer = make_quantizer(kind).eval()
     z = torch.randn(2, 8, 3, 3)
@@ -182,3 +190,25 @@ def test_gumbel_temperature_schedule_and_kl_to_uniform():
         quantizer.logits.bias.zero_()
     _, _, loss = quantizer.eval()(torch.randn(1, 4, 2, 2))
     assert loss.abs() < 1e-6  # uniform code distribution: KL to uniform is zero
+
+
+def test_regvq_samples_the_masked_share_and_regularizes_usage():
+    torch.manual_seed(0)
+    z = torch.randn(8, 8, 16, 16)
+    quantizer = RegularizedQuantizer(codebook_size=12, dim=8, mask_ratio=0.4, temperature_start=5.0)
+    argmax = quantizer.logits(z).argmax(1, keepdim=True)
+    # training: about 40 % of positions sampled; at a high temperature most of those leave the argmax
+    differs = (quantizer.train()(z).indices != argmax).float().mean().item()
+    assert 0.2 < differs < 0.4
+    assert torch.equal(quantizer.eval()(z).indices, argmax)  # evaluation: the argmax everywhere
+    deterministic = RegularizedQuantizer(codebook_size=12, dim=8, mask_ratio=0.0)
+    deterministic.load_state_dict(quantizer.state_dict())
+    assert torch.equal(deterministic.train()(z).indices, argmax)  # no mask: plain argmax VQ
+    # the prior term: 0 for uniform usage, log K for one code, and its gradient reaches the logits
+    uniform = torch.eye(12).repeat(2, 1).T.reshape(1, 12, 4, 6)
+    collapsed = torch.zeros(1, 12, 4, 6)
+    collapsed[:, 3] = 1
+    assert usage_kl_to_uniform(uniform).item() == pytest.approx(0.0, abs=1e-6)
+    assert usage_kl_to_uniform(collapsed).item() == pytest.approx(math.log(12), rel=1e-5)
+    quantizer.train()(z).loss.backward()
+    assert quantizer.logits.weight.grad.abs().sum() > 0

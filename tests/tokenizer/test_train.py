@@ -131,6 +131,7 @@ def test_bad_override_stops_with_the_key_named(tmp_path):
         ("vq", []),
         ("cvq", []),
         ("gumbel", []),
+        ("regvq", []),
         ("single", []),
         ("none", ["model.autoencoder.norm=none"]),
         ("dual", ["mixed_precision=bf16", "gradient_accumulation_steps=2"]),
@@ -176,3 +177,14 @@ def test_two_processes_with_the_gan_on_resume_to_the_uninterrupted_weights(tmp_p
     assert expected.keys() == got.keys()
     for name in expected:
         assert torch.equal(expected[name], got[name]), name
+
+
+def test_compiled_training_saves_the_eager_names(tmp_path, tiny_codebook_dir):
+    """compile=true (nn.Module.compile): the run trains and its checkpoints and final weights
+    keep the model's own parameter names, so they load into an eager model."""
+    out = tmp_path / "compiled"
+    run(launch(out, "max_steps=2", "checkpointing_steps=2", "compile=true", prior_dir=tiny_codebook_dir))
+    names = set(weights(out))
+    assert names and not [name for name in names if "_orig_mod" in name]
+    assert set(load_file(str(out / "checkpoints" / "checkpoint-2" / "model.safetensors"))) == names
+    VQCTTokenizer.from_pretrained(out / "final")

@@ -9,6 +9,7 @@ from .dual import DualQuantizer
 from .gumbel import GumbelQuantizer
 from .identity import PassThrough
 from .nearest import nearest_code
+from .regularized import RegularizedQuantizer
 from .single import SingleQuantizer
 from .vector import LearnedVectorQuantizer, Quantized
 
@@ -18,6 +19,7 @@ __all__ = [
     "GumbelQuantizer",
     "LearnedVectorQuantizer",
     "PassThrough",
+    "RegularizedQuantizer",
     "Quantized",
     "SingleQuantizer",
     "nearest_code",
