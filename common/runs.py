@@ -4,6 +4,7 @@ set-up, resume, the resumable batch loop, checkpoints, metrics files, the final 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import logging
 import math
@@ -14,10 +15,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 from accelerate import Accelerator
 from accelerate.utils import DataLoaderConfiguration, ProjectConfiguration, set_seed
 from huggingface_hub import HfApi
+from PIL import Image
 from safetensors import SafetensorError
 from safetensors.torch import save_file
 from torch.utils.data import Subset
@@ -59,6 +62,9 @@ class RunConfig:
     validation_batches: int = 8
     log_steps: int = 10
     num_workers: int = 0
+    # where metrics and sample grids are logged: tensorboard (under output_dir/logs), wandb,
+    # comet_ml, aim, mlflow, clearml, dvclive (each needs its package), or none
+    report_to: str = "tensorboard"
     # torch.compile of the trained model's forward (nn.Module.compile: weights and checkpoints keep
     # their names); the first steps pay the compilation
     compile: bool = False
@@ -150,6 +156,44 @@ def check_run_config(config: RunConfig) -> None:
         )
 
 
+# report_to → the module its accelerate tracker imports
+TRACKERS = {
+    "tensorboard": "tensorboard",
+    "wandb": "wandb",
+    "comet_ml": "comet_ml",
+    "aim": "aim",
+    "mlflow": "mlflow",
+    "clearml": "clearml",
+    "dvclive": "dvclive",
+}
+
+
+def tracker_for(report_to: str) -> str | None:
+    """accelerate's ``log_with`` for ``report_to``; a ConfigError naming the key when the tracker
+    is unknown or its package is missing (now, not when the first metrics are logged)."""
+    if report_to == "none":
+        return None
+    if report_to not in TRACKERS:
+        raise ConfigError(f"report_to={report_to}: must be one of {', '.join([*TRACKERS, 'none'])}")
+    if importlib.util.find_spec(TRACKERS[report_to]) is None:
+        raise ConfigError(f"report_to={report_to} needs the {TRACKERS[report_to]} package: pip install {report_to}")
+    return report_to
+
+
+def log_grid(accelerator: Accelerator, path: Path, step: int, name: str = "samples") -> None:
+    """A grid PNG just written, also to every tracker that takes images (call on every process)."""
+    if not accelerator.is_main_process:
+        return
+    image = np.asarray(Image.open(path).convert("RGB"))
+    for tracker in accelerator.trackers:
+        if tracker.name == "tensorboard":  # SummaryWriter.add_images wants one 4-d array
+            tracker.log_images({name: image[None]}, step=step, dataformats="NHWC")
+        elif tracker.name == "aim":  # aim's takes one image per key
+            tracker.log_images({name: image}, step=step)
+        elif hasattr(tracker, "log_images"):  # wandb, comet_ml, clearml, …: a list of images
+            tracker.log_images({name: [image]}, step=step)
+
+
 def make_accelerator(config: RunConfig) -> Accelerator:
     """accelerate set up for a run: tensorboard under output_dir/logs, seedable data order,
     the output folder cleaned of debris from a killed run and the merged config written."""
@@ -159,7 +203,7 @@ def make_accelerator(config: RunConfig) -> Accelerator:
     accelerator = Accelerator(
         mixed_precision=config.mixed_precision,
         gradient_accumulation_steps=config.gradient_accumulation_steps,
-        log_with="tensorboard",
+        log_with=tracker_for(config.report_to),
         project_config=ProjectConfiguration(project_dir=str(output_dir), logging_dir=str(output_dir / "logs")),
         dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True),
     )

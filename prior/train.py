@@ -39,6 +39,7 @@ from common.runs import (
     due,
     finish,
     loader_options,
+    log_grid,
     make_accelerator,
     read_run_config,
     record_validation,
@@ -273,6 +274,7 @@ def train(argv: list[str] | None = None) -> int:
             if accelerator.is_main_process:  # the grid first: the model card takes the newest
                 grid_file = output_dir / "samples" / f"samples-{step:07d}.png"
                 with_ema(partial(sample_grid, model, examples, config, grid_file))
+                log_grid(accelerator, grid_file, step)
             entry = {"step": step, "seconds": round(time.perf_counter() - started, 1), "train/loss": float(loss)}
             record_validation(accelerator, output_dir, history, entry | metrics)
             if accelerator.is_main_process:

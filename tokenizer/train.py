@@ -34,6 +34,7 @@ from common.runs import (
     due,
     finish,
     loader_options,
+    log_grid,
     make_accelerator,
     read_run_config,
     record_validation,
@@ -84,11 +85,9 @@ def validate(model, loader, accelerator, step: int, output_dir: Path, with_fid: 
             reconstructed.append(accelerator.gather_for_metrics(reconstructions.clamp(-1, 1)).cpu())
         if i == 0 and accelerator.is_main_process:
             grid = torch.cat([images[:8], reconstructions[:8].clamp(-1, 1)])
-            save_image(
-                (grid.float() + 1) / 2,
-                output_dir / "samples" / f"reconstructions-{step:07d}.png",
-                nrow=min(8, len(images)),
-            )
+            path = output_dir / "samples" / f"reconstructions-{step:07d}.png"
+            save_image((grid.float() + 1) / 2, path, nrow=min(8, len(images)))
+            log_grid(accelerator, path, step, "reconstructions")
     model.train()
     metrics = {f"val/{name}": float(torch.cat(values).mean()) for name, values in measured.items()}
     metrics |= {f"val/{key}": value for key, value in histogram.metrics(bare.group_names).items()}

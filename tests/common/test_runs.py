@@ -21,6 +21,7 @@ from common.runs import (
     resumable_batches,
     resume,
     save_checkpoint,
+    tracker_for,
     weight_fingerprint,
 )
 from tests import ROOT
@@ -154,3 +155,12 @@ def test_print_config_shows_the_resolved_config_and_help_lists_every_key(capsys)
     with pytest.raises(SystemExit):
         read_run_config(TokenizerTrainConfig, ["--help"], "", "")
     assert "loss.disc_start: 0" in capsys.readouterr().out  # the schema's default
+
+
+def test_a_tracker_that_is_not_installed_is_named_before_the_run(monkeypatch):
+    assert tracker_for("tensorboard") == "tensorboard" and tracker_for("none") is None
+    monkeypatch.setattr("importlib.util.find_spec", lambda name: None)
+    with pytest.raises(ConfigError, match="report_to=wandb needs the wandb package: pip install wandb"):
+        tracker_for("wandb")
+    with pytest.raises(ConfigError, match="report_to=tensorbord: must be one of"):
+        tracker_for("tensorbord")

@@ -66,6 +66,11 @@ def test_script_writes_tokens_grids_metrics_checkpoints_and_final_model(trained,
         2 * 32 + 3 * 2,
         3 * 32 + 4 * 2,
     )  # maps, samples, real
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    accumulator = EventAccumulator(str(next((trained / "logs").rglob("events.out.tfevents.*")).parent))
+    accumulator.Reload()
+    assert [event.step for event in accumulator.Images("samples")] == [2, 4]  # the grids, in the tracker too
     assert json.loads((trained / "tokens" / "train" / "manifest.json").read_text())["items"] == 48
     history = json.loads((trained / "metrics.json").read_text())["history"]
     assert [entry["step"] for entry in history] == [2, 4] and all(np.isfinite(entry["val/loss"]) for entry in history)

@@ -75,7 +75,15 @@ def test_script_writes_checkpoints_grids_logs_metrics_and_final_model(tmp_path, 
         "reconstructions-0000004.png",
         "reconstructions-0000005.png",
     ]
-    assert list((out / "logs").rglob("events.out.tfevents.*"))
+    events = list((out / "logs").rglob("events.out.tfevents.*"))
+    assert events
+    # the grids are in the tracker too, as images, at the validation steps
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    accumulator = EventAccumulator(str(events[0].parent))
+    accumulator.Reload()
+    assert [event.step for event in accumulator.Images("reconstructions")] == [2, 4, 5]
+    assert "val/psnr" in accumulator.Tags()["scalars"]
     metrics = json.loads((out / "metrics.json").read_text())
     assert [entry["step"] for entry in metrics["history"]] == [2, 4, 5]
     assert ["val/fid" in entry for entry in metrics["history"]] == [False, True, True]  # every fid_steps and at the end
