@@ -25,7 +25,10 @@ import tempfile
 from io import BytesIO
 from pathlib import Path
 
-import gradio as gr
+try:
+    import gradio as gr
+except ModuleNotFoundError:  # an extra since the library needs none of it
+    raise SystemExit("the app needs gradio: pip install -e '.[app]' (make setup installs it)") from None
 import numpy as np
 from PIL import Image
 

