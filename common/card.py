@@ -11,6 +11,7 @@ import shutil
 from pathlib import Path
 
 import yaml
+from huggingface_hub import ModelCard, ModelCardData
 
 USAGE = {
     "tokenizer": (
@@ -33,11 +34,8 @@ def write_model_card(
     """README.md in ``folder`` (and samples.png when ``grid`` exists); returns the card's path."""
     tags = ["vqct", "image-tokenizer" if kind == "tokenizer" else "image-generation", "vector-quantization"]
     data = config.get("data", {})
+    metadata = ModelCardData(library_name="vqct", tags=tags, license="mit")
     lines = [
-        "---",
-        yaml.safe_dump({"library_name": "vqct", "tags": tags, "license": "mit"}, sort_keys=False).strip(),
-        "---",
-        "",
         f"# VQCT {kind}: {repo}",
         "",
         "Trained with the VQCT toolkit (CVPR 2024, *Codebook Transfer with Part-of-Speech for "
@@ -71,5 +69,6 @@ def write_model_card(
         lines += ["## Samples", "", f"![{caption}](samples.png)", "", f"Rows: {caption}.", ""]
     lines += ["## Config", "", "```yaml", yaml.safe_dump(config, sort_keys=False).strip(), "```", ""]
     card = folder / "README.md"
-    card.write_text("\n".join(lines))
+    # huggingface_hub writes the metadata header the Hub reads (and checks it is valid YAML)
+    ModelCard(f"---\n{metadata.to_yaml()}\n---\n\n" + "\n".join(lines)).save(card)
     return card
