@@ -87,3 +87,6 @@ class PriorTrainConfig(RunConfig):
     # Sample grids: the first ``num_samples`` validation label maps, sampled with ``sampling``.
     num_samples: int = 8
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
+    # Fine-tune: a saved prior (folder or Hub id) whose prior weights start this run; ``model``
+    # must describe the same network (the tokenizer is still ``tokenizer``).
+    init_from: str | None = None

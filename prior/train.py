@@ -190,6 +190,15 @@ def train(argv: list[str] | None = None) -> int:
         data=to_dict(config.data),
         sampling=config.sampling,
     )
+    if config.init_from:
+        start = load_pretrained(VQCTPrior, config.init_from, "init_from")
+        try:
+            model.prior.load_state_dict(start.prior.state_dict())
+        except RuntimeError as error:
+            first = str(error).splitlines()[1].strip() if len(str(error).splitlines()) > 1 else str(error)
+            raise ConfigError(
+                f"init_from={config.init_from}: its prior does not fit this config's model section ({first})"
+            ) from None
     optimizer = torch.optim.AdamW(
         model.prior.parameters(),
         lr=config.learning_rate,

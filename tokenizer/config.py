@@ -32,6 +32,9 @@ class TokenizerTrainConfig(RunConfig):
     data: DataConfig = field(default_factory=DataConfig)
     model: TokenizerModelConfig = field(default_factory=TokenizerModelConfig)
     loss: LossConfig = field(default_factory=LossConfig)
+    # Fine-tune: a saved tokenizer (folder or Hub id) to start from. Its architecture and language
+    # codebook come with it, so ``model`` and ``language_codebook`` are not used.
+    init_from: str | None = None
 
 
 def scaled_learning_rate(config: TokenizerTrainConfig, processes: int) -> float:

@@ -27,8 +27,10 @@ from torch.utils.data import DataLoader
 from torchvision.utils import save_image
 from tqdm.auto import tqdm
 
+from common.config import to_dict
 from common.errors import exit_code
 from common.fid import FIDUnavailableError, frechet_distance, inception_weights_path
+from common.hub import load_pretrained
 from common.metrics import pixel_metrics
 from common.runs import (
     due,
@@ -131,8 +133,16 @@ def train(argv: list[str] | None = None) -> int:
     fid_loader = DataLoader(validation_set, batch_size=config.batch_size, **loading)
 
     # model, loss, optimizers
-    codebook = load_language_codebook(config, accelerator, output_dir)
-    model = VQCTTokenizer.build(config.model, codebook, seed=config.seed)
+    if config.init_from:
+        model = load_pretrained(VQCTTokenizer, config.init_from, "init_from")
+        if to_dict(model.config) != to_dict(config.model):
+            log.warning(
+                "init_from=%s: its own architecture is used; the config's model section is not", config.init_from
+            )
+        config.model = model.config  # the final model card says what was trained
+    else:
+        codebook = load_language_codebook(config, accelerator, output_dir)
+        model = VQCTTokenizer.build(config.model, codebook, seed=config.seed)
     if config.compile:
         model.compile()
     loss_fn = VQGANLoss(config.loss)

@@ -253,3 +253,29 @@ def test_evaluate_command_writes_label_following_completion_and_grid(trained, tm
     assert json.loads((again / "metrics.json").read_text())["label_following"] == metrics["label_following"]
     (tmp_path / "bad.safetensors").write_bytes(b"not a segmenter")
     assert evaluate_cli.main([*args[:-1], str(tmp_path / "bad.safetensors"), "--out", str(tmp_path / "bad")]) == 2
+
+
+def test_init_from_starts_from_a_saved_prior_and_names_a_misfit(trained, tokenizer_dir, tmp_path):
+    """learning_rate=0: the run's final prior is exactly the one it started from; a prior of
+    another width is one error naming init_from."""
+    out = tmp_path / "finetuned"
+    done = launch(
+        out,
+        tokenizer_dir,
+        f"init_from={trained / 'final'}",
+        f"tokens={trained / 'tokens'}",
+        "max_steps=1",
+        "learning_rate=0",
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    a, b = (load_file(str(run / "final" / "model.safetensors")) for run in (trained, out))
+    assert all(torch.equal(a[k], b[k]) for k in a if k.startswith("prior."))
+    done = launch(
+        tmp_path / "misfit",
+        tokenizer_dir,
+        f"init_from={trained / 'final'}",
+        f"tokens={trained / 'tokens'}",
+        "max_steps=1",
+        "model.dim=48",
+    )
+    assert done.returncode != 0 and f"init_from={trained / 'final'}: its prior does not fit" in done.stderr

@@ -196,3 +196,15 @@ def test_compiled_training_saves_the_eager_names(tmp_path, tiny_codebook_dir):
     assert names and not [name for name in names if "_orig_mod" in name]
     assert set(load_file(str(out / "checkpoints" / "checkpoint-2" / "model.safetensors"))) == names
     VQCTTokenizer.from_pretrained(out / "final")
+
+
+def test_init_from_fine_tunes_a_saved_tokenizer(tmp_path, tiny_codebook_dir):
+    """Its own architecture and codebook come with it (no language_codebook needed); with
+    learning_rate=0 the run ends where it started."""
+    start = tmp_path / "start"
+    run(launch(start, "max_steps=1", prior_dir=tiny_codebook_dir))
+    out = tmp_path / "finetuned"
+    run(launch(out, f"init_from={start / 'final'}", "max_steps=1", "learning_rate=0", "model.quantizer.kind=vq"))
+    expected, got = weights(start), weights(out)
+    assert expected.keys() == got.keys() and all(torch.equal(expected[k], got[k]) for k in expected)
+    assert VQCTTokenizer.from_pretrained(out / "final").config.quantizer.kind == "dual"  # init_from's, not the override
