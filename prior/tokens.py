@@ -149,7 +149,6 @@ def cache_tokens(
 ) -> dict[str, dict]:
     """Encode each split of ``data`` into out/<split> (missing shards only); split → manifest."""
     device = device or torch.device(default_device())
-    fix_mmap_threshold()  # memory flat over the whole pass (see common.memory)
     manifests = {}
     for split in splits:
         # one fixed encoding: no random crop or flip
@@ -168,6 +167,9 @@ def cache_tokens(
 
 
 def run(args) -> int:
+    # memory flat over the whole pass (common.memory); only in this command's own process: it
+    # slows a training process's many large temporaries (the train script encodes without it)
+    fix_mmap_threshold()
     tokenizer = load_pretrained(VQCTTokenizer, args.tokenizer, "--tokenizer")
     data = load_config(TokenizerTrainConfig, args.data).data
     manifests = cache_tokens(
