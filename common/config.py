@@ -88,3 +88,18 @@ def to_yaml(config) -> str:
 
 def to_dict(config) -> dict:
     return OmegaConf.to_container(OmegaConf.structured(config), resolve=True)
+
+
+def dotted(config) -> dict:
+    """Every leaf of ``config`` as ``{"dotted.key": value}`` (an empty section is one leaf)."""
+
+    def walk(node: dict, prefix: str) -> dict:
+        leaves = {}
+        for key, value in node.items():
+            if isinstance(value, dict) and value:
+                leaves |= walk(value, f"{prefix}{key}.")
+            else:
+                leaves[f"{prefix}{key}"] = value
+        return leaves
+
+    return walk(to_dict(config), "")

@@ -27,7 +27,7 @@ from torch.utils.data import Subset
 
 from .atomic import atomic_directory, remove_leftovers, swap_in, write_json
 from .card import write_model_card
-from .config import ConfigError, load_config, to_dict, to_yaml
+from .config import ConfigError, dotted, load_config, to_dict, to_yaml
 from .errors import UserFileNotFoundError, UserValueError
 
 CHECKPOINT_PATTERN = re.compile(r"^checkpoint-(\d+)$")
@@ -78,17 +78,7 @@ class RunConfig:
 
 def config_keys(config_type: type) -> list[str]:
     """Every key of ``config_type`` as ``dotted.key: default`` (the defaults before any YAML)."""
-
-    def walk(node, prefix: str) -> list[str]:
-        lines = []
-        for key, value in node.items():
-            if isinstance(value, dict) and value:
-                lines += walk(value, f"{prefix}{key}.")
-            else:
-                lines.append(f"{prefix}{key}: {value}")
-        return lines
-
-    return walk(to_dict(config_type()), "")
+    return [f"{key}: {value}" for key, value in dotted(config_type()).items()]
 
 
 def read_run_config(config_type: type, argv: list[str] | None, description: str, configs: str):
@@ -156,16 +146,8 @@ def check_run_config(config: RunConfig) -> None:
         )
 
 
-# report_to → the module its accelerate tracker imports
-TRACKERS = {
-    "tensorboard": "tensorboard",
-    "wandb": "wandb",
-    "comet_ml": "comet_ml",
-    "aim": "aim",
-    "mlflow": "mlflow",
-    "clearml": "clearml",
-    "dvclive": "dvclive",
-}
+# report_to values: accelerate's trackers, each named as the package it imports
+TRACKERS = ("tensorboard", "wandb", "comet_ml", "aim", "mlflow", "clearml", "dvclive")
 
 
 def tracker_for(report_to: str) -> str | None:
@@ -175,8 +157,8 @@ def tracker_for(report_to: str) -> str | None:
         return None
     if report_to not in TRACKERS:
         raise ConfigError(f"report_to={report_to}: must be one of {', '.join([*TRACKERS, 'none'])}")
-    if importlib.util.find_spec(TRACKERS[report_to]) is None:
-        raise ConfigError(f"report_to={report_to} needs the {TRACKERS[report_to]} package: pip install {report_to}")
+    if importlib.util.find_spec(report_to) is None:
+        raise ConfigError(f"report_to={report_to} needs the {report_to} package: pip install {report_to}")
     return report_to
 
 
@@ -293,8 +275,8 @@ def record_validation(accelerator: Accelerator, output_dir: Path, history: list[
 def weight_fingerprint(model: torch.nn.Module) -> tuple[list[str], torch.Tensor]:
     """Names and [T, 2] float64 (sum, sum of squares) of every tensor of ``model``'s state."""
     state = model.state_dict()
-    values = [torch.stack([t.detach().double().sum(), t.detach().double().square().sum()]) for t in state.values()]
-    return list(state), torch.stack(values)
+    values = [t.detach().double() for t in state.values()]
+    return list(state), torch.stack([torch.stack([t.sum(), t.square().sum()]) for t in values])
 
 
 def disagreeing_tensors(names: list[str], fingerprints: torch.Tensor) -> list[str]:

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from common.config import load_config, to_dict
+from common.config import dotted, load_config
 from prior import PriorTrainConfig
 from tokenizer import TokenizerTrainConfig
 
@@ -32,19 +32,9 @@ def rows() -> list[dict]:
     return found
 
 
-def flat(config, prefix: str = "") -> dict:
-    items = {}
-    for key, value in (to_dict(config) if prefix == "" else config).items():
-        if isinstance(value, dict):
-            items |= flat(value, f"{prefix}{key}.")
-        else:
-            items[f"{prefix}{key}"] = value
-    return items
-
-
 def load(name: str):
     schema = PriorTrainConfig if name.startswith("prior/") else TokenizerTrainConfig
-    return flat(load_config(schema, CONFIGS / name))
+    return dotted(load_config(schema, CONFIGS / name))
 
 
 def changed_keys(config: dict, base: dict) -> set[str]:
