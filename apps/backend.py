@@ -20,9 +20,9 @@ from PIL import Image
 from common.errors import UserError
 from common.hub import load_pretrained
 from common.labels import LabelMapError, labels_from_array, palette
-from common.metrics import pixel_metrics, to_unit
+from common.metrics import pixel_metrics
 from prior import SamplingConfig, VQCTPrior, condition_tokens
-from tokenizer import DECODE_ERRORS, LANGUAGE_KINDS, VQCTTokenizer, load_image
+from tokenizer import DECODE_ERRORS, LANGUAGE_KINDS, VQCTTokenizer, load_image, to_pil_images
 
 MAX_PIXELS = 4096 * 4096
 # Brush strokes are anti-aliased against the canvas: allow more stray edge pixels than a file.
@@ -43,8 +43,7 @@ class Timed:
 
 def to_pil(images: torch.Tensor, scale: int = 1) -> list[Image.Image]:
     """[B, 3, H, W] in [-1, 1] → PIL images, enlarged ``scale``× without smoothing (tiny models)."""
-    arrays = (to_unit(images.cpu()) * 255).round().byte().permute(0, 2, 3, 1).numpy()
-    pictures = [Image.fromarray(a) for a in arrays]
+    pictures = to_pil_images(images)
     if scale > 1:
         pictures = [p.resize((p.width * scale, p.height * scale), Image.NEAREST) for p in pictures]
     return pictures

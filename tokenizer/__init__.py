@@ -5,7 +5,7 @@ This module is the stage's public API: stage two and the apps import from here o
 
 from .codebook import LanguageCodebook, LanguageCodebookConfig, build_language_codebook
 from .config import TokenizerTrainConfig
-from .data import DECODE_ERRORS, DataConfig, build_dataset, label_names, load_image
+from .data import DECODE_ERRORS, DataConfig, build_dataset, label_names, load_image, to_pil_images
 from .model import LANGUAGE_KINDS, QuantizerConfig, TokenizerModelConfig, VQCTTokenizer
 
 __all__ = [
@@ -22,4 +22,5 @@ __all__ = [
     "build_language_codebook",
     "label_names",
     "load_image",
+    "to_pil_images",
 ]

@@ -27,11 +27,10 @@ from torch import nn
 
 from common.config import ConfigError
 from common.errors import UserValueError
-from common.metrics import to_8bit
 from tokenizer.autoencoder import AutoencoderConfig, Decoder, Encoder
 
 from .codebook.language_codebook import LanguageCodebook
-from .data.images import load_image
+from .data.images import load_image, to_pil_images
 from .quantize import (
     ClusteredVectorQuantizer,
     DualQuantizer,
@@ -238,8 +237,7 @@ class VQCTTokenizer(
     @torch.no_grad()
     def decode_to_images(self, codes: torch.Tensor) -> list[Image.Image]:
         """Codes [B, G, h, w] → PIL images, the 8-bit values a saved PNG holds."""
-        pixels = to_8bit(self.decode(codes)).byte().permute(0, 2, 3, 1).cpu().numpy()
-        return [Image.fromarray(image) for image in pixels]
+        return to_pil_images(self.decode(codes))
 
     def words(self, codes: torch.Tensor) -> list[list[list[tuple[str | None, str | None]]]]:
         """(adjective, noun) per patch, [B][h][w]. With ``single`` a patch gets one of the two."""

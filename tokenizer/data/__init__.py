@@ -47,7 +47,7 @@ EXIF orientation is not applied, so pixels stay aligned with label maps.
 
 from .config import KINDS, SPLITS, DataConfig
 from .datasets import ImageFiles, build_dataset, collate, label_names
-from .images import DECODE_ERRORS, load_image
+from .images import DECODE_ERRORS, load_image, to_pil_images
 from .layouts import CELEBAHQ_PARTS
 
 __all__ = [
@@ -61,4 +61,5 @@ __all__ = [
     "collate",
     "label_names",
     "load_image",
+    "to_pil_images",
 ]

@@ -10,6 +10,7 @@ import torch
 from PIL import Image
 
 from common.errors import UserFileNotFoundError, UserValueError
+from common.metrics import to_8bit
 
 # Everything Pillow raises for unreadable, truncated or unconvertible files.
 DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError)
@@ -99,3 +100,8 @@ def load_image(source: str | Path | Image.Image, resolution: int) -> torch.Tenso
             raise UserValueError(f"not a readable image: {error}") from None
     pixels, _ = transform(image, None, resolution, False, False, np.random.default_rng(0))
     return pixels
+
+
+def to_pil_images(images: torch.Tensor) -> list[Image.Image]:
+    """[B, 3, H, W] in [-1, 1] → PIL images with the 8-bit values a saved PNG holds (``load_image``'s inverse)."""
+    return [Image.fromarray(array) for array in to_8bit(images.cpu()).byte().permute(0, 2, 3, 1).numpy()]
