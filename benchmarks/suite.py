@@ -85,9 +85,14 @@ def median_seconds(run, repeats: int, device: torch.device) -> float:
     return statistics.median(time_calls(run, repeats, device))
 
 
+def tokenizer_preset(args) -> tuple[str, int]:
+    """(``benchmarks.tokenizer_step`` preset, training batch): the paper's model at its per-GPU
+    batch of 8, or with ``--quick`` the quickstart's at 2."""
+    return ("quickstart", 2) if args.quick else ("paper", 8)
+
+
 def tokenizer_rows(args, device, dtype) -> list[dict]:
-    preset = "quickstart" if args.quick else "paper"
-    batch = 2 if args.quick else 8  # the paper config's per-GPU batch
+    preset, batch = tokenizer_preset(args)
     rows, medians = [], {}
     for kind, label in (("vq", "VQGAN"), ("dual", "VQCT")):
         with Row(device) as row:
@@ -190,7 +195,7 @@ def prior_training_row(args, device, dtype, peak) -> dict:
 def compile_rows(args, device, dtype, rows: list[dict]) -> list[dict]:
     """The tokenizer's (VQCT) and the prior's training step with ``compile=true``, against the eager
     rows already measured: the first call's seconds (compilation) and the speed-up after it."""
-    preset, batch = ("quickstart", 2) if args.quick else ("paper", 8)
+    preset, batch = tokenizer_preset(args)
     eager = {row["row"]: row for row in rows}
     steps = {
         "tokenizer train step, VQCT": training_step("dual", preset, batch, device, dtype, compile=True),
@@ -400,7 +405,7 @@ def main(argv: list[str] | None = None) -> int:
     write_json(out, {"settings": settings, "rows": rows})
     print(f"\n{len(rows)} rows in {settings['seconds']:.0f} s, written to {out}")
     if args.profile:
-        preset, batch = ("quickstart", 2) if args.quick else ("paper", 8)
+        preset, batch = tokenizer_preset(args)
         steps = {
             "tokenizer train step (VQCT)": training_step("dual", preset, batch, device, dtype),
             "prior train step": prior_training_step(args, device, dtype)[0],

@@ -195,7 +195,8 @@ def train(argv: list[str] | None = None) -> int:
         try:
             model.prior.load_state_dict(start.prior.state_dict())
         except RuntimeError as error:
-            first = str(error).splitlines()[1].strip() if len(str(error).splitlines()) > 1 else str(error)
+            lines = str(error).splitlines()  # torch's first line only says which module failed
+            first = lines[1].strip() if len(lines) > 1 else lines[0]
             raise ConfigError(
                 f"init_from={config.init_from}: its prior does not fit this config's model section ({first})"
             ) from None
