@@ -53,8 +53,12 @@ def remove_leftovers(parent: str | Path) -> None:
             shutil.rmtree(path, ignore_errors=True)
 
 
-def write_json(path: Path, data: dict) -> None:
-    """``data`` as JSON at ``path``, replaced in one rename (a reader never sees half a file)."""
+def write_text(path: Path, text: str) -> None:
+    """``text`` at ``path``, replaced in one rename (a reader never sees half a file)."""
     staging = path.with_suffix(path.suffix + ".tmp")
-    staging.write_text(json.dumps(data, indent=1, default=float))
+    staging.write_text(text)
     staging.replace(path)
+
+
+def write_json(path: Path, data: dict) -> None:
+    write_text(path, json.dumps(data, indent=1, default=float))
