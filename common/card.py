@@ -28,18 +28,32 @@ USAGE = {
 }
 
 
+TRAINED_HERE = (
+    "Trained with the VQCT toolkit (CVPR 2024, *Codebook Transfer with Part-of-Speech for "
+    "Vector-Quantized Image Modeling*)."
+)
+
+
 def write_model_card(
-    folder: Path, *, kind: str, repo: str, config: dict, metrics: dict | None, grid: Path | None
+    folder: Path,
+    *,
+    kind: str,
+    repo: str,
+    config: dict,
+    metrics: dict | None,
+    grid: Path | None,
+    origin: str = TRAINED_HERE,
 ) -> Path:
-    """README.md in ``folder`` (and samples.png when ``grid`` exists); returns the card's path."""
+    """README.md in ``folder`` (and samples.png when ``grid`` exists); returns the card's path.
+    ``origin`` is the card's first sentence, where the weights come from (a converted model was
+    not trained here, and has no data section: the config has none)."""
     tags = ["vqct", "image-tokenizer" if kind == "tokenizer" else "image-generation", "vector-quantization"]
     data = config.get("data", {})
     metadata = ModelCardData(library_name="vqct", tags=tags, license="mit")
     lines = [
         f"# VQCT {kind}: {repo}",
         "",
-        "Trained with the VQCT toolkit (CVPR 2024, *Codebook Transfer with Part-of-Speech for "
-        "Vector-Quantized Image Modeling*).",
+        origin,
         "",
         "## Use",
         "",
@@ -47,14 +61,17 @@ def write_model_card(
         USAGE[kind].format(repo=repo),
         "```",
         "",
-        "## Data",
-        "",
-        f"`{data.get('kind', 'unknown')}` at {data.get('resolution', '?')} px"
-        + (f" from `{data['root']}`" if data.get("root") else "")
-        + (f", {data['length']} training images" if data.get("kind") == "shapes" else "")
-        + ".",
-        "",
     ]
+    if data:
+        lines += [
+            "## Data",
+            "",
+            f"`{data.get('kind', 'unknown')}` at {data.get('resolution', '?')} px"
+            + (f" from `{data['root']}`" if data.get("root") else "")
+            + (f", {data['length']} training images" if data.get("kind") == "shapes" else "")
+            + ".",
+            "",
+        ]
     if metrics:
         lines += ["## Metrics (last validation)", "", "| metric | value |", "|---|---:|"]
         lines += [f"| {name} | {value:.4g} |" for name, value in metrics.items() if isinstance(value, (int, float))]

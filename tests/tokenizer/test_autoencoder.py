@@ -6,6 +6,7 @@ import torch
 
 from common.config import load_config
 from tokenizer.autoencoder import AttentionBlock, AutoencoderConfig, Decoder, Encoder
+from tokenizer.convert import diffusers_to_ours
 from tokenizer.discriminator import PatchDiscriminator, hinge_d_loss, vanilla_d_loss
 from tokenizer.losses import LossConfig, VQGANLoss
 
@@ -173,39 +174,15 @@ def test_matches_diffusers_vqmodel():
         for param in reference.parameters():
             if param.dim() == 1:
                 param.normal_(0.0, 0.1)
-    renames = [
-        ("down_blocks", "down"),
-        ("up_blocks", "up"),
-        ("resnets", "block"),
-        ("attentions", "attn"),
-        ("conv_shortcut", "nin_shortcut"),
-        ("group_norm", "norm"),
-        ("to_q", "q"),
-        ("to_k", "k"),
-        ("to_v", "v"),
-        ("to_out.0", "proj_out"),
-        ("downsamplers.0", "downsample"),
-        ("upsamplers.0", "upsample"),
-        ("conv_norm_out", "norm_out"),
-        ("mid_block.block.0", "mid.block_1"),
-        ("mid_block.block.1", "mid.block_2"),
-        ("mid_block.attn.0", "mid.attn_1"),
-    ]
+    # the converter's mapping (tokenizer.convert), here on the encoder and decoder alone
+    state = diffusers_to_ours(reference.state_dict(), levels=3)
 
-    def convert(state: dict, levels: int | None = None) -> dict:
-        out = {}
-        for key, value in state.items():
-            for old, new in renames:
-                key = key.replace(old, new)
-            if levels is not None and key.startswith("up."):  # diffusers stores deepest first
-                _, i, rest = key.split(".", 2)
-                key = f"up.{levels - 1 - int(i)}.{rest}"
-            out[key] = value[..., None, None] if value.dim() == 2 else value  # Linear -> 1x1 conv
-        return out
+    def part(prefix: str) -> dict:
+        return {key[len(prefix) :]: value for key, value in state.items() if key.startswith(prefix)}
 
     encoder, decoder = Encoder(config).double().eval(), Decoder(config).double().eval()
-    encoder.load_state_dict(convert(reference.encoder.state_dict()))
-    decoder.load_state_dict(convert(reference.decoder.state_dict(), levels=3))
+    encoder.load_state_dict(part("encoder."))
+    decoder.load_state_dict(part("decoder."))
     x = torch.randn(2, 3, 32, 48, dtype=torch.float64)
     with torch.no_grad():
         z = encoder(x)

@@ -1,0 +1,93 @@
+"""Convert a pretrained VQGAN into a VQCT toolkit tokenizer (the VQGAN baseline, model.quantizer.kind=vq).
+
+    python -m tokenizer.convert --taming last.ckpt --taming-config project.yaml --out outputs/converted/vqgan
+    python -m tokenizer.convert --taming last.ckpt --out outputs/converted/vqgan   # architecture from the weights
+    python -m tokenizer.convert --diffusers FOLDER_OR_HUB_ID [--subfolder vqvae] --out outputs/converted/vqmodel
+
+--taming: a taming-transformers VQGAN checkpoint (Lightning .ckpt, or a bare state dict), read
+with torch's weights-only loader; a file holding other pickled objects is refused with the
+one-liner that re-saves its weights. --taming-config: the run's project YAML (model.params);
+without it the architecture is read off the weights' shapes, at --resolution (default 256).
+Its loss.* tensors (LPIPS, discriminator) are training-only and left out.
+--diffusers: a diffusers VQModel save_pretrained folder or Hub id.
+
+Writes --out atomically (a failed conversion leaves nothing, an earlier folder is replaced
+whole): model.safetensors and config.json (VQCTTokenizer.from_pretrained), README.md (a model
+card saying where the weights came from). The tokenizer has no language codebook.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from common.atomic import atomic_directory
+from common.card import write_model_card
+from common.config import to_dict
+from common.errors import exit_code
+
+from .diffusers_vqmodel import convert_diffusers
+from .taming import convert_taming
+
+log = logging.getLogger("tokenizer.convert")
+
+
+def parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m tokenizer.convert", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--taming", metavar="CKPT", help="taming-transformers VQGAN checkpoint (.ckpt)")
+    source.add_argument("--diffusers", metavar="FOLDER_OR_HUB_ID", help="diffusers VQModel folder or Hub id")
+    parser.add_argument("--taming-config", metavar="YAML", help="with --taming: the run's project YAML")
+    parser.add_argument(
+        "--resolution", type=int, help="with --taming and no --taming-config: the training resolution (default 256)"
+    )
+    parser.add_argument("--subfolder", help="with --diffusers: the VQModel's subfolder (a pipeline's 'vqvae')")
+    parser.add_argument("--out", required=True, help="output folder (a VQCTTokenizer save_pretrained folder)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    arguments = parser()
+    args = arguments.parse_args(argv)
+    if args.diffusers and (args.taming_config or args.resolution):
+        arguments.error("--taming-config and --resolution go with --taming")
+    if args.taming and args.subfolder:
+        arguments.error("--subfolder goes with --diffusers")
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    return exit_code(lambda: convert(args))
+
+
+def convert(args: argparse.Namespace) -> int:
+    if args.taming:
+        model = convert_taming(args.taming, args.taming_config, args.resolution)
+        origin = f"the taming-transformers VQGAN checkpoint `{args.taming}`"
+        source = {"taming": args.taming, "taming_config": args.taming_config}
+    else:
+        model = convert_diffusers(args.diffusers, args.subfolder)
+        origin = f"the diffusers VQModel `{args.diffusers}`" + (
+            f" (subfolder `{args.subfolder}`)" if args.subfolder else ""
+        )
+        source = {"diffusers": args.diffusers, "subfolder": args.subfolder}
+    out = Path(args.out)
+    with atomic_directory(out) as staging:
+        model.save_pretrained(staging)
+        write_model_card(
+            staging,
+            kind="tokenizer",
+            repo=str(out),
+            config={"model": to_dict(model.config), "converted_from": source},
+            metrics=None,
+            grid=None,
+            origin=f"Converted by `python -m tokenizer.convert` from {origin}: the VQGAN baseline "
+            "(`model.quantizer.kind=vq`), with no language codebook. Not trained or measured here.",
+        )
+    log.info("wrote %s (model.safetensors, config.json, README.md): VQCTTokenizer.from_pretrained(%r)", out, str(out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
