@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from prior.sequence import TokenLayout, condition_tokens
-from prior.tokens import MANIFEST, NO_CLASS, TokenDataset, encode_dataset, main, shard_path
+from prior.tokens import MANIFEST, NO_CLASS, TokenDataset, cache_tokens, encode_dataset, main, shard_path
+from tests.tokenizer.data.tiny_sets import NAMES, write_ade20k, write_hf_saved, write_shards
 from tokenizer.data import DataConfig, build_dataset
 from tokenizer.model import VQCTTokenizer
 
@@ -120,3 +121,26 @@ def test_a_missing_tokenizer_is_one_error_line(tmp_path, capsys):
     )
     assert capsys.readouterr().err.startswith("error: ")
     assert not (tmp_path / "cache").exists()
+
+
+@pytest.mark.parametrize("kind", ["hf", "webdataset"])
+def test_the_new_data_kinds_cache_their_codes_and_label_maps(tokenizer, tmp_path, kind):
+    """The token cache reads data.kind=hf and webdataset through build_dataset like any kind: each
+    split's codes are the tokenizer's codes of its images, with the label maps beside them."""
+    files = write_ade20k(tmp_path / "files")
+    if kind == "hf":
+        pytest.importorskip("datasets")
+        data = DataConfig(kind="hf", root=str(write_hf_saved(files, tmp_path / "hf")), label_column="seg")
+    else:
+        shards = {"train": "train-*.tar", "validation": "validation-*.tar"}
+        root = str(write_shards(files, tmp_path / "shards"))
+        data = DataConfig(kind="webdataset", root=root, shards=shards, label_extension="seg.png")
+    data.resolution, data.crop, data.flip = 32, "random", True  # the cache turns augmentation off
+    manifests = cache_tokens(tokenizer, "t", data, tmp_path / "tokens", device=torch.device("cpu"), batch_size=4)
+    assert {split: manifest["items"] for split, manifest in manifests.items()} == {
+        "train": len(NAMES["train"]),
+        "validation": len(NAMES["validation"]),
+    }
+    cached, images = TokenDataset(tmp_path / "tokens" / "validation"), build_dataset(data.evaluation_view())
+    assert torch.equal(cached.codes, tokenizer.encode(torch.stack([images[i]["image"] for i in range(len(images))])))
+    assert cached.labels is not None and cached.labels.shape == (len(NAMES["validation"]), 16, 16)

@@ -1,17 +1,25 @@
-"""What a data set is: its kind, folder, split, resolution and augmentation."""
+"""What a data set is: its kind, where it is, split, resolution and augmentation."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
-KINDS = ("shapes", "photos", "folder", "celebahq", "cub", "coco", "ade20k")
+KINDS = ("shapes", "photos", "folder", "celebahq", "cub", "coco", "ade20k", "hf", "webdataset")
 SPLITS = ("train", "validation", "all")
+# The splits that data.hf_splits and data.shards name (split=all is for folders only).
+SPLIT_KEYS = ("train", "validation")
+WEBDATASET_IMAGE_EXTENSIONS = ["jpg", "jpeg", "png", "webp"]
 
 
 @dataclass
 class DataConfig:
-    kind: str = "shapes"  # shapes | photos (scikit-image's photographs) | folder | celebahq | cub | coco | ade20k
-    root: str | None = None  # data set folder; required for every kind but shapes and photos (optional there)
+    # shapes | photos (scikit-image's photographs) | folder | celebahq | cub | coco | ade20k
+    # | hf (a Hugging Face `datasets` set) | webdataset (tar shards)
+    kind: str = "shapes"
+    # data set folder; required for every kind but shapes and photos (optional there). hf: a Hub id,
+    # a folder `datasets.load_dataset` reads (imagefolder, parquet…) or a `save_to_disk` folder;
+    # webdataset (optional): the folder that relative shard patterns start from
+    root: str | None = None
     split: str = "train"  # train | validation | all (folder only: every image, for evaluation)
     resolution: int = 64
     crop: str = "center"  # center | random (random applies to train only)
@@ -19,6 +27,18 @@ class DataConfig:
     length: int = 10000  # shapes and photos only: train samples
     validation_length: int = 256  # shapes and photos only
     seed: int = 0
+    # hf: the set's split that data.split train / validation reads; validation null: a fixed 2%
+    # hold-out of the train split (what a set with one split needs)
+    hf_splits: dict[str, str | None] = field(default_factory=lambda: {"train": "train", "validation": "validation"})
+    image_column: str = "image"  # hf: the column of images
+    label_column: str | None = None  # hf: a column of semantic maps (images of class ids); null: no labels
+    # webdataset: one shard pattern per split, {train: ..., validation: ...}: brace ranges and lists
+    # (train-{000000..000009}.tar) and globs (*.tar); local or mounted paths; no validation: a
+    # fixed 2% hold-out of the train shards' samples
+    shards: dict[str, str] = field(default_factory=dict)
+    # webdataset: a sample's image is its member with the first of these extensions it has
+    image_extensions: list[str] = field(default_factory=lambda: list(WEBDATASET_IMAGE_EXTENSIONS))
+    label_extension: str | None = None  # webdataset: the extension of its semantic map (e.g. seg.png); null: none
 
     def evaluation_view(self, split: str = "validation") -> DataConfig:
         """The same data set's ``split`` as evaluation reads it: centre crop, no flip."""

@@ -1,55 +1,33 @@
-"""The Dataset classes behind ``build_dataset``: the built-in sets and image files, with
-augmentation that is a pure function of (seed, index, epoch)."""
+"""``build_dataset``: the Dataset of each kind (the built-in sets, image files, ``datasets`` sets,
+tar shards), with augmentation that is a pure function of (seed, index, epoch)."""
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import numpy as np
-from PIL import ImageFile
+from PIL import Image
 from torch.utils.data import Dataset, default_collate
 
 from common.config import ConfigError
 from common.errors import UserFileNotFoundError, UserValueError
 
 from .config import KINDS, SPLITS, DataConfig
-from .images import Unreadable, label_array, read_image, to_rgb, transform
+from .hf import HFImages
+from .images import Unreadable, label_array, read_image, to_rgb
+from .items import Augmented, DecodedImages
 from .layouts import CELEBAHQ_PARTS, LAYOUTS, list_split
 from .photos import MAX_SIZE as PHOTOS_MAX_SIZE
 from .photos import MIN_SIZE as PHOTOS_MIN_SIZE
 from .photos import PhotosConfig, PhotosDataset
 from .shapes import CLASS_NAMES as SHAPES_CLASS_NAMES
 from .shapes import ShapesConfig, ShapesDataset
-
-logger = logging.getLogger("tokenizer.data")
+from .shards import TarShards
 
 SHAPES_VALIDATION_SEED_OFFSET = 1_000_003
 
 
-class _Augmented(Dataset):
-    """Shared epoch handling: augmentation randomness is a function of (seed, index, epoch)."""
-
-    def __init__(self, config: DataConfig) -> None:
-        self.config = config
-        self.train = config.split == "train"
-        self.epoch = 0
-        self.skipped: set[str] = set()
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = int(epoch)
-
-    def _rng(self, index: int) -> np.random.Generator:
-        return np.random.default_rng([self.config.seed, index, self.epoch])
-
-    def _check_index(self, index: int) -> int:
-        n = len(self)
-        if not -n <= index < n:
-            raise IndexError(f"index {index} out of range for a data set of length {n}")
-        return index % n
-
-
-class _ShapesSplit(_Augmented):
+class _ShapesSplit(Augmented):
     def __init__(self, config: DataConfig) -> None:
         super().__init__(config)
         seed = config.seed if self.train else config.seed + SHAPES_VALIDATION_SEED_OFFSET
@@ -67,7 +45,7 @@ class _ShapesSplit(_Augmented):
         return item
 
 
-class _PhotosSplit(_Augmented):
+class _PhotosSplit(Augmented):
     def __init__(self, config: DataConfig) -> None:
         super().__init__(config)
         length = config.length if self.train else config.validation_length
@@ -94,7 +72,7 @@ class _PhotosSplit(_Augmented):
         return self.photos[self._check_index(index)]
 
 
-class ImageFiles(_Augmented):
+class ImageFiles(DecodedImages):
     """Image files with optional label maps; unreadable files are skipped (see module doc)."""
 
     def __init__(
@@ -106,12 +84,7 @@ class ImageFiles(_Augmented):
     ) -> None:
         super().__init__(config)
         self.paths, self.label_kind, self.label_paths = paths, label_kind, label_paths
-        self._bad: set[int] = set()
-        if ImageFile.LOAD_TRUNCATED_IMAGES:
-            logger.warning(
-                "PIL.ImageFile.LOAD_TRUNCATED_IMAGES is set: truncated images will load "
-                "half grey instead of being skipped"
-            )
+        self.source = f"the files under {config.root}"
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -137,38 +110,9 @@ class ImageFiles(_Augmented):
             label[mask != 0] = class_id
         return label if label is not None else np.zeros(image_size[::-1], np.int32)
 
-    def __getitem__(self, index: int) -> dict:
-        index = self._check_index(index)
-        rng = self._rng(index)
-        for offset in range(len(self)):
-            candidate = (index + offset) % len(self)
-            if candidate in self._bad:
-                continue
-            try:
-                image = read_image(self.paths[candidate], to_rgb)
-                label = self._load_label(candidate, image.size)
-            except Unreadable as error:
-                self._bad.add(candidate)
-                if str(error.path) not in self.skipped:
-                    self.skipped.add(str(error.path))
-                    logger.warning("skipping unreadable file %s", error)
-                continue
-            pixels, labels = transform(
-                image,
-                label,
-                self.config.resolution,
-                self.train and self.config.crop == "random",
-                self.train and self.config.flip,
-                rng,
-            )
-            # substituted: this index's own file was unreadable (evaluation leaves such items out)
-            item = {"image": pixels, "path": str(self.paths[candidate]), "substituted": candidate != index}
-            if labels is not None:
-                item["label"] = labels
-            return item
-        raise UserValueError(
-            f"none of the {len(self)} files under {self.config.root} could be read (each is named in a warning above)"
-        )
+    def _read(self, index: int) -> tuple[Image.Image, np.ndarray | None, str]:
+        image = read_image(self.paths[index], to_rgb)
+        return image, self._load_label(index, image.size), str(self.paths[index])
 
 
 def build_dataset(config: DataConfig) -> Dataset:
@@ -197,6 +141,10 @@ def build_dataset(config: DataConfig) -> Dataset:
                 f"{length}"
             )
         return _PhotosSplit(config)
+    if config.kind == "hf":
+        return HFImages(config)
+    if config.kind == "webdataset":
+        return TarShards(config)
     if config.root is None:
         raise ConfigError(f"data.root must be set for data.kind={config.kind!r}; expected {LAYOUTS[config.kind]}")
     root = Path(config.root).expanduser()

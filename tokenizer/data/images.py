@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,7 @@ DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, Image.Decompression
 
 
 class Unreadable(Exception):
-    def __init__(self, path: Path, error: Exception) -> None:
+    def __init__(self, path: Path | str, error: Exception) -> None:
         super().__init__(f"{path}: {type(error).__name__}: {error}")
         self.path = path
 
@@ -43,9 +44,11 @@ def label_array(image: Image.Image) -> np.ndarray:
     return array.astype(np.int32)
 
 
-def read_image(path: Path, convert, missing_ok: bool = False):
+def read_image(path: Path | str, convert, missing_ok: bool = False, data: bytes | None = None):
+    """The image file at ``path`` decoded and converted; with ``data``, those bytes are the file
+    (an Arrow row, a tar member) and ``path`` only names it in errors."""
     try:
-        with Image.open(path) as image:
+        with Image.open(path if data is None else io.BytesIO(data)) as image:
             image.load()  # decode everything now so truncation raises here, not later
             return convert(image)
     except DECODE_ERRORS as error:

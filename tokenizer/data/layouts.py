@@ -102,10 +102,17 @@ def _folder(root: Path, split: str) -> list[Path]:
     if other is not None:
         excluded = {Path(line).as_posix() for line in other}
         return [p for p, r in zip(files, relative) if r not in excluded]
-    count = min(max(1, len(files) // 50), len(files) - 1) if len(files) > 1 else 0
-    by_hash = sorted(relative, key=lambda r: (zlib.crc32(r.encode("utf-8")), r))
+    return [p for p, keep in zip(files, in_split(relative, split)) if keep]
+
+
+def in_split(names: list[str], split: str) -> list[bool]:
+    """Whether each item, named by a stable name, is in ``split`` of a set without split lists:
+    validation is a fixed 2% hold-out (at least 1 item when there are 2 or more: the names with
+    the smallest CRC32, so adding items rarely moves old ones), train is everything else."""
+    count = min(max(1, len(names) // 50), len(names) - 1) if len(names) > 1 else 0
+    by_hash = sorted(names, key=lambda name: (zlib.crc32(name.encode("utf-8")), name))
     held_out = set(by_hash[:count])
-    return [p for p, r in zip(files, relative) if (r in held_out) == (split == "validation")]
+    return [(name in held_out) == (split == "validation") for name in names]
 
 
 def _celebahq(root: Path, split: str) -> list[Path]:
