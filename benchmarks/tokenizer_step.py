@@ -40,21 +40,30 @@ def model_config(preset: str, kind: str) -> tuple[TokenizerModelConfig, int, int
 
 
 def training_step(
-    kind: str, preset: str, batch_size: int, device: torch.device, dtype: torch.dtype | None, compile: bool = False
+    kind: str,
+    preset: str,
+    batch_size: int,
+    device: torch.device,
+    dtype: torch.dtype | None,
+    compile: bool = False,
+    channels_last: bool = False,
 ):
     """One call = one training step of the preset's model with quantizer ``kind`` on a fixed batch;
-    ``compile``: the model's forward compiled, as the train script's ``compile=true``."""
+    ``compile`` and ``channels_last`` as the train script's options of those names."""
     torch.manual_seed(0)
     config, adjectives, nouns = model_config(preset, kind)
     codebook = synthetic_codebook(adjectives, nouns) if kind == "dual" else None
-    model = VQCTTokenizer.build(config, codebook).to(device).train()
+    memory_format = torch.channels_last if channels_last else torch.contiguous_format
+    model = VQCTTokenizer.build(config, codebook).to(device, memory_format=memory_format).train()
     if compile:
         model.compile()
     resolution = config.autoencoder.resolution
-    loss_fn = VQGANLoss(LossConfig(perceptual_weight=0.0, disc_start=0)).to(device)
+    loss_fn = VQGANLoss(LossConfig(perceptual_weight=0.0, disc_start=0)).to(device, memory_format=memory_format)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4, betas=(0.5, 0.9))
     disc_optimizer = torch.optim.Adam(loss_fn.discriminator.parameters(), lr=1e-4, betas=(0.5, 0.9))
-    images = torch.rand(batch_size, 3, resolution, resolution, device=device) * 2 - 1
+    images = (torch.rand(batch_size, 3, resolution, resolution, device=device) * 2 - 1).contiguous(
+        memory_format=memory_format
+    )
 
     def step():
         with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):

@@ -13,6 +13,8 @@ from .base import BasePrior
 from .sampling import gumbel_noise, mix_guided, uniform_noise
 from .sequence import cell_mask_to_tokens, deinterleave, interleave, slot_mask
 
+IGNORED = -100  # the target of an unmasked token: no loss there
+
 
 def cosine_mask_ratio(t: torch.Tensor) -> torch.Tensor:
     """MaskGIT's schedule: fraction still masked at progress t ∈ [0, 1]."""
@@ -41,7 +43,9 @@ class MaskedPrior(BasePrior):
         masked = ranks < count[:, None]
         logits = self._logits(start, image.masked_fill(masked, layout.mask), (h, w))
         logits = logits.masked_fill(~slot_mask(layout, length, device), float("-inf"))
-        return F.cross_entropy(logits[masked].float(), image[masked])
+        # the mean over masked tokens, unmasked ones ignored: a boolean index would wait on the device for its size
+        targets = image.masked_fill(~masked, IGNORED).reshape(-1)
+        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), targets, ignore_index=IGNORED)
 
     @torch.no_grad()
     def sample(

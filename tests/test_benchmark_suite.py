@@ -9,12 +9,14 @@ from benchmarks.suite import main
 
 def test_the_quick_suite_measures_every_row(tmp_path, capsys):
     out = tmp_path / "suite.json"
-    assert main(["--quick", "--steps", "1", "--out", str(out)]) == 0
+    assert main(["--quick", "--steps", "1", "--channels-last", "--out", str(out)]) == 0
     report = json.loads(out.read_text())
     rows = {row["row"]: row for row in report["rows"]}
     assert report["settings"]["quick"] and report["settings"]["device"].startswith("CPU")
     assert all(row["value"] > 0 for row in rows.values())
     assert rows["tokenizer train step, VQCT"]["ratio_to_vqgan"] > 0
+    assert 0 < rows["codebook transfer forward + backward"]["share_of_vqct_step"] < 1
+    assert rows["tokenizer train step, VQCT, channels-last"]["speed_up"] > 0
     assert {name for name in rows if name.startswith("AR sampling")} == {
         f"AR sampling, batch {batch}, {cache}, guidance {guidance}"
         for batch in (1, 4)

@@ -32,6 +32,9 @@ class TokenizerTrainConfig(RunConfig):
     data: DataConfig = field(default_factory=DataConfig)
     model: TokenizerModelConfig = field(default_factory=TokenizerModelConfig)
     loss: LossConfig = field(default_factory=LossConfig)
+    # channels-last (NHWC) memory for the autoencoder, the discriminator and the images: the layout
+    # tensor cores convolve in on CUDA, saving a transpose around every convolution there
+    channels_last: bool = False
     # Fine-tune: a saved tokenizer (folder or Hub id) to start from. Its architecture and language
     # codebook come with it, so ``model`` and ``language_codebook`` are not used.
     init_from: str | None = None

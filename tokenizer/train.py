@@ -143,9 +143,12 @@ def train(argv: list[str] | None = None) -> int:
     else:
         codebook = load_language_codebook(config, accelerator, output_dir)
         model = VQCTTokenizer.build(config.model, codebook, seed=config.seed)
+    loss_fn = VQGANLoss(config.loss)
+    memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
+    model.to(memory_format=memory_format)
+    loss_fn.discriminator.to(memory_format=memory_format)
     if config.compile:
         model.compile()
-    loss_fn = VQGANLoss(config.loss)
     lr = scaled_learning_rate(config, accelerator.num_processes)
     betas = (config.adam_beta1, config.adam_beta2)
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr, betas=betas)
@@ -199,7 +202,7 @@ def train(argv: list[str] | None = None) -> int:
         on_epoch=train_set.set_epoch,
     )
     for batch in batches:
-        images = batch["image"]
+        images = batch["image"].contiguous(memory_format=memory_format)
         if hasattr(bare_model.quantizer, "set_step"):
             bare_model.quantizer.set_step(step)
         with accelerator.accumulate(model, discriminator):

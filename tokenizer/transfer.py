@@ -98,7 +98,7 @@ class CodebookTransfer(nn.Module):
                 if kind == "gcn":
                     size = self.word_vectors.shape[0]
                     adjacency = torch.sparse_coo_tensor(
-                        self.graph_indices, self.graph_values, (size, size), check_invariants=False
+                        self.graph_indices, self.graph_values, (size, size), check_invariants=False, is_coalesced=True
                     )
                 codes = self.word_vectors
                 for i, layer in enumerate(self.layers):

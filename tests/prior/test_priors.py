@@ -155,6 +155,25 @@ def test_autoregressive_completion_keeps_prefix():
     assert (codes[:, 0].flatten(1)[:, 4:] == A - 1).all()  # the rest is sampled, not copied
 
 
+def test_masked_loss_is_the_mean_over_masked_tokens_only():
+    """The loss without a boolean index (no host sync) equals cross-entropy over just the masked tokens."""
+    model, codes = make_prior("masked").train(), random_codes(batch=3)
+    seen = {}
+    original = model._logits
+
+    def capture(start, image, grid):
+        seen["input"], seen["logits"] = image, original(start, image, grid)
+        return seen["logits"]
+
+    model._logits = capture
+    loss = model(codes, label_maps(3), generator=seeded(0))
+    masked = seen["input"] == LAYOUT.mask
+    assert 0 < masked.sum() < masked.numel()  # some tokens kept, so ignoring them matters
+    logits = seen["logits"].masked_fill(~slot_mask(LAYOUT, masked.shape[1]), float("-inf"))
+    reference = torch.nn.functional.cross_entropy(logits[masked], interleave(LAYOUT, codes)[masked])
+    torch.testing.assert_close(loss, reference)
+
+
 def test_masked_completion_keeps_every_known_token():
     model = make_prior("masked")
     bias_logits(model, [A - 1, A + N - 1])

@@ -109,6 +109,17 @@ def test_codebook_gradient_reaches_the_transfer_network(kind):
         assert layer.weight.grad is not None and layer.weight.grad.abs().sum() > 0
 
 
+def test_gcn_is_the_dense_formula():
+    """H ← ReLU(Â H W + b) per layer with the dense Â: the sparse product (its graph marked as already
+    coalesced, so no sort per forward) computes exactly that."""
+    transfer = make_transfer(4, kind="gcn", activate_output=True)
+    dense = torch.sparse_coo_tensor(transfer.graph_indices, transfer.graph_values, (A + N, A + N)).to_dense()
+    codes = transfer.word_vectors
+    for layer in transfer.layers:
+        codes = torch.relu(dense @ codes @ layer.weight.T + layer.bias)
+    torch.testing.assert_close(torch.cat(transfer()), codes)
+
+
 def test_graph_changes_the_codes():
     torch.manual_seed(0)
     gcn = make_transfer(4, kind="gcn")

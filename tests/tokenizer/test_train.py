@@ -198,6 +198,22 @@ def test_compiled_training_saves_the_eager_names(tmp_path, tiny_codebook_dir):
     VQCTTokenizer.from_pretrained(out / "final")
 
 
+def test_channels_last_training_matches_the_default_layout(tmp_path, tiny_codebook_dir):
+    """channels_last=true changes only the memory layout: checkpoints and final weights save and load
+    (safetensors wants contiguous tensors) and the weights after two steps match the default run's."""
+    runs = {}
+    for layout in ("true", "false"):
+        out = tmp_path / layout
+        run(launch(out, "max_steps=2", "checkpointing_steps=2", f"channels_last={layout}", prior_dir=tiny_codebook_dir))
+        runs[layout] = weights(out)
+    assert set(load_file(str(tmp_path / "true" / "checkpoints" / "checkpoint-2" / "model.safetensors"))) == set(
+        runs["true"]
+    )
+    VQCTTokenizer.from_pretrained(tmp_path / "true" / "final")
+    for name, tensor in runs["false"].items():
+        torch.testing.assert_close(runs["true"][name], tensor, atol=1e-5, rtol=1e-4, msg=name)
+
+
 def test_init_from_fine_tunes_a_saved_tokenizer(tmp_path, tiny_codebook_dir):
     """Its own architecture and codebook come with it (no language_codebook needed); with
     learning_rate=0 the run ends where it started."""
