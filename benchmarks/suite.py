@@ -173,10 +173,10 @@ def random_batch(layout: TokenLayout, batch: int, grid: int, condition: str, dev
     return codes, maps
 
 
-def prior_training_step(args, device, dtype, compile: bool = False):
-    """(one call = one training step of ``celebahq_semantic``'s prior on a fixed batch, its config,
-    image tokens per step); ``compile`` as the train script's ``compile=true``."""
-    config = prior_config("celebahq_semantic.yaml", args.quick)
+def prior_training_step(args, device, dtype, name: str = "celebahq_semantic.yaml", *, compile: bool = False):
+    """(one call = one training step of prior config ``name`` on a fixed batch, its config, image
+    tokens per step); ``compile`` as the train script's ``compile=true``."""
+    config = prior_config(name, args.quick)
     layout = TokenLayout(PAPER_ADJECTIVES, PAPER_NOUNS, config.model.num_classes)
     torch.manual_seed(0)
     model = build_prior(config.model, layout).to(device).train()

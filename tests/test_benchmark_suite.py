@@ -2,9 +2,15 @@
 pass counts are the samplers' own (one transformer pass per image token for the autoregressive
 prior, one per step for the masked one)."""
 
+import argparse
 import json
 
-from benchmarks.suite import main
+import pytest
+import torch
+
+from benchmarks.host_syncs import main as host_syncs_main
+from benchmarks.host_syncs import sync_sites
+from benchmarks.suite import main, prior_training_step
 
 
 def test_the_quick_suite_measures_every_row(tmp_path, capsys):
@@ -28,3 +34,15 @@ def test_the_quick_suite_measures_every_row(tmp_path, capsys):
     assert masked["ar_forward_passes"] == 2 * 4 * 4  # the quick 4×4 grid: 32 image tokens
     printed = capsys.readouterr().out
     assert printed.count("\n| ") == len(rows) + 1  # a header and one line a row
+
+
+def test_host_syncs_steps_run_and_the_check_asks_for_cuda(capsys):
+    """The steps ``benchmarks.host_syncs`` inspects run (here on CPU, quick sizes); finding syncs
+    needs CUDA's sync debug mode, which the CPU path says instead of reporting none."""
+    args = argparse.Namespace(quick=True, steps=1)
+    step = prior_training_step(args, torch.device("cpu"), None, "celebahq_masked.yaml")[0]
+    step()
+    with pytest.raises(RuntimeError, match="CUDA only"):
+        sync_sites(step, torch.device("cpu"))
+    assert host_syncs_main(["--quick"]) == 0
+    assert "no CUDA device" in capsys.readouterr().out
