@@ -16,6 +16,7 @@ import time
 import torch.nn.functional as F
 
 from common.config import load_config
+from common.shipped_configs import find_config
 from tokenizer.codebook import (
     EmbeddingConfig,
     LanguageCodebookConfig,
@@ -31,7 +32,7 @@ def build_table(configs: list[str]) -> None:
     print("|---|---:|---:|---:|---:|---|---:|")
     for path in configs:
         started = time.perf_counter()
-        codebook = build_language_codebook(load_config(LanguageCodebookConfig, path))
+        codebook = build_language_codebook(load_config(LanguageCodebookConfig, find_config(path, "codebook")))
         report = codebook.info["report"]
         print(
             f"| {path} | {len(codebook.adjectives)} | {len(codebook.nouns)} | {report['edges']} | {report['sentences']} "

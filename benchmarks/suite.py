@@ -35,10 +35,11 @@ from pathlib import Path
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from benchmarks.synthetic_codebook import CONFIGS, PAPER_ADJECTIVES, PAPER_NOUNS, synthetic_codebook
+from benchmarks.synthetic_codebook import PAPER_ADJECTIVES, PAPER_NOUNS, synthetic_codebook
 from benchmarks.tokenizer_step import model_config, training_step
 from common.atomic import write_json
 from common.config import load_config
+from common.shipped_configs import shipped_config
 from common.timing import synchronize, time_calls
 from prior import build_prior
 from prior.config import PriorTrainConfig
@@ -156,7 +157,7 @@ def transfer_row(args, device, vqct_step_seconds: float) -> dict:
 
 
 def prior_config(name: str, quick: bool) -> PriorTrainConfig:
-    config = load_config(PriorTrainConfig, CONFIGS / "prior" / name)
+    config = load_config(PriorTrainConfig, shipped_config(f"prior/{name}"))
     if quick:
         config.model = replace(config.model, **QUICK_PRIOR)
     return config

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import torch
 
 from common.config import load_config
+from common.shipped_configs import shipped_config
 from tokenizer import LanguageCodebook, LanguageCodebookConfig
-
-CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
 
 def vocabulary_size(config: str) -> tuple[int, int]:
-    """(adjectives, nouns) a language-codebook config under configs/codebook/ asks for."""
-    codebook = load_config(LanguageCodebookConfig, CONFIGS / "codebook" / config)
+    """(adjectives, nouns) a shipped language-codebook config (``configs/codebook/<config>``) asks for."""
+    codebook = load_config(LanguageCodebookConfig, shipped_config(f"codebook/{config}"))
     return codebook.max_adjectives, codebook.max_nouns
 
 

@@ -16,8 +16,9 @@ import statistics
 
 import torch
 
-from benchmarks.synthetic_codebook import CONFIGS, synthetic_codebook, vocabulary_size
+from benchmarks.synthetic_codebook import synthetic_codebook, vocabulary_size
 from common.config import load_config
+from common.shipped_configs import shipped_config
 from common.timing import time_calls
 from tokenizer import TokenizerModelConfig, TokenizerTrainConfig, VQCTTokenizer
 from tokenizer.losses import LossConfig, VQGANLoss
@@ -33,7 +34,7 @@ def model_config(preset: str, kind: str) -> tuple[TokenizerModelConfig, int, int
     """(the preset's model with quantizer ``kind``, adjectives, nouns); ``vq`` gets one codebook of
     adjectives + nouns codes, the same total as VQCT's two."""
     tokenizer_config, codebook_config = PRESETS[preset]
-    model = load_config(TokenizerTrainConfig, CONFIGS / "tokenizer" / tokenizer_config).model
+    model = load_config(TokenizerTrainConfig, shipped_config(f"tokenizer/{tokenizer_config}")).model
     adjectives, nouns = vocabulary_size(codebook_config)
     model.quantizer.kind, model.quantizer.codebook_size = kind, adjectives + nouns
     return model, adjectives, nouns

@@ -29,6 +29,7 @@ from .atomic import atomic_directory, remove_leftovers, swap_in, write_json
 from .card import write_model_card
 from .config import ConfigError, dotted, load_config, to_dict, to_yaml
 from .errors import UserFileNotFoundError, UserValueError
+from .shipped_configs import find_config
 
 CHECKPOINT_PATTERN = re.compile(r"^checkpoint-(\d+)$")
 # What loading a damaged checkpoint raises: safetensors' and torch's readers on a cut-short file,
@@ -81,21 +82,25 @@ def config_keys(config_type: type) -> list[str]:
     return [f"{key}: {value}" for key, value in dotted(config_type()).items()]
 
 
-def read_run_config(config_type: type, argv: list[str] | None, description: str, configs: str):
+def read_run_config(config_type: type, argv: list[str] | None, description: str, stage: str):
     """A train script's command line, ``--config YAML`` and ``key=value`` overrides, as a
-    ``config_type``; logging set up for the run. ``--print-config`` prints the resolved config as
+    ``config_type``; logging set up for the run. ``--config`` is a file, or a shipped config of
+    ``stage`` by name (``common.shipped_configs``). ``--print-config`` prints the resolved config as
     YAML and exits; ``--help`` lists every key with its default."""
     epilog = "keys (key: default; set in the YAML or as key=value):\n  " + "\n  ".join(config_keys(config_type))
     parser = argparse.ArgumentParser(
         description=description, epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--config", help=f"YAML under {configs}")
+    parser.add_argument(
+        "--config", help=f"YAML file, or a shipped config by name (configs/{stage}/NAME.yaml) from any folder"
+    )
     parser.add_argument(
         "--print-config", action="store_true", help="print the resolved config (YAML) and exit without training"
     )
     parser.add_argument("overrides", nargs="*", metavar="key=value")
     args = parser.parse_args(argv)
-    config = load_config(config_type, args.config, args.overrides)
+    path = None if args.config is None else find_config(args.config, stage)
+    config = load_config(config_type, path, args.overrides)
     check_run_config(config)
     if args.print_config:
         print(to_yaml(config), end="")

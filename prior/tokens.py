@@ -3,8 +3,8 @@ tokenizer's encoder.
 
     python -m prior.tokens --tokenizer DIR_OR_HUB_ID --data CONFIG [--split train] --out DIR
 
-``--data`` is a tokenizer training config (its data section; no random crop or flip here: the
-cache must be one fixed encoding). Writes ``DIR/<split>/shard-<k>.safetensors`` with ``codes``
+``--data`` is a tokenizer training config, a file or a shipped one by name (its data section; no
+random crop or flip here: the cache must be one fixed encoding). Writes ``DIR/<split>/shard-<k>.safetensors`` with ``codes``
 [n, G, h, w] (int32), ``index`` [n] (data set indices) and, where the data set has semantic maps,
 ``labels`` [n, h, w] (uint8): each map reduced to the token grid while encoding, every cell
 holding the majority class of its pixels (255: no pixel with a class), which is all the prior
@@ -36,6 +36,7 @@ from common.device import checked_device, default_device
 from common.errors import UserFileNotFoundError, UserValueError, exit_code
 from common.hub import load_pretrained
 from common.memory import fix_mmap_threshold
+from common.shipped_configs import find_config
 from tokenizer import DataConfig, TokenizerTrainConfig, VQCTTokenizer, build_dataset
 
 from .sequence import cell_majority
@@ -123,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m prior.tokens", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--tokenizer", required=True, help="a save_pretrained folder or a Hub id")
-    parser.add_argument("--data", required=True, help="a tokenizer training config (.yaml)")
+    parser.add_argument("--data", required=True, help="a tokenizer training config (.yaml, or a shipped one by name)")
     parser.add_argument("--out", required=True)
     parser.add_argument(
         "--split", action="append", choices=["train", "validation"], help="default: train and validation"
@@ -171,7 +172,7 @@ def run(args) -> int:
     # slows a training process's many large temporaries (the train script encodes without it)
     fix_mmap_threshold()
     tokenizer = load_pretrained(VQCTTokenizer, args.tokenizer, "--tokenizer")
-    data = load_config(TokenizerTrainConfig, args.data).data
+    data = load_config(TokenizerTrainConfig, find_config(args.data, "tokenizer")).data
     manifests = cache_tokens(
         tokenizer,
         args.tokenizer,

@@ -149,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def train(argv: list[str] | None = None) -> int:
-    config = read_run_config(PriorTrainConfig, argv, __doc__, "configs/prior/")
+    config = read_run_config(PriorTrainConfig, argv, __doc__, "prior")
     if not config.tokenizer:
         raise ConfigError(
             "tokenizer is not set: pass tokenizer=<save_pretrained folder or Hub id> (e.g. outputs/quickstart/tokenizer/final)"

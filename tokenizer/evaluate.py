@@ -2,9 +2,10 @@
 
     python -m tokenizer.evaluate --model DIR_OR_HUB_ID [--model ...] --data CONFIG_OR_FOLDER [--num N] --out DIR
 
-``--data`` is a tokenizer training config (its data section, validation split), ``shapes`` (the
-built-in validation split) or a folder of images (all of them). Images are resized and
-centre-cropped to ``--resolution`` (default: the first model's training resolution).
+``--data`` is a tokenizer training config, a file or a shipped one by name (its data section,
+validation split), ``shapes`` (the built-in validation split) or a folder of images (all of
+them). Images are resized and centre-cropped to ``--resolution`` (default: the first model's
+training resolution).
 
 Writes ``metrics.json`` and ``metrics.md`` (one row per model, the paper's Table 1 columns):
 FID of the reconstructions against the same originals (torch-fidelity, Inception 2015-12-05, on
@@ -36,6 +37,7 @@ from common.errors import UserFileNotFoundError, exit_code
 from common.fid import FIDUnavailableError, fid_statistics, statistics_distance
 from common.hub import load_pretrained
 from common.metrics import paper_pixel_metrics, pixel_metrics
+from common.shipped_configs import find_config
 from common.timing import synchronize
 from tokenizer.config import TokenizerTrainConfig
 from tokenizer.usage import CodeHistogram
@@ -54,7 +56,7 @@ def data_config(data: str, resolution: int, num: int | None) -> DataConfig:
     elif path.is_dir():
         config = DataConfig(kind="folder", root=str(path), split="all")
     elif path.suffix in (".yaml", ".yml"):
-        config = load_config(TokenizerTrainConfig, path).data.evaluation_view()
+        config = load_config(TokenizerTrainConfig, find_config(path, "tokenizer")).data.evaluation_view()
     else:
         raise UserFileNotFoundError(f"--data {data}: not a folder, a tokenizer config (.yaml) or 'shapes'")
     return replace(config.evaluation_view(config.split), resolution=resolution)
@@ -184,7 +186,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--model", action="append", required=True, help="a save_pretrained folder or a Hub id; repeat to compare"
     )
-    parser.add_argument("--data", required=True, help="tokenizer config (.yaml), 'shapes', or a folder of images")
+    parser.add_argument(
+        "--data", required=True, help="tokenizer config (.yaml file or shipped name), 'shapes', or a folder of images"
+    )
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--num", type=int, help="evaluate the first N images only")
     parser.add_argument("--resolution", type=int, help="default: the first model's training resolution")

@@ -31,13 +31,15 @@ from omegaconf import OmegaConf
 from common.atomic import write_json, write_text
 from common.config import ConfigError, dotted, load_config
 from common.errors import UserError, exit_code
+from common.shipped_configs import shipped_config
 from tokenizer.codebook import LanguageCodebook, build_language_codebook
 from tokenizer.config import TokenizerTrainConfig
 
 log = logging.getLogger("tokenizer.rehearse")
 
-CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "tokenizer"
-QUICKSTART = CONFIGS / "shapes.yaml"
+# Shipped config names (common.shipped_configs): the rows are the toolkit's own configs, wherever
+# it is installed, never a same-named file in the working folder.
+QUICKSTART = "tokenizer/shapes.yaml"
 # Keys of a paper config that name paper-scale things; the rehearsal supplies its own.
 PAPER_SCALE_KEYS = ("output_dir", "language_codebook", "model.quantizer.codebook_size")
 
@@ -47,7 +49,7 @@ class Row:
     name: str
     table: str
     label: str
-    config: str | None  # under configs/tokenizer; None: the quickstart VQCT itself
+    config: str | None  # a shipped config under tokenizer/; None: the quickstart VQCT itself
     extra: tuple[str, ...] = ()  # overrides standing in for a paper-scale key the row changes
 
 
@@ -83,7 +85,7 @@ def row_changes(row: Row) -> list[str]:
     """The ``key=value`` overrides a row's own YAML sets (not its base's), paper-scale keys left out."""
     if row.config is None:
         return []
-    layer = OmegaConf.load(CONFIGS / row.config)
+    layer = OmegaConf.load(shipped_config(f"tokenizer/{row.config}"))
     layer.pop("base", None)
     return [
         f"{key}={value if isinstance(value, str) else json.dumps(value)}"
@@ -112,8 +114,9 @@ def row_overrides(row: Row, out: Path, steps: int, codebook_size: int, common: l
 
 def train_row(row: Row, overrides: list[str]) -> float:
     """Train one row in its own process (one run's state never leaks into the next); seconds taken."""
-    command = [sys.executable, "-m", "tokenizer.train", "--config", str(QUICKSTART), *overrides]
-    log.info("row %s: python -m tokenizer.train --config %s %s", row.name, QUICKSTART, " ".join(overrides))
+    quickstart = shipped_config(QUICKSTART)
+    command = [sys.executable, "-m", "tokenizer.train", "--config", str(quickstart), *overrides]
+    log.info("row %s: python -m tokenizer.train --config %s %s", row.name, quickstart, " ".join(overrides))
     started = time.perf_counter()
     if subprocess.run(command).returncode:
         raise RehearsalError(f"row {row.name!r}: training failed (its error is above); rerun to resume from it")
@@ -133,7 +136,7 @@ def measured(row: Row, run: Path, seconds: float | None) -> dict:
         "row": row.name,
         "table": row.table,
         "label": row.label,
-        "config": f"configs/tokenizer/{row.config}" if row.config else "configs/tokenizer/shapes.yaml",
+        "config": f"configs/tokenizer/{row.config}" if row.config else f"configs/{QUICKSTART}",
         "step": final["step"],
         "psnr": final["val/psnr"],
         "ssim": final["val/ssim"],
@@ -171,7 +174,8 @@ def rehearse(out: Path, steps: int, names: list[str] | None = None, common: list
     if steps < 1:
         raise ConfigError(f"--steps must be at least 1, got {steps}")
     rows = [known[name] for name in names] if names else list(ROWS)
-    quickstart = load_config(TokenizerTrainConfig, QUICKSTART, common)  # a bad override stops here, before any row
+    # a bad override stops here, before any row
+    quickstart = load_config(TokenizerTrainConfig, shipped_config(QUICKSTART), common)
     codebook_folder = out / "language_codebook"
     if not codebook_folder.is_dir():
         log.info("building the quickstart language codebook into %s", codebook_folder)

@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def train(argv: list[str] | None = None) -> int:
-    config = read_run_config(TokenizerTrainConfig, argv, __doc__, "configs/tokenizer/")
+    config = read_run_config(TokenizerTrainConfig, argv, __doc__, "tokenizer")
     output_dir = Path(config.output_dir)
     accelerator = make_accelerator(config)
 

@@ -38,9 +38,9 @@ def test_every_counting_key_is_checked(key):
 
 def test_a_zero_period_from_the_command_line_is_refused_before_the_run(tmp_path):
     with pytest.raises(ConfigError, match="validation_steps=0: must be at least 1"):
-        read_run_config(RunConfig, [f"output_dir={tmp_path}", "validation_steps=0"], "test", "configs/")
+        read_run_config(RunConfig, [f"output_dir={tmp_path}", "validation_steps=0"], "test", "tokenizer")
     with pytest.raises(ConfigError, match="max_steps=-5"):
-        read_run_config(RunConfig, ["max_steps=-5"], "test", "configs/")
+        read_run_config(RunConfig, ["max_steps=-5"], "test", "tokenizer")
 
 
 def test_fewer_items_than_a_batch_is_an_error_not_a_hang():
@@ -131,7 +131,7 @@ def test_precision_comes_from_the_launcher_unless_the_config_sets_it(tmp_path, c
 @pytest.mark.parametrize("override, expected", [("mixed_precision=no", "no"), ("mixed_precision=bf16", "bf16")])
 def test_a_bare_no_for_the_precision_means_no(tmp_path, override, expected):
     """YAML reads a bare `no` as false; the run takes it as "no", not as an unknown mode."""
-    config = read_run_config(RunConfig, [f"output_dir={tmp_path}", override], "test", "configs/")
+    config = read_run_config(RunConfig, [f"output_dir={tmp_path}", override], "test", "tokenizer")
     assert config.mixed_precision == expected
 
 
@@ -148,12 +148,12 @@ def test_print_config_shows_the_resolved_config_and_help_lists_every_key(capsys)
             TokenizerTrainConfig,
             ["--config", str(ROOT / "configs/tokenizer/shapes.yaml"), "max_steps=5", "--print-config"],
             "",
-            "",
+            "tokenizer",
         )
     printed = capsys.readouterr().out
     assert done.value.code == 0 and "max_steps: 5\n" in printed and "disc_start: 2000" in printed  # YAML, then override
     with pytest.raises(SystemExit):
-        read_run_config(TokenizerTrainConfig, ["--help"], "", "")
+        read_run_config(TokenizerTrainConfig, ["--help"], "", "tokenizer")
     assert "loss.disc_start: 0" in capsys.readouterr().out  # the schema's default
 
 

@@ -122,12 +122,14 @@ def test_folder_data_with_fid(run_with_checkpoints, tmp_path):
     assert run["images"] == 5 and run["fid"] >= 0
 
 
-def test_data_argument_forms(tmp_path):
+def test_data_argument_forms(tmp_path, monkeypatch):
     assert data_config("shapes", 64, 10).validation_length == 10
     config = data_config("configs/tokenizer/celebahq_vqct_f16.yaml", 128, None)
     assert (config.kind, config.split, config.resolution, config.flip) == ("celebahq", "validation", 128, False)
     with pytest.raises(FileNotFoundError, match="--data"):
         data_config(str(tmp_path / "nothing"), 32, None)
+    monkeypatch.chdir(tmp_path)  # a shipped config by name, from another folder
+    assert data_config("tokenizer/celebahq_vqct_f16.yaml", 128, None).kind == "celebahq"
 
 
 def test_unreadable_files_are_left_out_not_counted_twice(run_with_checkpoints, tmp_path):

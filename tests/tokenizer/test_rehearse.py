@@ -7,15 +7,17 @@ import shutil
 import pytest
 
 from common.config import ConfigError, dotted, load_config
+from common.shipped_configs import shipped_config, shipped_config_names
 from tokenizer import TokenizerTrainConfig, VQCTTokenizer
-from tokenizer.rehearse import CONFIGS, QUICKSTART, ROWS, main, rehearse, row_changes, row_overrides
+from tokenizer.rehearse import QUICKSTART, ROWS, main, rehearse, row_changes, row_overrides
 
 # glove_vectors is the VQCT row itself at quickstart size (the quickstart's vectors are GloVe)
 NOT_A_ROW = {"ablations/glove_vectors.yaml"}
 
 
 def test_every_ablation_config_is_rehearsed():
-    shipped = {str(path.relative_to(CONFIGS)) for path in (CONFIGS / "ablations").glob("*.yaml")}
+    names = shipped_config_names("tokenizer")
+    shipped = {name.removeprefix("configs/tokenizer/") for name in names if "/ablations/" in name}
     rehearsed = {row.config for row in ROWS}
     assert shipped - NOT_A_ROW <= rehearsed, sorted(shipped - NOT_A_ROW - rehearsed)
 
@@ -25,7 +27,9 @@ def test_a_row_differs_from_the_quickstart_vqct_in_its_own_keys_only(row, tmp_pa
     base_row = next(r for r in ROWS if r.config is None)
 
     def resolved(r):
-        return dotted(load_config(TokenizerTrainConfig, QUICKSTART, row_overrides(r, tmp_path, 300, 1536)))
+        return dotted(
+            load_config(TokenizerTrainConfig, shipped_config(QUICKSTART), row_overrides(r, tmp_path, 300, 1536))
+        )
 
     config, base = resolved(row), resolved(base_row)
     changed = {key for key in config if config[key] != base[key]} - {"output_dir"}

@@ -9,6 +9,7 @@ import sys
 
 from common.config import load_config
 from common.errors import exit_code
+from common.shipped_configs import find_config
 
 from .build import LanguageCodebookConfig, build_language_codebook
 from .language_codebook import LanguageCodebook
@@ -20,7 +21,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tokenizer.codebook", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     build = commands.add_parser("build", help="build a language codebook and write it to --out")
-    build.add_argument("--config", help="YAML file (e.g. configs/codebook/default.yaml); defaults apply without one")
+    build.add_argument(
+        "--config",
+        help="YAML file, or a shipped config by name (e.g. configs/codebook/default.yaml); defaults apply without one",
+    )
     build.add_argument("--out", required=True, help="output folder (replaced atomically)")
     build.add_argument(
         "overrides", nargs="*", metavar="key=value", help="dotted overrides, e.g. embedding.provider=minilm"
@@ -41,7 +45,8 @@ def run(args) -> int:
         print(f"WordNet ready: {install_wordnet().root.path}")
         return 0
     if args.command == "build":
-        config = load_config(LanguageCodebookConfig, args.config, args.overrides)
+        path = None if args.config is None else find_config(args.config, "codebook")
+        config = load_config(LanguageCodebookConfig, path, args.overrides)
         codebook = build_language_codebook(config)
         codebook.save(args.out)
         print(f"wrote {args.out}")

@@ -1,0 +1,2 @@
+"""The shipped YAML configs, installed as the package ``vqct_configs`` (pyproject.toml): found by
+name from any folder through ``common.shipped_configs``."""
