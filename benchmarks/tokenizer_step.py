@@ -60,8 +60,9 @@ def training_step(
         model.compile()
     resolution = config.autoencoder.resolution
     loss_fn = VQGANLoss(LossConfig(perceptual_weight=0.0, disc_start=0)).to(device, memory_format=memory_format)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4, betas=(0.5, 0.9))
-    disc_optimizer = torch.optim.Adam(loss_fn.discriminator.parameters(), lr=1e-4, betas=(0.5, 0.9))
+    fused = device.type == "cuda"  # as tokenizer/train.py
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4, betas=(0.5, 0.9), fused=fused)
+    disc_optimizer = torch.optim.Adam(loss_fn.discriminator.parameters(), lr=1e-4, betas=(0.5, 0.9), fused=fused)
     images = (torch.rand(batch_size, 3, resolution, resolution, device=device) * 2 - 1).contiguous(
         memory_format=memory_format
     )

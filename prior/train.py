@@ -205,6 +205,7 @@ def train(argv: list[str] | None = None) -> int:
         lr=config.learning_rate,
         betas=(config.adam_beta1, config.adam_beta2),
         weight_decay=config.weight_decay,
+        fused=accelerator.device.type == "cuda",  # one kernel for the whole update instead of one per op
     )
     scheduler = get_scheduler(
         config.lr_scheduler,

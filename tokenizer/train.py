@@ -151,8 +151,9 @@ def train(argv: list[str] | None = None) -> int:
         model.compile()
     lr = scaled_learning_rate(config, accelerator.num_processes)
     betas = (config.adam_beta1, config.adam_beta2)
-    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr, betas=betas)
-    disc_optimizer = torch.optim.Adam(loss_fn.discriminator.parameters(), lr=lr, betas=betas)
+    fused = accelerator.device.type == "cuda"  # one kernel for the whole update instead of one per op
+    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr, betas=betas, fused=fused)
+    disc_optimizer = torch.optim.Adam(loss_fn.discriminator.parameters(), lr=lr, betas=betas, fused=fused)
     schedulers = [
         get_scheduler(
             config.lr_scheduler,
