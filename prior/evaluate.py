@@ -1,9 +1,10 @@
 """Measure a trained prior on its data set's validation split:
 
     python -m prior.evaluate --prior DIR_OR_HUB_ID --num 256 --out DIR [--guidance 1.5] [--no-fid]
-                             [--segmenter OTHER_RUN/segmenter.safetensors]
+                             [--no-completion] [--segmenter OTHER_RUN/segmenter.safetensors]
 
-For each of the first N validation label maps it samples an image, then writes
+For each of the first N validation label maps (``--num all``: the whole validation split, e.g.
+CelebA-HQ's 3,000 for Table 6's FID) it samples an image, then writes
 ``metrics.json`` / ``metrics.md`` with
 
 - label following (semantic priors): a small segmentation network (``prior.segmenter``) is
@@ -14,8 +15,8 @@ For each of the first N validation label maps it samples an image, then writes
   against shuffled maps (another image's map: what a prior that ignored the maps would score);
 - FID of the samples against the real validation images, and of the reconstructions as the
   reference a perfect prior would reach (torch-fidelity, offline weights: ``common.fid``);
-- completion of the lower half of each image: PSNR of the kept upper half against the originals
-  and the reconstructions, and of the regenerated half;
+- completion of the lower half of each image (``--no-completion`` skips it): PSNR of the kept
+  upper half against the originals and the reconstructions, and of the regenerated half;
 - sampling time per image,
 
 and ``grid.png`` (maps, samples, real images for the first 8) and ``segmenter.safetensors``.
@@ -45,10 +46,14 @@ from common.metrics import pixel_metrics
 from tokenizer import DataConfig, build_dataset
 
 from .pretrained import VQCTPrior
-from .sampling_options import add_sampling_flags, sampling_from_flags, validation_examples
+from .sampling_options import add_sampling_flags, sampling_from_flags, validation_examples, validation_size
 from .segmenter import LabelSegmenter, label_agreement, train_segmenter
 
 log = logging.getLogger("prior.evaluate")
+
+
+def count_or_all(text: str) -> int | str:
+    return text if text == "all" else int(text)
 
 
 def shuffled(labels: torch.Tensor) -> torch.Tensor:
@@ -57,7 +62,7 @@ def shuffled(labels: torch.Tensor) -> torch.Tensor:
 
 
 def reconstruct(model: VQCTPrior, images: torch.Tensor) -> torch.Tensor:
-    return model.decode(model.tokenizer.encode(images)).clamp(-1, 1)
+    return model.decode(model.encode(images)).clamp(-1, 1)
 
 
 def segmenter_for(model: VQCTPrior, args) -> LabelSegmenter:
@@ -151,6 +156,8 @@ def run(args) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     model = load_pretrained(VQCTPrior, args.prior, "--prior").to(args.device).eval()
+    if args.num == "all":
+        args.num = validation_size(model)
     examples = validation_examples(model, args.num)
     semantic = model.prior_config.condition == "semantic"
     sampling = sampling_from_flags(model, args)
@@ -172,9 +179,10 @@ def run(args) -> int:
     }
     if semantic:
         metrics["label_following"] = label_following(model, examples, samples, reconstructions, args)
-    metrics["completion"] = completion(
-        model, examples, reconstructions, examples["label"] if semantic else None, sampling, args
-    )
+    if not args.no_completion:
+        metrics["completion"] = completion(
+            model, examples, reconstructions, examples["label"] if semantic else None, sampling, args
+        )
     if not args.no_fid:
         try:
             real = fid_statistics(examples["image"], device=args.device)  # embedded once for both
@@ -200,7 +208,9 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m prior.evaluate", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--prior", required=True, help="a VQCTPrior save_pretrained folder or Hub id")
-    parser.add_argument("--num", type=int, default=256, help="validation maps to sample from")
+    parser.add_argument(
+        "--num", type=count_or_all, default=256, help="validation maps to sample from, or 'all' (the whole split)"
+    )
     parser.add_argument("--out", required=True)
     add_sampling_flags(parser)
     parser.add_argument("--segmenter-steps", type=int, default=400)
@@ -209,8 +219,9 @@ def main(argv: list[str] | None = None) -> int:
         help="a segmenter.safetensors from an earlier evaluation on the same data, instead of training one",
     )
     parser.add_argument("--no-fid", action="store_true")
+    parser.add_argument("--no-completion", action="store_true", help="skip the completion of the lower halves")
     args = parser.parse_args(argv)
-    if args.num < 2:
+    if args.num != "all" and args.num < 2:
         parser.error("--num must be at least 2 (shuffled maps and FID need two images)")
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     return exit_code(lambda: run(args))

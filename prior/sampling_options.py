@@ -19,10 +19,10 @@ from .pretrained import VQCTPrior
 BUILT_IN_KINDS = ("shapes", "photos")
 
 
-def validation_examples(model: VQCTPrior, num: int, *, built_in_only: bool = False) -> dict[str, torch.Tensor]:
-    """The first ``num`` validation items ("image", and "label" where there are maps) of the data
-    set the prior was trained on. ``built_in_only`` (the app): only a built-in data set, from its
-    built-in source, so that a downloaded model cannot point at a folder of the user's."""
+def validation_set(model: VQCTPrior, *, built_in_only: bool = False, at_least: int = 0):
+    """The validation split of the data set the prior was trained on (the procedural shapes made
+    ``at_least`` long). ``built_in_only`` (the app): only a built-in data set, from its built-in
+    source, so that a downloaded model cannot point at a folder of the user's."""
     data = DataConfig(**model.data).evaluation_view()
     if built_in_only:
         if data.kind not in BUILT_IN_KINDS:
@@ -31,13 +31,24 @@ def validation_examples(model: VQCTPrior, num: int, *, built_in_only: bool = Fal
             )
         data = replace(data, root=None)
     if data.kind == "shapes":
-        data.validation_length = max(data.validation_length, num)
+        data.validation_length = max(data.validation_length, at_least)
     try:
-        dataset = build_dataset(data)
+        return build_dataset(data)
     except UserError as error:
         raise UserValueError(
             f"the prior's data set (data.kind={data.kind}) cannot be read here ({error}); pass --cond MAP.png"
         ) from None
+
+
+def validation_size(model: VQCTPrior) -> int:
+    """How many items the prior's validation split holds (``--num all``)."""
+    return len(validation_set(model))
+
+
+def validation_examples(model: VQCTPrior, num: int, *, built_in_only: bool = False) -> dict[str, torch.Tensor]:
+    """The first ``num`` validation items ("image", and "label" where there are maps) of the data
+    set the prior was trained on (``validation_set``)."""
+    dataset = validation_set(model, built_in_only=built_in_only, at_least=num)
     if len(dataset) < num:
         raise UserValueError(f"the validation split has {len(dataset)} items, fewer than --num {num}")
     items = [dataset[i] for i in range(num)]

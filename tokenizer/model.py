@@ -4,6 +4,8 @@
 - ``dual``  — VQCT: codebooks generated from the language codebook (word vectors and modifying graph), adjective half + noun half
 - ``single`` — ablation "SCB": generated adjective and noun codes stacked in one codebook
 - ``vq``    — VQ-VAE / VQGAN: a codebook learned directly
+- ``split_vq`` — two codebooks learned directly over the encoder output's halves (VQCT's split and
+  sizes without the language codebook: "two codebooks" tested at equal capacity)
 - ``cvq``   — CVQ: learned codebook with online re-anchoring of dead codes
 - ``gumbel`` — Gumbel-VQ
 - ``none``  — no quantizer: the continuous autoencoder, the ceiling every quantizer is measured against
@@ -40,10 +42,11 @@ from .quantize import (
     Quantized,
     RegularizedQuantizer,
     SingleQuantizer,
+    SplitVectorQuantizer,
 )
 from .transfer import CodebookTransfer, TransferConfig
 
-QUANTIZER_KINDS = ("dual", "single", "vq", "cvq", "gumbel", "regvq", "none")
+QUANTIZER_KINDS = ("dual", "single", "vq", "split_vq", "cvq", "gumbel", "regvq", "none")
 LANGUAGE_KINDS = ("dual", "single")
 
 
@@ -52,6 +55,7 @@ class QuantizerConfig:
     kind: str = "dual"
     embed_dim: int = 256  # code width; ``dual`` gives each half embed_dim / 2
     codebook_size: int = 6207  # vq / cvq / gumbel / regvq only: language kinds use the codebook's vocabulary
+    split_codebook_sizes: tuple[int, int] = (1949, 4258)  # split_vq: each half's codebook (the paper's A, N)
     beta: float = 0.25  # commitment weight
     chunk_size: int = 8192  # rows per nearest-code matrix product (memory ∝ chunk × K)
     cvq_decay: float = 0.99
@@ -105,6 +109,12 @@ def build_quantizer(
             return GumbelQuantizer(kl_weight=config.gumbel_kl_weight, **logits)
         return RegularizedQuantizer(
             mask_ratio=config.regvq_mask_ratio, prior_weight=config.regvq_prior_weight, **logits
+        )
+    if kind == "split_vq":
+        if dim % 2:
+            raise ConfigError(f"model.quantizer.embed_dim must be even for split_vq, got {dim}")
+        return SplitVectorQuantizer(
+            codebook_sizes=tuple(config.split_codebook_sizes), dim=dim, beta=config.beta, chunk_size=config.chunk_size
         )
     if kind == "cvq":
         return ClusteredVectorQuantizer(
@@ -169,7 +179,8 @@ class VQCTTokenizer(
             return cls(model_config=config_dict)
         if codebook is None:
             raise ConfigError(f"model.quantizer.kind={config.quantizer.kind} needs a language codebook")
-        adjacency = codebook.normalized_adjacency()
+        transfer = config.quantizer.transfer
+        adjacency = codebook.normalized_adjacency(transfer.graph_weighting, transfer.graph_min_count)
         model = cls(
             model_config=config_dict,
             adjectives=codebook.adjectives,
@@ -191,9 +202,10 @@ class VQCTTokenizer(
 
     @property
     def group_names(self) -> tuple[str, ...]:
-        """A name per code group: ("adjective", "noun") for VQCT, none without a quantizer,
-        ("codebook",) otherwise."""
-        return {"dual": ("adjective", "noun"), "none": ()}.get(self.config.quantizer.kind, ("codebook",))
+        """A name per code group: ("adjective", "noun") for VQCT, ("half1", "half2") for split_vq,
+        none without a quantizer, ("codebook",) otherwise."""
+        names = {"dual": ("adjective", "noun"), "split_vq": ("half1", "half2"), "none": ()}
+        return names.get(self.config.quantizer.kind, ("codebook",))
 
     def group_codebooks(self) -> tuple[torch.Tensor, ...]:
         """The codes each group's indices point into (generated ones for VQCT)."""

@@ -48,6 +48,7 @@ from common.runs import (
 from tokenizer.codebook import LanguageCodebook, build_language_codebook
 from tokenizer.config import TokenizerTrainConfig, scaled_learning_rate
 from tokenizer.data import build_dataset
+from tokenizer.geometry import codebook_geometry
 from tokenizer.losses import VQGANLoss
 from tokenizer.model import LANGUAGE_KINDS, VQCTTokenizer
 from tokenizer.usage import CodeHistogram
@@ -70,8 +71,8 @@ def load_language_codebook(
 
 @torch.no_grad()
 def validate(model, loader, accelerator, step: int, output_dir: Path, with_fid: bool) -> dict[str, float]:
-    """PSNR, SSIM, l1, l2 and code usage over ``loader``, plus a grid; with ``with_fid`` also FID of
-    reconstructions against originals."""
+    """PSNR, SSIM, l1, l2, code usage and the codebooks' geometry over ``loader``, plus a grid;
+    with ``with_fid`` also FID of reconstructions against originals."""
     model.eval()
     bare = accelerator.unwrap_model(model)
     histogram = CodeHistogram(bare.codebook_sizes, accelerator.device)
@@ -93,6 +94,9 @@ def validate(model, loader, accelerator, step: int, output_dir: Path, with_fid: 
     model.train()
     metrics = {f"val/{name}": float(torch.cat(values).mean()) for name, values in measured.items()}
     metrics |= {f"val/{key}": value for key, value in histogram.metrics(bare.group_names).items()}
+    metrics |= {
+        f"val/{key}": value for key, value in codebook_geometry(bare.group_codebooks(), bare.group_names).items()
+    }
     if with_fid and accelerator.is_main_process:
         metrics["val/fid"] = frechet_distance(torch.cat(originals), torch.cat(reconstructed), device=accelerator.device)
     return metrics

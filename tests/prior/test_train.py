@@ -253,6 +253,21 @@ def test_evaluate_command_writes_label_following_completion_and_grid(trained, tm
     assert json.loads((again / "metrics.json").read_text())["label_following"] == metrics["label_following"]
     (tmp_path / "bad.safetensors").write_bytes(b"not a segmenter")
     assert evaluate_cli.main([*args[:-1], str(tmp_path / "bad.safetensors"), "--out", str(tmp_path / "bad")]) == 2
+    # the whole validation split (Table 6's FID protocol), the completion half skipped
+    whole = tmp_path / "whole"
+    args[args.index("--num") + 1] = "all"
+    assert evaluate_cli.main([*args, "--no-completion", "--out", str(whole)]) == 0
+    metrics = json.loads((whole / "metrics.json").read_text())
+    assert metrics["num"] == VQCTPrior.from_pretrained(trained / "final").data["validation_length"] > 4
+    assert "completion" not in metrics and "Completion" not in (whole / "metrics.md").read_text()
+
+
+def test_encode_and_decode_go_in_batches_with_the_one_batch_result(trained):
+    model = VQCTPrior.from_pretrained(trained / "final").eval()
+    images = torch.rand(5, 3, model.resolution, model.resolution) * 2 - 1
+    codes = model.encode(images, batch_size=2)  # batches of 2, 2 and 1
+    assert torch.equal(codes, model.tokenizer.encode(images))
+    torch.testing.assert_close(model.decode(codes, batch_size=2), model.tokenizer.decode(codes))
 
 
 def test_init_from_starts_from_a_saved_prior_and_names_a_misfit(trained, tokenizer_dir, tmp_path):

@@ -11,6 +11,7 @@ from tokenizer.quantize import (
     LearnedVectorQuantizer,
     RegularizedQuantizer,
     SingleQuantizer,
+    SplitVectorQuantizer,
     nearest_code,
 )
 from tokenizer.quantize.regularized import usage_kl_to_uniform
@@ -42,6 +43,8 @@ def make_quantizer(kind, dim=8):
         return SingleQuantizer(make_transfer(dim, activate_output=False), chunk_size=5)
     if kind == "vq":
         return LearnedVectorQuantizer(codebook_size=12, dim=dim, chunk_size=5)
+    if kind == "split_vq":
+        return SplitVectorQuantizer(codebook_sizes=(5, 7), dim=dim, chunk_size=5)
     if kind == "cvq":
         return ClusteredVectorQuantizer(codebook_size=12, dim=dim, chunk_size=5)
     if kind == "regvq":
@@ -64,7 +67,7 @@ def test_nearest_code_rejects_mismatched_widths():
 
 
 @pytest.mark.parametrize(
-    "kind, groups", [("dual", 2), ("single", 1), ("vq", 1), ("cvq", 1), ("gumbel", 1), ("regvq", 1)]
+    "kind, groups", [("dual", 2), ("single", 1), ("vq", 1), ("split_vq", 2), ("cvq", 1), ("gumbel", 1), ("regvq", 1)]
 )
 @pytest.mark.parametrize("training", [True, False])
 def test_return_convention_and_straight_through(kind, groups, training):
@@ -79,7 +82,7 @@ def test_return_convention_and_straight_through(kind, groups, training):
     assert z.grad is not None and z.grad.abs().sum() > 0
 
 
-@pytest.mark.parametrize("kind", ["dual", "single", "vq", "cvq", "gumbel", "regvq"])
+@pytest.mark.parametrize("kind", ["dual", "single", "vq", "split_vq", "cvq", "gumbel", "regvq"])
 def test_lookup_reproduces_the_quantized_codes(kind):
     quantizer = make_quantizer(kind).eval()
     z = torch.randn(2, 8, 3, 3)
@@ -97,6 +100,17 @@ def test_dual_quantizes_each_half_against_its_own_codebook():
     expected_nouns = nearest_code(z[:, 4:].permute(0, 2, 3, 1).reshape(-1, 4), noun_codes)
     assert torch.equal(indices[:, 0].flatten(), expected_adjectives)
     assert torch.equal(indices[:, 1].flatten(), expected_nouns)
+
+
+def test_split_vq_quantizes_each_half_against_its_own_learned_codebook():
+    quantizer = make_quantizer("split_vq").eval()
+    z = torch.randn(2, 8, 3, 3)
+    _, indices, _ = quantizer(z)
+    first, second = quantizer.group_codebooks()
+    assert quantizer.codebook_sizes == (5, 7) and first.shape == (5, 4) and second.shape == (7, 4)
+    assert torch.equal(indices[:, 0].flatten(), nearest_code(z[:, :4].permute(0, 2, 3, 1).reshape(-1, 4), first))
+    assert torch.equal(indices[:, 1].flatten(), nearest_code(z[:, 4:].permute(0, 2, 3, 1).reshape(-1, 4), second))
+    assert first.abs().max() <= 1 / 5 and second.abs().max() <= 1 / 7  # VQGAN's ±1/K start, per codebook
 
 
 @pytest.mark.parametrize("kind", ["gcn", "mlp"])
@@ -223,3 +237,67 @@ def test_regvq_samples_the_masked_share_and_regularizes_usage():
     assert usage_kl_to_uniform(collapsed).item() == pytest.approx(math.log(12), rel=1e-5)
     quantizer.train()(z).loss.backward()
     assert quantizer.logits.weight.grad.abs().sum() > 0
+
+
+def encoder_like(offset: float, spread: float) -> torch.Tensor:
+    """An encoder output far from the word vectors' scale, as a fresh encoder's is (~0.007 a channel)."""
+    return torch.randn(4, 8, 3, 3, generator=torch.Generator().manual_seed(2)) * spread + offset
+
+
+@pytest.mark.parametrize("quantizer_kind", ["dual", "single"])
+@pytest.mark.parametrize("transfer_kind", ["frozen", "finetune"])
+def test_given_codes_move_onto_the_encoder_output_at_the_first_training_step(quantizer_kind, transfer_kind):
+    quantizer = make_quantizer(quantizer_kind)
+    width = 4 if quantizer_kind == "dual" else 8
+    quantizer.transfer = make_transfer(width, kind=transfer_kind, random_word_vectors=True)
+    raw = [codes.clone() for codes in quantizer.transfer()]
+    z = encoder_like(offset=0.05, spread=0.007)
+    _, indices, _ = quantizer.train()(z)
+    halves = z.chunk(2, 1) if quantizer_kind == "dual" else (z, z)
+    for raw_codes, codes, half in zip(raw, quantizer.transfer(), halves):
+        rows = half.permute(0, 2, 3, 1).reshape(-1, half.shape[1])
+        torch.testing.assert_close(codes.mean(0), rows.mean(0), atol=0.01, rtol=0)  # the encoder's centre
+        spread_ratio = (codes - codes.mean(0)).square().mean().sqrt() / (rows - rows.mean(0)).square().mean().sqrt()
+        assert 0.3 < spread_ratio < 3  # its scale (from ~0.7 before)
+        # one scale and one shift: the words' relative geometry is the same
+        centred, raw_centred = codes - codes.mean(0), raw_codes - raw_codes.mean(0)
+        scale = (centred * raw_centred).sum() / raw_centred.square().sum()
+        torch.testing.assert_close(centred, raw_centred * scale)
+    assert len(torch.unique(indices)) > 3  # many codes in use from the first step
+    moved = [codes.clone() for codes in quantizer.transfer()]
+    quantizer(encoder_like(offset=-1.0, spread=1.0))  # the second step moves nothing
+    assert all(torch.equal(a, b) for a, b in zip(moved, quantizer.transfer()))
+
+
+def test_the_match_is_saved_and_a_loaded_or_raw_scale_quantizer_never_matches():
+    quantizer = make_quantizer("dual")
+    quantizer.transfer = make_transfer(4, kind="frozen")
+    quantizer.train()(encoder_like(offset=0.05, spread=0.007))
+    fresh = make_quantizer("dual")
+    fresh.transfer = make_transfer(4, kind="frozen")
+    fresh.load_state_dict(quantizer.state_dict())  # a resumed run, or a saved model
+    assert not fresh.transfer.start_pending
+    fresh.train()(encoder_like(offset=3.0, spread=1.0))
+    assert all(torch.equal(a, b) for a, b in zip(fresh.transfer(), quantizer.transfer()))
+    # a model saved before codes were matched loads as it was trained: the raw vectors
+    old = {k: v for k, v in quantizer.state_dict().items() if "start_" not in k}
+    legacy = make_quantizer("dual")
+    legacy.transfer = make_transfer(4, kind="frozen")
+    legacy.load_state_dict(old)
+    assert not legacy.transfer.start_pending and torch.equal(
+        torch.cat(legacy.transfer()), legacy.transfer.word_vectors @ legacy.transfer.projection
+    )
+    raw = make_quantizer("dual")
+    raw.transfer = make_transfer(4, kind="frozen", start_scale="vectors")
+    before = torch.cat(raw.transfer())
+    raw.train()(encoder_like(offset=0.05, spread=0.007))
+    assert torch.equal(torch.cat(raw.transfer()), before)
+    evaluated = make_quantizer("dual")
+    evaluated.transfer = make_transfer(4, kind="finetune")
+    evaluated.eval()(encoder_like(offset=0.05, spread=0.007))  # evaluation never moves codes
+    assert evaluated.transfer.start_pending
+
+
+def test_generated_codes_are_not_moved():
+    quantizer = make_quantizer("dual")
+    assert not quantizer.transfer.start_pending and not hasattr(quantizer.transfer, "start_matched")

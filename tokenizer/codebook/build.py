@@ -27,7 +27,7 @@ from common.config import ConfigError, to_dict
 
 from .corpus import CorpusError, iter_source
 from .embeddings import EmbeddingConfig, WordVectorProvider, load_provider
-from .graph import edge_tensors, modifications
+from .graph import check_edge_rule, edge_tensors, modifications
 from .language_codebook import LanguageCodebook
 from .lexicon import ADJECTIVE, ADVERB, NOUN, VERB, Lexicon
 from .pos import ADJECTIVE_TAGS, CLOSED_CLASS_TAGS, NOUN_TAGS, make_tagger, tokenize
@@ -44,6 +44,9 @@ class LanguageCodebookConfig:
     max_nouns: int | None = None
     tagger: str = "auto"  # auto (nltk's tagger where its data is installed, else wordnet) | nltk | wordnet
     pos_rule: str = "majority"  # corpus vocabulary, a word tagged both ways: majority | separate
+    # which adjectives before a noun modify it: run (all of "small red" in "a small red circle") |
+    # adjacent (only "red", the official code's rule); tokenizer/codebook/graph.py
+    edge_rule: str = "run"
     seed: int = 0
     embedding: EmbeddingConfig = field(default_factory=EmbeddingConfig)
 
@@ -77,7 +80,7 @@ def read_corpus(config: LanguageCodebookConfig, wordnet, lexicon: Lexicon, tagge
             for word, tag in zip(words, tags):
                 if word is not None:
                     stats.counts[word, ADJECTIVE if tag in ADJECTIVE_TAGS else NOUN] += 1
-            for a, n in modifications(words, tags):
+            for a, n in modifications(words, tags, config.edge_rule):
                 if words[a] is not None and words[n] is not None:
                     stats.pairs[words[a], words[n]] += 1
     if stats.tokens == 0:
@@ -140,6 +143,7 @@ def build_language_codebook(config: LanguageCodebookConfig) -> LanguageCodebook:
     started = time.perf_counter()
     if config.vocabulary_source not in {"corpus", "model"}:
         raise ConfigError(f"vocabulary_source must be 'corpus' or 'model', got '{config.vocabulary_source}'")
+    check_edge_rule(config.edge_rule)
     wordnet = ensure_wordnet()
     lexicon = Lexicon(wordnet)
     tagger_name, tagger = make_tagger(config.tagger, lexicon)

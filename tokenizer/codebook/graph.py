@@ -7,22 +7,36 @@ from collections.abc import Iterator, Sequence
 
 import torch
 
+from common.config import ConfigError
+
 from .pos import ADJECTIVE_TAGS, NOUN_TAGS
 
+# Which adjectives of "a small red circle" modify the noun (codebook key ``edge_rule``):
+# run: every adjective of the run before it (small→circle, red→circle);
+# adjacent: only the one directly before it (red→circle), as the official code mines its graph.
+EDGE_RULES = ("run", "adjacent")
+# How an edge's occurrence count becomes its weight in A (``model.quantizer.transfer.graph_weighting``):
+# binary: 1 for every edge, the paper's A_ij; count: the count itself; log1p: log(1 + count).
+GRAPH_WEIGHTINGS = ("binary", "count", "log1p")
 
-def modifications(words: Sequence[str], tags: Sequence[str]) -> Iterator[tuple[int, int]]:
-    """(adjective position, noun position) for every adjective that directly modifies a noun.
 
-    As in the official code an edge needs an adjective immediately before a noun; in a run of
-    adjectives before a noun ("a small red circle") each adjective of the run modifies it.
-    """
+def check_edge_rule(rule: str) -> None:
+    if rule not in EDGE_RULES:
+        raise ConfigError(f"edge_rule must be one of {EDGE_RULES}, got '{rule}'")
+
+
+def modifications(words: Sequence[str], tags: Sequence[str], rule: str = "run") -> Iterator[tuple[int, int]]:
+    """(adjective position, noun position) for every adjective that modifies a noun under ``rule``
+    (``EDGE_RULES``). Either way an edge needs an adjective, or a run of them, immediately before
+    the noun."""
+    check_edge_rule(rule)
     run_start = None
     for i, tag in enumerate(tags):
         if tag in ADJECTIVE_TAGS:
             run_start = i if run_start is None else run_start
         else:
             if tag in NOUN_TAGS and run_start is not None:
-                for j in range(run_start, i):
+                for j in range(run_start if rule == "run" else i - 1, i):
                     yield j, i
             run_start = None
 
@@ -40,6 +54,23 @@ def edge_tensors(pairs: Counter, adjectives: Sequence[str], nouns: Sequence[str]
         return torch.zeros(2, 0, dtype=torch.long), torch.zeros(0)
     rows, cols, counts = zip(*edges)
     return torch.tensor([rows, cols], dtype=torch.long), torch.tensor(counts, dtype=torch.float32)
+
+
+def edge_weights(counts: torch.Tensor, weighting: str) -> torch.Tensor:
+    """The weight in A of edges seen ``counts`` times, under ``weighting`` (``GRAPH_WEIGHTINGS``).
+
+    With counts, a word seen thousands of times in one pairing (a colour and a shape in the shapes
+    captions) keeps almost none of itself after normalisation: its self-loop weighs 1 against
+    thousands on its edges, so each layer replaces it with its neighbours' average.
+    """
+    if weighting not in GRAPH_WEIGHTINGS:
+        raise ConfigError(
+            f"model.quantizer.transfer.graph_weighting must be one of {GRAPH_WEIGHTINGS}, got '{weighting}'"
+        )
+    counts = counts.float()
+    if weighting == "binary":
+        return torch.ones_like(counts)
+    return counts if weighting == "count" else counts.log1p()
 
 
 def normalized_adjacency(

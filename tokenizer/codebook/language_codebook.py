@@ -20,7 +20,7 @@ from safetensors.torch import load_file, save_file
 from common.atomic import atomic_directory
 from common.errors import UserError
 
-from .graph import normalized_adjacency
+from .graph import edge_weights, normalized_adjacency
 
 TENSORS_FILE = "language_codebook.safetensors"
 METADATA_FILE = "language_codebook.json"
@@ -29,7 +29,7 @@ _TENSOR_NAMES = ("adjective_vectors", "noun_vectors", "edge_index", "edge_weight
 
 
 class CodebookFileError(UserError, ValueError):
-    """A codebook-codebook folder that is missing, incomplete or altered."""
+    """A language codebook folder that is missing, incomplete or altered."""
 
 
 @dataclass
@@ -80,9 +80,13 @@ class LanguageCodebook:
         digest.update(json.dumps([self.adjectives, self.nouns]).encode())
         return digest.hexdigest()
 
-    def normalized_adjacency(self) -> torch.Tensor:
-        """D^-1/2 (A+I) D^-1/2 over adjectives then nouns (sparse), the GCN's propagation matrix."""
-        return normalized_adjacency(len(self.adjectives), len(self.nouns), self.edge_index, self.edge_weight)
+    def normalized_adjacency(self, weighting: str = "count", min_count: int = 1) -> torch.Tensor:
+        """D^-1/2 (A+I) D^-1/2 over adjectives then nouns (sparse), the GCN's propagation matrix;
+        A holds the edges seen at least ``min_count`` times, weighted by their counts under
+        ``weighting`` (``graph.GRAPH_WEIGHTINGS``)."""
+        kept = self.edge_weight >= min_count
+        weights = edge_weights(self.edge_weight[kept], weighting)
+        return normalized_adjacency(len(self.adjectives), len(self.nouns), self.edge_index[:, kept], weights)
 
     def save(self, directory: str | Path) -> Path:
         """Write the folder atomically; an existing folder is replaced only once the new one is whole."""

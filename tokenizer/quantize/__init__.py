@@ -11,6 +11,7 @@ from .identity import PassThrough
 from .nearest import nearest_code
 from .regularized import RegularizedQuantizer
 from .single import SingleQuantizer
+from .split import SplitVectorQuantizer
 from .vector import LearnedVectorQuantizer, Quantized
 
 __all__ = [
@@ -22,5 +23,6 @@ __all__ = [
     "RegularizedQuantizer",
     "Quantized",
     "SingleQuantizer",
+    "SplitVectorQuantizer",
     "nearest_code",
 ]

@@ -23,8 +23,9 @@ class DualQuantizer(LanguageQuantizer):
     def forward(self, z: torch.Tensor) -> Quantized:
         if z.shape[1] % 2:
             raise ValueError(f"the dual quantizer splits channels in halves; got {z.shape[1]} channels")
-        adjective_codes, noun_codes = self.codebooks()
         z_adjective, z_noun = z.chunk(2, dim=1)
+        self.start(z_adjective, z_noun)
+        adjective_codes, noun_codes = self.codebooks()
         adjective = quantize(z_adjective, adjective_codes, self.beta, self.chunk_size)
         noun = quantize(z_noun, noun_codes, self.beta, self.chunk_size)
         return Quantized(

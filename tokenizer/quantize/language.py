@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from ..transfer import CodebookTransfer
+from .vector import flatten_grid
 
 
 class LanguageQuantizer(nn.Module):
@@ -28,6 +29,12 @@ class LanguageQuantizer(nn.Module):
             with torch.no_grad():
                 self._cached = tuple(codes.detach() for codes in self.transfer())
         return self._cached
+
+    def start(self, adjective_half: torch.Tensor, noun_half: torch.Tensor) -> None:
+        """Before the first training step's codebooks: given codes meet the encoder output of
+        their half (``CodebookTransfer.match_start``); a no-op after that, and for generated codes."""
+        if self.training and self.transfer.start_pending:
+            self.transfer.match_start(flatten_grid(adjective_half.detach()), flatten_grid(noun_half.detach()))
 
     def train(self, mode: bool = True):
         self._cached = None

@@ -23,6 +23,7 @@ class SingleQuantizer(LanguageQuantizer):
         return (self.stacked(),)
 
     def forward(self, z: torch.Tensor) -> Quantized:
+        self.start(z, z)  # one codebook for the whole output: both groups meet all of it
         return quantize(z, self.stacked(), self.beta, self.chunk_size)
 
     def lookup(self, indices: torch.Tensor) -> torch.Tensor:

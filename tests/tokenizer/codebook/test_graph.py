@@ -1,13 +1,41 @@
+import math
 from collections import Counter
 
+import pytest
 import torch
 
-from tokenizer.codebook.graph import edge_tensors, modifications, normalized_adjacency
+from common.config import ConfigError
+from tokenizer.codebook.graph import edge_tensors, edge_weights, modifications, normalized_adjacency
+
+TAGS = ["DT", "JJ", "JJ", "NN", "IN", "DT", "JJ", "NN", "JJ", "VB", "JJ"]
 
 
 def test_each_adjective_of_a_run_modifies_the_following_noun():
-    tags = ["DT", "JJ", "JJ", "NN", "IN", "DT", "JJ", "NN", "JJ", "VB", "JJ"]
-    assert list(modifications(range(len(tags)), tags)) == [(1, 3), (2, 3), (6, 7)]
+    assert list(modifications(range(len(TAGS)), TAGS)) == [(1, 3), (2, 3), (6, 7)]
+
+
+def test_the_adjacent_rule_links_only_the_adjective_directly_before_the_noun():
+    assert list(modifications(range(len(TAGS)), TAGS, "adjacent")) == [(2, 3), (6, 7)]
+    with pytest.raises(ConfigError, match="edge_rule must be one of"):
+        list(modifications([], [], "nearby"))
+
+
+def test_edge_weightings():
+    counts = torch.tensor([1.0, 3.0, 2779.0])
+    assert edge_weights(counts, "binary").tolist() == [1.0, 1.0, 1.0]
+    assert edge_weights(counts, "count").tolist() == [1.0, 3.0, 2779.0]
+    assert edge_weights(counts, "log1p").tolist() == pytest.approx([math.log(2), math.log(4), math.log(2780)])
+    with pytest.raises(ConfigError, match="graph_weighting must be one of"):
+        edge_weights(counts, "sqrt")
+
+
+def test_with_counts_a_frequent_pair_drowns_the_self_loop():
+    """Why the weighting matters: under counts a word seen 1,000 times with one noun keeps ~0.001 of
+    itself after normalisation; binary keeps 1/2."""
+    index = torch.tensor([[0], [0]])
+    for weighting, self_weight in (("count", 1 / 1001), ("binary", 1 / 2)):
+        adjacency = normalized_adjacency(1, 1, index, edge_weights(torch.tensor([1000.0]), weighting)).to_dense()
+        assert adjacency[0, 0].item() == pytest.approx(self_weight, rel=1e-5)
 
 
 def test_edges_keep_only_vocabulary_words_with_counts():

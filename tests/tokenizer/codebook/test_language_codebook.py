@@ -38,6 +38,17 @@ def test_save_load_round_trip_without_pickle(tmp_path):
     assert loaded.normalized_adjacency().shape == (5, 5)
 
 
+def test_adjacency_leaves_out_rare_edges_and_weights_the_rest():
+    codebook = make_prior()  # edges red→circle 3, small→circle 1, small→star 2
+    everything = codebook.normalized_adjacency("binary").to_dense()
+    frequent = codebook.normalized_adjacency("binary", min_count=2).to_dense()
+    small, circle, star = 1, 2, 4
+    assert everything[small, circle] > 0 and frequent[small, circle] == 0  # seen once: left out
+    assert frequent[small, star] > 0
+    counted = codebook.normalized_adjacency("count").to_dense()
+    assert counted[0, circle] > everything[0, circle]  # 3 occurrences outweigh the others under counts
+
+
 def test_content_hash_changes_with_content():
     prior = make_prior()
     other = make_prior()

@@ -1,0 +1,135 @@
+"""The study's tables: each row's mean ± sd over seeds, its paired difference from VQCT, the
+contrasts that test one claim each, and the codebooks' geometry at the start and the end."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from common.paired import Spread, paired_difference, spread
+
+from .rows import BASELINE_ROW, CONTRASTS, Row
+
+# The metrics compared by seed; for l1 lower is better, for the others higher.
+COMPARED = ("psnr", "ssim", "l1")
+
+
+def by_seed(results: list[dict]) -> dict[str, dict[str, dict[int, float]]]:
+    """row → metric → seed → value, for every metric of the final validation."""
+    table = defaultdict(lambda: defaultdict(dict))
+    for result in results:
+        for metric, value in result["metrics"].items():
+            table[result["row"]][metric][result["seed"]] = value
+    return table
+
+
+def groups_of(metrics: dict[str, dict[int, float]], prefix: str, suffix: str) -> list[str]:
+    """The code groups a row reports ``prefix<group>suffix`` for, in the model's order."""
+    return [
+        key.removeprefix(prefix).removesuffix(suffix)
+        for key in metrics
+        if key.startswith(prefix) and key.endswith(suffix)
+    ]
+
+
+def summarize(rows: list[Row], results: list[dict]) -> dict:
+    """Per row: spread of each metric and paired differences from VQCT; per contrast: the paired
+    differences; per row and code group: the geometry at the start and the end."""
+    values = by_seed(results)
+    starts = defaultdict(lambda: defaultdict(list))
+    for result in results:
+        for key, value in result["start_geometry"].items():
+            starts[result["row"]][key].append(value)
+    summary = {"rows": [], "contrasts": []}
+    for row in rows:
+        metrics = values[row.name]
+        entry = {"row": row.name, "table": row.table, "label": row.label, "seeds": sorted(metrics["psnr"])}
+        entry["metrics"] = {name: spread(seeds.values()).as_dict() for name, seeds in metrics.items()}
+        if row.name != BASELINE_ROW and BASELINE_ROW in values:
+            entry["versus_vqct"] = {
+                name: paired_difference(metrics[name], values[BASELINE_ROW][name]).as_dict() for name in COMPARED
+            }
+        entry["start_geometry"] = {key: spread(v).as_dict() for key, v in starts[row.name].items()}
+        summary["rows"].append(entry)
+    for contrast in CONTRASTS:
+        if contrast.better in values and contrast.worse in values:
+            better, worse = values[contrast.better], values[contrast.worse]
+            summary["contrasts"].append(
+                {
+                    "effect": contrast.name,
+                    "better": contrast.better,
+                    "worse": contrast.worse,
+                    **{name: paired_difference(better[name], worse[name]).as_dict() for name in COMPARED},
+                }
+            )
+    return summary
+
+
+def _spread(d: dict | None, digits: int = 2) -> str:
+    return "–" if d is None else Spread(d["mean"], d["sd"], d["n"]).format(digits)
+
+
+def _real(d: dict | None) -> str:
+    if d is None or d["real"] is None:
+        return "–"
+    return "**yes**" if d["real"] else "no"
+
+
+def markdown(summary: dict, header: dict) -> str:
+    seeds = ", ".join(str(s) for s in header["seeds"])
+    lines = [
+        f"# Ablation study at quickstart size: {header['data']}, 32×32, {header['steps']} steps, seeds {seeds}",
+        "",
+        f"Each row is its paper config's change applied to `configs/tokenizer/shapes.yaml`{header['overrides']}. "
+        f"Metrics: the final validation over {header['validation_images']} validation images, pixels in [0, 1]; "
+        "mean ± sd over seeds. Δ: the paired difference (same seed) from VQCT, or between a contrast's rows; "
+        "**real** when |mean| > 2 sd of the per-seed differences. Recipe: what the rows train with "
+        "at this budget (a GAN whose `disc_start` is past the last step never runs).",
+        "",
+        "| table | row | recipe | PSNR (dB) | SSIM | l1 | codes used (%) | perplexity | Δ PSNR vs VQCT | real? | Δ SSIM vs VQCT | real? |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for entry in summary["rows"]:
+        metrics, versus = entry["metrics"], entry.get("versus_vqct", {})
+        groups = groups_of(metrics, "usage/", "_percent")
+        usage = " / ".join(f"{g} {metrics[f'usage/{g}_percent']['mean']:.0f}" for g in groups)
+        perplexity = " / ".join(f"{metrics[f'usage/{g}_perplexity']['mean']:.0f}" for g in groups)
+        lines.append(
+            f"| {entry['table']} | {entry['label']} | {header['recipes'].get(entry['row'], '')} "
+            f"| {_spread(metrics['psnr'])} | {_spread(metrics['ssim'], 3)} | {_spread(metrics['l1'], 4)} "
+            f"| {usage} | {perplexity} | {_spread(versus.get('psnr'))} | {_real(versus.get('psnr'))} "
+            f"| {_spread(versus.get('ssim'), 3)} | {_real(versus.get('ssim'))} |"
+        )
+    if summary["contrasts"]:
+        lines += [
+            "",
+            "## Contrasts, paired by seed",
+            "",
+            "| effect | rows | Δ PSNR (dB) | real? | Δ SSIM | real? | Δ l1 (lower is better) | real? |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for c in summary["contrasts"]:
+            lines.append(
+                f"| {c['effect']} | `{c['better']}` − `{c['worse']}` | {_spread(c['psnr'])} | {_real(c['psnr'])} "
+                f"| {_spread(c['ssim'], 3)} | {_real(c['ssim'])} | {_spread(c['l1'], 4)} | {_real(c['l1'])} |"
+            )
+    lines += [
+        "",
+        "## Codebook geometry: at the start → at the end (mean over seeds)",
+        "",
+        "Mean pairwise cosine of the codes, their effective rank (exp of the entropy of the normalised "
+        "singular values; at most the code width), and the codes no validation image used.",
+        "",
+        "| row | codebook | cosine | effective rank | dead codes at the end (%) |",
+        "|---|---|---|---|---|",
+    ]
+    for entry in summary["rows"]:
+        metrics, start = entry["metrics"], entry["start_geometry"]
+        for group in groups_of(metrics, "geometry/", "_cosine"):
+            cosine, rank = f"geometry/{group}_cosine", f"geometry/{group}_rank"
+            dead = 100 - metrics[f"usage/{group}_percent"]["mean"]
+            lines.append(
+                f"| {entry['row']} | {group} | {start[cosine]['mean']:.2f} → {metrics[cosine]['mean']:.2f} "
+                f"| {start[rank]['mean']:.1f} → {metrics[rank]['mean']:.1f} | {dead:.1f} |"
+            )
+    lines += ["", f"Wall time: {header['wall']}."]
+    return "\n".join(lines) + "\n"
