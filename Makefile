@@ -3,8 +3,8 @@
 OUT ?= outputs/quickstart
 PYTHON := .venv/bin/python
 # accelerate launch gives a process one CPU thread (OMP_NUM_THREADS=1) unless told otherwise; the
-# quickstart trains on every core (README, "The tokenizer"). --quiet: a user error stays one line,
-# without the launcher's CalledProcessError traceback after it.
+# quickstart trains on every core (docs/training.md, "Threads and processes on a CPU"). --quiet: a
+# user error stays one line, without the launcher's CalledProcessError traceback after it.
 THREADS := $(shell nproc 2>/dev/null || echo 1)
 ACCELERATE := .venv/bin/accelerate launch --quiet --num_processes 1 --num_machines 1 \
 	--num_cpu_threads_per_process $(THREADS) --mixed_precision no --dynamo_backend no
