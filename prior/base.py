@@ -5,27 +5,12 @@ label embeddings, condition dropout and guidance batching.
 each image token from the ones before it; ``MaskedPrior`` (bidirectional ``Encoder``, MaskGIT)
 reads [condition | BOS | image tokens with some replaced by MASK] and predicts the masked ones.
 Condition (``PriorConfig.condition``): ``semantic`` — a label map [B, H, W] down-sampled to the
-token grid (h·w tokens); ``class`` — class ids [B] (one token); ``none``.
+token grid (h·w tokens); ``class`` — class ids [B] (one token); ``none``. Logits are restricted
+to each slot's id range (``sequence.slot_mask``) before every softmax; guidance mixes
+uncond + s·(cond − uncond) before that mask. Call ``.eval()`` before sampling.
 
-Cell embedding (``cell_embedding``, on by default): every token also gets a learned vector for
-the grid cell it is about — a condition token for its cell, an image token (AR: the token it
-predicts) for its cell — so a position finds its own cell's label by content. With rotary
-positions alone the offset from an image token back to its cell's condition token grows along
-the sequence (it is Lc + 1 + k·G for cell k), and the quickstart prior barely learned to read the
-map in its 800 steps (measured: README, "Condition").
-
-Label embedding (``label_embedding``, semantic condition only): every token also gets a learned
-vector for the *class* of its cell (1 + class id; 0 where there is none, for BOS and for every
-token of a sample whose condition was dropped), so an image token reads its cell's label from its
-own input instead of having to find it in the prefix by attention. The prefix stays: it is what
-lets a token see the labels of the other cells.
-
-Both restrict logits to the slot's id range (adjective / noun, see ``sequence.slot_mask``) with
--inf before every softmax, in training and sampling, so probability mass never goes to ids that
-cannot occur there. Classifier-free guidance: training replaces a sample's condition with NULL
-tokens with probability ``cond_drop_prob``; sampling runs conditional and NULL batches together
-and mixes logits uncond + s·(cond − uncond) before the slot mask (mixing -inf would give NaN).
-Sampling does not switch modes: call ``.eval()`` first so that dropout is off.
+Why the cell and label embeddings, and what they measured: docs/prior.md, "Cell embedding" and
+"Label embedding".
 """
 
 from __future__ import annotations

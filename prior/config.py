@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from omegaconf import OmegaConf
 
 from common.config import ConfigError
-from common.runs import RunConfig
+from common.run_config import RunConfig
 from tokenizer import DataConfig
 
 PRIOR_KINDS = ("autoregressive", "masked")

@@ -12,6 +12,7 @@ metrics.json, final/ (``VQCTPrior.save_pretrained``: the prior with its tokenize
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 import time
@@ -25,29 +26,22 @@ import torch
 import torch.nn.functional as F
 from accelerate import Accelerator
 from diffusers.optimization import get_scheduler
-from diffusers.training_utils import EMAModel
-from safetensors.torch import load_file
 from torch.utils.data import DataLoader
 from torchvision.utils import save_image
 from tqdm.auto import tqdm
 
+from common.accelerator import make_accelerator
+from common.checkpoints import resume, save_checkpoint
 from common.config import ConfigError, to_dict
-from common.errors import UserFileNotFoundError, UserValueError, exit_code
+from common.ema import EMA_FILE, EMA_NAME, WeightAverage
+from common.errors import exit_code
+from common.final import finish
+from common.history import record_validation
 from common.hub import load_pretrained
 from common.labels import colourize
-from common.runs import (
-    due,
-    finish,
-    loader_options,
-    log_grid,
-    make_accelerator,
-    read_run_config,
-    record_validation,
-    resumable_batches,
-    resume,
-    save_checkpoint,
-    spread_sample,
-)
+from common.loop import due, loader_options, resumable_batches, spread_sample
+from common.run_config import read_run_config
+from common.trackers import log_grid
 from prior import PriorTrainConfig, VQCTPrior
 from prior.tokens import TokenDataset, cache_tokens
 from tokenizer import VQCTTokenizer
@@ -81,33 +75,6 @@ def check_condition(config: PriorTrainConfig, data: TokenDataset, folder: Path) 
             raise ConfigError(
                 f"model.num_classes={config.model.num_classes} but the label maps in {folder} hold class {largest}"
             )
-
-
-EMA_FILE = "ema.safetensors"
-
-
-def ema_tensors(ema: EMAModel) -> dict[str, torch.Tensor]:
-    """The EMA's state as tensors: its weights and how many steps it has averaged."""
-    tensors = {f"shadow.{i:04d}": weight for i, weight in enumerate(ema.shadow_params)}
-    return tensors | {"optimization_step": torch.tensor(ema.optimization_step)}
-
-
-def load_ema(ema: EMAModel, path: Path, device: torch.device) -> None:
-    """Restore what ``ema_tensors`` saved (a safetensors file: no pickle, no code)."""
-    if not path.is_file():
-        raise UserFileNotFoundError(f"{path} is missing: this checkpoint has no EMA weights (resume from another one)")
-    # read on the CPU, then moved: safetensors refuses device strings such as "cpu:0" (a process's
-    # device in a multi-process CPU run)
-    tensors = {name: tensor.to(device) for name, tensor in load_file(str(path)).items()}
-    names = [f"shadow.{i:04d}" for i in range(len(ema.shadow_params))]
-    if set(tensors) != {*names, "optimization_step"}:
-        raise UserValueError(f"{path}: not the EMA of this prior ({len(tensors) - 1} weights, expected {len(names)})")
-    shadow = [tensors[name] for name in names]
-    for saved, current in zip(shadow, ema.shadow_params, strict=True):
-        if saved.shape != current.shape:
-            raise UserValueError(f"{path}: EMA weights of shape {tuple(saved.shape)} do not fit {tuple(current.shape)}")
-    ema.shadow_params = shadow
-    ema.optimization_step = int(tensors["optimization_step"])
 
 
 def condition_of(model: VQCTPrior, batch: dict) -> torch.Tensor | None:
@@ -219,11 +186,8 @@ def train(argv: list[str] | None = None) -> int:
     prior, optimizer, train_loader, validation_loader, scheduler = accelerator.prepare(
         model.prior, optimizer, train_loader, validation_loader, scheduler
     )
-    ema = None
-    if config.ema_decay > 0:
-        ema = EMAModel(model.prior.parameters(), decay=config.ema_decay, use_ema_warmup=True)
-        ema.to(accelerator.device)
-    load_extra = None if ema is None else (lambda folder: load_ema(ema, folder / EMA_FILE, accelerator.device))
+    ema = WeightAverage(model.prior, config.ema_decay, accelerator.device) if config.ema_decay > 0 else None
+    load_extra = None if ema is None else (lambda folder: ema.load(folder / EMA_FILE, accelerator.device))
     step, history = resume(accelerator, config, "prior", log, load_extra)
     if accelerator.is_main_process:
         log.info(
@@ -238,14 +202,8 @@ def train(argv: list[str] | None = None) -> int:
 
     def with_ema(action):
         """Run ``action`` with the EMA weights swapped in (the trained ones put back after)."""
-        if ema is None:
+        with ema.swapped_in() if ema is not None else contextlib.nullcontext():
             return action()
-        ema.store(model.prior.parameters())
-        ema.copy_to(model.prior.parameters())
-        try:
-            return action()
-        finally:
-            ema.restore(model.prior.parameters())
 
     # loop
     progress = tqdm(
@@ -255,7 +213,7 @@ def train(argv: list[str] | None = None) -> int:
     batches = resumable_batches(
         accelerator,
         train_loader,
-        steps_done=lambda: step,
+        start_step=step,
         max_steps=config.max_steps,
         accumulation=config.gradient_accumulation_steps,
     )
@@ -274,7 +232,7 @@ def train(argv: list[str] | None = None) -> int:
         step += 1
         progress.update(1)
         if ema is not None:
-            ema.step(model.prior.parameters())
+            ema.step()
         if due(step, config.log_steps, config.max_steps):
             scalars = {"loss/train": float(loss), "lr": scheduler.get_last_lr()[0]}
             accelerator.log(scalars, step=step)
@@ -291,7 +249,7 @@ def train(argv: list[str] | None = None) -> int:
             if accelerator.is_main_process:
                 log.info("step %d: val/loss %.4f", step, metrics["val/loss"])
         if due(step, config.checkpointing_steps, config.max_steps):
-            extra = {"ema": ema_tensors(ema)} if ema is not None else None
+            extra = {EMA_NAME: ema.tensors()} if ema is not None else None
             save_checkpoint(
                 accelerator,
                 output_dir,
@@ -306,7 +264,7 @@ def train(argv: list[str] | None = None) -> int:
 
     # final model: the EMA weights
     if ema is not None:
-        ema.copy_to(model.prior.parameters())
+        ema.copy_to_module()
     finish(accelerator, model, config, log, kind="prior", history=history)
     return 0
 

@@ -31,7 +31,8 @@ class AutoencoderConfig:
     z_channels: int = 256
     dropout: float = 0.0
     # "group": GroupNorm(32) before every conv stage, as in VQGAN; "none": no normalization, which
-    # the quickstart's small model needs at its budget (README, "What held the quickstart back").
+    # the quickstart's small model needs at its budget (docs/results.md, "What held the quickstart
+    # back").
     norm: str = "group"
 
     def __post_init__(self) -> None:

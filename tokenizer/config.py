@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from common.runs import RunConfig
+from common.run_config import RunConfig
 
 from .codebook.build import LanguageCodebookConfig
 from .data import DataConfig

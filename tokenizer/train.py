@@ -27,24 +27,18 @@ from torch.utils.data import DataLoader
 from torchvision.utils import save_image
 from tqdm.auto import tqdm
 
+from common.accelerator import make_accelerator
+from common.checkpoints import resume, save_checkpoint
 from common.config import to_dict
 from common.errors import exit_code
 from common.fid import FIDUnavailableError, frechet_distance, inception_weights_path
+from common.final import finish
+from common.history import record_validation
 from common.hub import load_pretrained
+from common.loop import due, loader_options, resumable_batches, spread_sample
 from common.metrics import pixel_metrics
-from common.runs import (
-    due,
-    finish,
-    loader_options,
-    log_grid,
-    make_accelerator,
-    read_run_config,
-    record_validation,
-    resumable_batches,
-    resume,
-    save_checkpoint,
-    spread_sample,
-)
+from common.run_config import read_run_config
+from common.trackers import log_grid
 from tokenizer.codebook import LanguageCodebook, build_language_codebook
 from tokenizer.config import TokenizerTrainConfig, scaled_learning_rate
 from tokenizer.data import build_dataset
@@ -158,7 +152,7 @@ def train(argv: list[str] | None = None) -> int:
     fused = accelerator.device.type == "cuda"  # one kernel for the whole update instead of one per op
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr, betas=betas, fused=fused)
     disc_optimizer = torch.optim.Adam(loss_fn.discriminator.parameters(), lr=lr, betas=betas, fused=fused)
-    schedulers = [
+    scheduler, disc_scheduler = (
         get_scheduler(
             config.lr_scheduler,
             optimizer=opt,
@@ -166,19 +160,28 @@ def train(argv: list[str] | None = None) -> int:
             num_training_steps=config.max_steps * accelerator.num_processes,
         )
         for opt in (optimizer, disc_optimizer)
-    ]
+    )
     loss_fn.to(accelerator.device)
-    model, discriminator, optimizer, disc_optimizer, train_loader, validation_loader, fid_loader, *schedulers = (
-        accelerator.prepare(
-            model,
-            loss_fn.discriminator,
-            optimizer,
-            disc_optimizer,
-            train_loader,
-            validation_loader,
-            fid_loader,
-            *schedulers,
-        )
+    (
+        model,
+        discriminator,
+        optimizer,
+        disc_optimizer,
+        train_loader,
+        validation_loader,
+        fid_loader,
+        scheduler,
+        disc_scheduler,
+    ) = accelerator.prepare(
+        model,
+        loss_fn.discriminator,
+        optimizer,
+        disc_optimizer,
+        train_loader,
+        validation_loader,
+        fid_loader,
+        scheduler,
+        disc_scheduler,
     )
     bare_model = accelerator.unwrap_model(model)
     names = bare_model.group_names
@@ -201,15 +204,14 @@ def train(argv: list[str] | None = None) -> int:
     batches = resumable_batches(
         accelerator,
         train_loader,
-        steps_done=lambda: step,
+        start_step=step,
         max_steps=config.max_steps,
         accumulation=config.gradient_accumulation_steps,
         on_epoch=train_set.set_epoch,
     )
     for batch in batches:
         images = batch["image"].contiguous(memory_format=memory_format)
-        if hasattr(bare_model.quantizer, "set_step"):
-            bare_model.quantizer.set_step(step)
+        bare_model.quantizer.set_step(step)
         with accelerator.accumulate(model, discriminator):
             reconstructions, quantized = model(images)
             g_loss, logs = loss_fn.generator_loss(
@@ -219,13 +221,13 @@ def train(argv: list[str] | None = None) -> int:
             if accelerator.sync_gradients and config.max_grad_norm > 0:
                 accelerator.clip_grad_norm_(model.parameters(), config.max_grad_norm)
             optimizer.step()
-            schedulers[0].step()
+            scheduler.step()
             optimizer.zero_grad(set_to_none=True)
             if loss_fn.gan_active(step):
                 d_loss, d_logs = loss_fn.discriminator_loss(images, reconstructions, discriminator)
                 accelerator.backward(d_loss)
                 disc_optimizer.step()
-                schedulers[1].step()
+                disc_scheduler.step()
                 disc_optimizer.zero_grad(set_to_none=True)
                 logs |= d_logs
         if not accelerator.sync_gradients:
@@ -236,7 +238,7 @@ def train(argv: list[str] | None = None) -> int:
             histogram = CodeHistogram(bare_model.codebook_sizes, accelerator.device)
             histogram.update(quantized.indices)
             usage = histogram.metrics(names)
-            scalars = {k: float(v) for k, v in logs.items()} | usage | {"lr": schedulers[0].get_last_lr()[0]}
+            scalars = {k: float(v) for k, v in logs.items()} | usage | {"lr": scheduler.get_last_lr()[0]}
             accelerator.log(scalars, step=step)
             progress.set_postfix(
                 loss=f"{scalars['loss/generator']:.4f}",

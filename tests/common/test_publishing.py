@@ -9,8 +9,10 @@ import huggingface_hub.hub_mixin as hub_mixin
 import pytest
 import torch
 
-import common.runs as training
+import common.accelerator as accelerator_setup
+import common.final as final_save
 from common.config import ConfigError, load_config
+from common.history import latest_grid
 from prior import PriorConfig, PriorTrainConfig, VQCTPrior
 from tokenizer.model import VQCTTokenizer
 
@@ -41,7 +43,7 @@ def prior_model(tiny_codebook, tiny_config):
 
 
 def test_push_sends_weights_config_card_and_samples(prior_model, tmp_path, monkeypatch):
-    monkeypatch.setattr(training, "HfApi", RecordingHub)
+    monkeypatch.setattr(final_save, "HfApi", RecordingHub)
     RecordingHub.calls = []
     (tmp_path / "samples").mkdir()
     torch.manual_seed(0)
@@ -54,13 +56,13 @@ def test_push_sends_weights_config_card_and_samples(prior_model, tmp_path, monke
         [f"output_dir={tmp_path}", "push_to_hub=true", "hub_model_id=someone/vqct-shapes-prior", "hub_private=true"],
     )
     metrics = {"step": 4, "val/loss": 3.25}
-    final = training.save_final(
+    final = final_save.save_final(
         prior_model,
         config,
         logging.getLogger("test"),
         kind="prior",
         metrics=metrics,
-        grid=training.latest_grid(tmp_path),
+        grid=latest_grid(tmp_path),
     )
     assert RecordingHub.calls == [
         ("create_repo", "someone/vqct-shapes-prior", True),
@@ -83,7 +85,7 @@ def test_push_sends_weights_config_card_and_samples(prior_model, tmp_path, monke
 def test_push_without_a_repo_id_fails_before_training(tmp_path):
     config = load_config(PriorTrainConfig, None, [f"output_dir={tmp_path}", "push_to_hub=true"])
     with pytest.raises(ConfigError, match="hub_model_id"):
-        training.make_accelerator(config)
+        accelerator_setup.make_accelerator(config)
 
 
 def test_a_prior_loaded_by_repo_id_brings_its_tokenizer(prior_model, tmp_path, monkeypatch):

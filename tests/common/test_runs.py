@@ -9,21 +9,13 @@ import torch
 from accelerate import Accelerator
 from torch.utils.data import DataLoader
 
+from common.checkpoints import checkpoints, resume, save_checkpoint
 from common.config import ConfigError
 from common.errors import UserValueError
-from common.runs import (
-    RUN_MINIMUMS,
-    RunConfig,
-    check_run_config,
-    checkpoints,
-    disagreeing_tensors,
-    read_run_config,
-    resumable_batches,
-    resume,
-    save_checkpoint,
-    tracker_for,
-    weight_fingerprint,
-)
+from common.final import disagreeing_tensors, weight_fingerprint
+from common.loop import resumable_batches
+from common.run_config import RUN_MINIMUMS, RunConfig, check_run_config, read_run_config
+from common.trackers import tracker_for
 from tests import ROOT
 
 
@@ -46,7 +38,7 @@ def test_a_zero_period_from_the_command_line_is_refused_before_the_run(tmp_path)
 def test_fewer_items_than_a_batch_is_an_error_not_a_hang():
     accelerator = Accelerator(cpu=True)
     loader = accelerator.prepare(DataLoader(list(range(2)), batch_size=4, drop_last=True))
-    batches = resumable_batches(accelerator, loader, steps_done=lambda: 0, max_steps=10, accumulation=1)
+    batches = resumable_batches(accelerator, loader, start_step=0, max_steps=10, accumulation=1)
     with pytest.raises(ConfigError, match="2 items, fewer than one batch of 4"):
         next(batches)
 
@@ -117,7 +109,7 @@ def test_precision_comes_from_the_launcher_unless_the_config_sets_it(tmp_path, c
 
     setting = "" if configured is None else f", mixed_precision={configured!r}"  # None: the default
     program = (
-        "from common.runs import RunConfig, make_accelerator; "
+        "from common.accelerator import make_accelerator; from common.run_config import RunConfig; "
         f"print(make_accelerator(RunConfig(output_dir={str(tmp_path)!r}{setting})).mixed_precision)"
     )
     env = {k: v for k, v in os.environ.items() if k != "ACCELERATE_MIXED_PRECISION"}

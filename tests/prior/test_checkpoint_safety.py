@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 import torch
 from accelerate import Accelerator
-from diffusers.training_utils import EMAModel
 
-from common.runs import RunConfig, resume, save_checkpoint
-from prior.train import EMA_FILE, ema_tensors, load_ema
+from common.checkpoints import resume, save_checkpoint
+from common.ema import EMA_FILE, EMA_NAME, WeightAverage
+from common.run_config import RunConfig
 
 LOG = logging.getLogger("test")
 
@@ -31,12 +31,12 @@ def training_state(accelerator: Accelerator):
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
     model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
-    return model, EMAModel(model.parameters(), decay=0.9)
+    return model, WeightAverage(model, 0.9, accelerator.device)
 
 
-def resume_from(accelerator: Accelerator, folder: Path, ema: EMAModel) -> None:
+def resume_from(accelerator: Accelerator, folder: Path, ema: WeightAverage) -> None:
     config = RunConfig(output_dir=str(folder.parent.parent), resume_from_checkpoint=str(folder))
-    resume(accelerator, config, "test", LOG, lambda path: load_ema(ema, path / EMA_FILE, accelerator.device))
+    resume(accelerator, config, "test", LOG, lambda path: ema.load(path / EMA_FILE, accelerator.device))
 
 
 @pytest.fixture(scope="module")
@@ -45,10 +45,10 @@ def checkpoint(tmp_path_factory):
     model, ema = training_state(accelerator)
     with torch.no_grad():
         model.weight.add_(1.0)
-    ema.step(model.parameters())
+    ema.step()
     out = tmp_path_factory.mktemp("run")
-    folder = save_checkpoint(accelerator, out, 1, None, {"ema": ema_tensors(ema)})
-    return folder, [weight.clone() for weight in ema.shadow_params]
+    folder = save_checkpoint(accelerator, out, 1, None, {EMA_NAME: ema.tensors()})
+    return folder, [weight.clone() for weight in ema.ema.shadow_params]
 
 
 def test_a_clean_checkpoint_resumes_with_its_ema(checkpoint, tmp_path):
@@ -56,8 +56,8 @@ def test_a_clean_checkpoint_resumes_with_its_ema(checkpoint, tmp_path):
     accelerator = Accelerator(cpu=True)
     _, ema = training_state(accelerator)
     resume_from(accelerator, folder, ema)
-    assert all(torch.equal(a, b) for a, b in zip(ema.shadow_params, saved, strict=True))
-    assert ema.optimization_step == 1
+    assert all(torch.equal(a, b) for a, b in zip(ema.ema.shadow_params, saved, strict=True))
+    assert ema.ema.optimization_step == 1
 
 
 def test_the_checkpoint_holds_no_pickled_custom_state(checkpoint):

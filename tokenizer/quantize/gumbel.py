@@ -14,10 +14,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .base import Quantizer
 from .vector import Quantized
 
 
-class GumbelQuantizer(nn.Module):
+class GumbelQuantizer(Quantizer):
     groups = 1
 
     def __init__(

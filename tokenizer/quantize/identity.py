@@ -9,14 +9,14 @@ or decoded from them.
 from __future__ import annotations
 
 import torch
-from torch import nn
 
 from common.errors import UserValueError
 
+from .base import Quantizer
 from .vector import Quantized
 
 
-class PassThrough(nn.Module):
+class PassThrough(Quantizer):
     groups = 0
 
     @property

@@ -8,13 +8,13 @@ never re-run it. The cache is dropped on ``train()`` and on loading weights.
 from __future__ import annotations
 
 import torch
-from torch import nn
 
 from ..transfer import CodebookTransfer
+from .base import Quantizer
 from .vector import flatten_grid
 
 
-class LanguageQuantizer(nn.Module):
+class LanguageQuantizer(Quantizer):
     def __init__(self, transfer: CodebookTransfer, *, beta: float = 0.25, chunk_size: int = 8192):
         super().__init__()
         self.transfer, self.beta, self.chunk_size = transfer, beta, chunk_size

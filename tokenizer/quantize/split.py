@@ -11,10 +11,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .base import Quantizer
 from .vector import LearnedVectorQuantizer, Quantized
 
 
-class SplitVectorQuantizer(nn.Module):
+class SplitVectorQuantizer(Quantizer):
     groups = 2
 
     def __init__(self, *, codebook_sizes: tuple[int, int], dim: int, beta: float = 0.25, chunk_size: int = 8192):

@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .base import Quantizer
 from .nearest import nearest_code
 
 
@@ -41,7 +42,7 @@ def quantize(z: torch.Tensor, codebook: torch.Tensor, beta: float, chunk_size: i
     return Quantized(straight_through, indices.reshape(z.shape[0], 1, z.shape[2], z.shape[3]), loss)
 
 
-class LearnedVectorQuantizer(nn.Module):
+class LearnedVectorQuantizer(Quantizer):
     """VQ-VAE / VQGAN: a codebook learned directly, uniform init in ±1/K as taming does."""
 
     groups = 1

@@ -370,7 +370,7 @@ def test_folder_split_all_takes_every_image(tmp_path):
 
 
 def test_validation_sample_is_spread_over_the_whole_split():
-    from common.runs import spread_sample
+    from common.loop import spread_sample
 
     sample = spread_sample(list(range(100)), 8)
     assert list(sample) == [0, 12, 25, 37, 50, 62, 75, 87]  # not the first 8
