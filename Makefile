@@ -9,19 +9,19 @@ THREADS := $(shell nproc 2>/dev/null || echo 1)
 ACCELERATE := .venv/bin/accelerate launch --quiet --num_processes 1 --num_machines 1 \
 	--num_cpu_threads_per_process $(THREADS) --mixed_precision no --dynamo_backend no
 
-.PHONY: setup quickstart test lint
+.PHONY: setup quickstart test test-fast lint
 
 setup:
 	@bash scripts/bootstrap.sh
 
 quickstart: setup
-	$(PYTHON) -m tokenizer.codebook build --config configs/codebook/default.yaml --out $(OUT)/language_codebook
+	.venv/bin/vqct-language-codebook build --config configs/language_codebook/default.yaml --out $(OUT)/language_codebook
 	$(ACCELERATE) tokenizer/train.py --config configs/tokenizer/shapes.yaml \
 		output_dir=$(OUT)/tokenizer language_codebook=$(OUT)/language_codebook
 	$(ACCELERATE) prior/train.py --config configs/prior/shapes.yaml \
 		output_dir=$(OUT)/prior tokenizer=$(OUT)/tokenizer/final
-	$(PYTHON) -m prior.sample --prior $(OUT)/prior/final --num 8 --out $(OUT)/samples
-	$(PYTHON) -m prior.evaluate --prior $(OUT)/prior/final --num 128 --out $(OUT)/prior_eval
+	.venv/bin/vqct-sample --prior $(OUT)/prior/final --num 8 --out $(OUT)/samples
+	.venv/bin/vqct-evaluate prior --prior $(OUT)/prior/final --num 128 --out $(OUT)/prior_eval
 	@$(PYTHON) -c "import json; m = json.load(open('$(OUT)/tokenizer/metrics.json'))['final']; \
 		print(f\"tokenizer, validation at step {m['step']}: PSNR {m['val/psnr']:.2f} dB, SSIM {m['val/ssim']:.3f},\", \
 		f\"codes used: adjectives {m['val/usage/adjective_percent']:.0f}%, nouns {m['val/usage/noun_percent']:.0f}%\")"
@@ -33,6 +33,10 @@ quickstart: setup
 
 test: setup
 	$(PYTHON) -m pytest -q $(PYTEST_ARGS)
+
+# the unmarked tier: no fresh interpreters, no browser (docs/architecture.md, "Tests")
+test-fast: setup
+	$(PYTHON) -m pytest -q -m "not slow and not browser" $(PYTEST_ARGS)
 
 lint: setup
 	.venv/bin/ruff check .

@@ -17,14 +17,14 @@ import numpy as np
 import torch
 from PIL import Image
 
-from common.errors import UserError
-from common.hub import load_pretrained
-from common.labels import LabelMapError, labels_from_array, palette
-from common.metrics import pixel_metrics
-from prior import SamplingConfig, VQCTPrior, condition_tokens
-from tokenizer import DECODE_ERRORS, LANGUAGE_KINDS, VQCTTokenizer, load_image, to_pil_images
+from vqct.common.errors import UserError
+from vqct.common.hub import load_pretrained
+from vqct.common.image_size import MAX_PIXELS
+from vqct.common.labels import LabelMapError, labels_from_array, palette
+from vqct.common.metrics import pixel_metrics
+from vqct.prior import SamplingConfig, VQCTPrior, condition_tokens
+from vqct.tokenizer import DECODE_ERRORS, LANGUAGE_KINDS, VQCTTokenizer, load_image, to_pil_images
 
-MAX_PIXELS = 4096 * 4096
 # Brush strokes are anti-aliased against the canvas: allow more stray edge pixels than a file.
 PAINTED_OFF_PALETTE_TOLERANCE = 0.05
 
@@ -162,8 +162,10 @@ class DemoModels:
 
     def cells(self, labels: torch.Tensor) -> torch.Tensor:
         """The map as the prior reads it: the majority class of each token cell, [h, w]."""
-        layout, grid = self.prior.layout, self.prior.grid
-        return (condition_tokens(layout, labels[None], *grid)[0] - layout.condition_offset).view(*grid)
+        vocabulary, token_grid = self.prior.vocabulary, self.prior.token_grid
+        return (condition_tokens(vocabulary, labels[None], *token_grid)[0] - vocabulary.condition_offset).view(
+            *token_grid
+        )
 
     def cells_picture(self, cells: torch.Tensor) -> Image.Image:
         colours = palette(max(self.num_classes, 1))[cells.clamp(0, self.num_classes - 1).numpy()]
@@ -177,10 +179,10 @@ class DemoModels:
         if height != width:
             side = min(height, width)
             notes.append(f"the {width}×{height} map was centre-cropped to {side}×{side}")
-        grid = self.prior.grid
+        token_grid = self.prior.token_grid
         if bool((labels > 0).any()) and not bool((cells > 0).any()):
             notes.append(
-                f"every painted shape is smaller than a token cell ({grid[0]}×{grid[1]} cells): "
+                f"every painted shape is smaller than a token cell ({token_grid[0]}×{token_grid[1]} cells): "
                 "the prior sees an empty map; paint larger shapes"
             )
         return tuple(notes)

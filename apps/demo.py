@@ -1,6 +1,6 @@
 """The Gradio demo: semantic synthesis, completion and a patch→word inspector.
 
-    python -m apps.demo [--prior DIR_OR_HUB_ID] [--tokenizer DIR_OR_HUB_ID] [--port 7860] [--share]
+    vqct-demo [--prior DIR_OR_HUB_ID] [--tokenizer DIR_OR_HUB_ID] [--port 7860] [--share]
 
 Defaults: the quickstart's models (outputs/quickstart/prior/final, and for the Inspect tab
 outputs/quickstart/tokenizer/final when present, else the tokenizer inside the prior). Tabs:
@@ -32,11 +32,11 @@ except ModuleNotFoundError:  # an extra since the library needs none of it
 import numpy as np
 from PIL import Image
 
-from common.device import checked_device, default_device
-from common.errors import UserError, UserFileNotFoundError, UserValueError, exit_code
-from common.labels import palette
-from prior.sampling_options import validation_examples
-from tokenizer import label_names
+from vqct.common.device import add_device_flag, checked_device
+from vqct.common.errors import UserError, UserFileNotFoundError, UserValueError, exit_code
+from vqct.common.labels import palette
+from vqct.prior.examples import validation_examples
+from vqct.tokenizer import label_names
 
 from .backend import DemoInputError, DemoModels, check_upload, to_pil
 
@@ -174,7 +174,7 @@ def build_app(models: DemoModels, examples_dir: Path) -> gr.Blocks:
         gr.Markdown(
             "# VQCT: codebook transfer with part-of-speech\n"
             f"Prior: `{models.prior.prior_config.kind}`, condition `{models.prior.prior_config.condition}`, "
-            f"{models.prior.resolution} px images from a {models.prior.grid[0]}×{models.prior.grid[1]} grid of adjective/noun codes."
+            f"{models.prior.resolution} px images from a {models.prior.token_grid[0]}×{models.prior.token_grid[1]} grid of adjective/noun codes."
         )
         with gr.Tab("Synthesis", id="synthesis"):
             with gr.Row():
@@ -314,6 +314,13 @@ def resolve_models(prior: str | None, tokenizer: str | None) -> tuple[str, str |
     return prior, tokenizer
 
 
+# Requests waiting beyond this are turned away at once (Gradio answers "queue is full"), so a burst
+# cannot grow the server's memory; uploads above MAX_UPLOAD_BYTES are refused before they are
+# stored (a 4096×4096 PNG, the largest picture read, is at most ~50 MB uncompressed RGB).
+QUEUE_SIZE = 32
+MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+
+
 def launch(
     prior: str,
     tokenizer: str | None = None,
@@ -328,7 +335,14 @@ def launch(
         raise UserValueError(f"--port {port}: another program is listening on {host}:{port}; pass another --port")
     models = DemoModels(prior, tokenizer, device=device)
     app = build_app(models, Path(tempfile.mkdtemp(prefix="vqct-demo-")))
-    app.queue().launch(server_name=host, server_port=port, share=share, prevent_thread_lock=not block, show_error=True)
+    app.queue(max_size=QUEUE_SIZE).launch(
+        server_name=host,
+        server_port=port,
+        share=share,
+        prevent_thread_lock=not block,
+        show_error=True,
+        max_file_size=MAX_UPLOAD_BYTES,
+    )
     return app
 
 
@@ -343,13 +357,13 @@ def port_is_free(host: str, port: int) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m apps.demo", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="vqct-demo", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--prior", help="a VQCTPrior folder or Hub id (default: the quickstart's)")
     parser.add_argument(
         "--tokenizer", help="the tokenizer for the Inspect tab (default: the quickstart's, else the prior's)"
     )
-    parser.add_argument("--device", default=default_device(), help="cpu, cuda, cuda:N or mps (default: %(default)s)")
+    add_device_flag(parser)
     parser.add_argument("--port", type=int, default=7860)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--share", action="store_true", help="a public gradio.live link")

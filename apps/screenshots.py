@@ -1,6 +1,6 @@
 """Drive the demo in a real headless browser and save a screenshot of each tab after a run:
 
-    python -m apps.screenshots [--prior DIR_OR_HUB_ID] [--tokenizer DIR_OR_HUB_ID] --out DIR
+    python -m vqct.apps.screenshots [--prior DIR_OR_HUB_ID] [--tokenizer DIR_OR_HUB_ID] --out DIR
 
 It launches the app, then in Chromium (Debian's ``/usr/bin/chromium`` through Playwright;
 ``--chromium`` for another) presses Synthesize, Complete and Inspect on the examples each tab
@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from common.errors import UserFileNotFoundError, exit_code
+from vqct.common.errors import UserFileNotFoundError, exit_code
 
 CHROMIUM = "/usr/bin/chromium"
 # tab name, button id, the element that holds the result once the run is done
@@ -60,7 +60,9 @@ def capture(url: str, out: Path, *, chromium: str = CHROMIUM, timeout_s: float =
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m apps.screenshots", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="python -m vqct.apps.screenshots",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--prior")
     parser.add_argument("--tokenizer")

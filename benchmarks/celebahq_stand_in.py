@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from tokenizer.data import CELEBAHQ_PARTS
+from vqct.tokenizer.data import CELEBAHQ_PARTS
 
 
 def face(rng: np.random.Generator, size: int, parts=CELEBAHQ_PARTS[1:]) -> tuple[np.ndarray, dict[str, np.ndarray]]:

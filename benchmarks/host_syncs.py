@@ -17,7 +17,7 @@ import torch
 
 from benchmarks.suite import prior_training_step, tokenizer_preset
 from benchmarks.tokenizer_step import training_step
-from common.timing import synchronize
+from vqct.common.timing import synchronize
 
 SYNC_WARNING = "synchronizing CUDA operation"
 

@@ -15,16 +15,16 @@ import time
 
 import torch.nn.functional as F
 
-from common.config import load_config
-from common.shipped_configs import find_config
-from tokenizer.codebook import (
+from vqct.common.config import load_config
+from vqct.common.shipped_configs import find_config
+from vqct.tokenizer.language import (
     EmbeddingConfig,
     LanguageCodebookConfig,
     ProviderUnavailableError,
     build_language_codebook,
     load_provider,
 )
-from tokenizer.codebook.summary import SANITY_PAIRS
+from vqct.tokenizer.language.summary import SANITY_PAIRS
 
 
 def build_table(configs: list[str]) -> None:
@@ -32,7 +32,7 @@ def build_table(configs: list[str]) -> None:
     print("|---|---:|---:|---:|---:|---|---:|")
     for path in configs:
         started = time.perf_counter()
-        codebook = build_language_codebook(load_config(LanguageCodebookConfig, find_config(path, "codebook")))
+        codebook = build_language_codebook(load_config(LanguageCodebookConfig, find_config(path, "language_codebook")))
         report = codebook.info["report"]
         print(
             f"| {path} | {len(codebook.adjectives)} | {len(codebook.nouns)} | {report['edges']} | {report['sentences']} "
@@ -60,7 +60,9 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--providers", nargs="*", default=["glove", "minilm", "clip"])
     parser.add_argument(
-        "--configs", nargs="*", default=["configs/codebook/default.yaml", "configs/codebook/glove_vocab.yaml"]
+        "--configs",
+        nargs="*",
+        default=["configs/language_codebook/default.yaml", "configs/language_codebook/glove_vocab.yaml"],
     )
     args = parser.parse_args()
     build_table(args.configs)

@@ -20,9 +20,9 @@ import time
 import torch
 
 from benchmarks.synthetic_codebook import PAPER_ADJECTIVES, PAPER_NOUNS
-from common.timing import synchronize
-from prior import PriorConfig, build_prior
-from prior.sequence import TokenLayout
+from vqct.common.timing import synchronize
+from vqct.prior import PriorConfig, build_prior
+from vqct.prior.sequence import TokenVocabulary
 
 PRESETS = {
     "quickstart": dict(grid=8, dim=128, depth=4, heads=4),
@@ -69,7 +69,7 @@ def main() -> None:
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     dtype = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[args.dtype]
     name = torch.cuda.get_device_name() if device.type == "cuda" else f"CPU ({torch.get_num_threads()} threads)"
-    layout = TokenLayout(PAPER_ADJECTIVES, PAPER_NOUNS, NUM_CLASSES if args.condition != "none" else 0)
+    vocabulary = TokenVocabulary(PAPER_ADJECTIVES, PAPER_NOUNS, NUM_CLASSES if args.condition != "none" else 0)
     print(
         f"{name}, {args.dtype}, {'rotary' if args.rotary else 'absolute'} positions, condition {args.condition}, batch {args.batch_size}, median of {args.repeats} sample call(s) after a warm-up"
     )
@@ -88,19 +88,19 @@ def main() -> None:
             rotary=args.rotary,
         )
         torch.manual_seed(0)
-        model = build_prior(config, layout).to(device=device, dtype=dtype).eval()
+        model = build_prior(config, vocabulary).to(device=device, dtype=dtype).eval()
         grid, batch = preset["grid"], args.batch_size
         condition = make_condition(args.condition, batch, grid, device)
         for use_cache in (False, True):  # warm-up: allocator, kernels, thread pools
             model.sample(
                 make_condition(args.condition, batch, 2, device), (2, 2), use_cache=use_cache, batch_size=batch
             )
-        tokens = batch * layout.image_length(grid, grid)
+        tokens = batch * vocabulary.image_length(grid, grid)
         uncached, codes_uncached = time_sampling(model, condition, grid, batch, False, args.repeats, device)
         cached, codes_cached = time_sampling(model, condition, grid, batch, True, args.repeats, device)
         same = "yes" if torch.equal(codes_cached, codes_uncached) else "no"
         print(
-            f"| {preset_name} | {grid}x{grid} | {layout.image_length(grid, grid)} | {preset['dim']} × {preset['depth']} "
+            f"| {preset_name} | {grid}x{grid} | {vocabulary.image_length(grid, grid)} | {preset['dim']} × {preset['depth']} "
             f"| {tokens / uncached:.1f} | {tokens / cached:.1f} | {uncached / cached:.2f}× | {same} |",
             flush=True,
         )

@@ -18,9 +18,9 @@ from benchmarks.synthetic_codebook import (
     PAPER_NOUNS,
     synthetic_codebook,
 )
-from common.timing import synchronize
-from tokenizer.model import QuantizerConfig, build_quantizer
-from tokenizer.transfer import TransferConfig
+from vqct.common.timing import synchronize
+from vqct.tokenizer.model import QuantizerConfig, build_quantizer
+from vqct.tokenizer.transfer import TransferConfig
 
 GRID, EMBED_DIM = 16, 256
 

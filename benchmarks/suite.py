@@ -37,14 +37,14 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from benchmarks.synthetic_codebook import PAPER_ADJECTIVES, PAPER_NOUNS, synthetic_codebook
 from benchmarks.tokenizer_step import model_config, training_step
-from common.atomic import write_json
-from common.config import load_config
-from common.shipped_configs import shipped_config
-from common.timing import synchronize, time_calls
-from prior import build_prior
-from prior.config import PriorTrainConfig
-from prior.sequence import TokenLayout
-from tokenizer import VQCTTokenizer
+from vqct.common.atomic import write_json
+from vqct.common.config import load_config
+from vqct.common.shipped_configs import shipped_config
+from vqct.common.timing import synchronize, time_calls
+from vqct.prior import build_prior
+from vqct.prior.config import PriorTrainConfig
+from vqct.prior.sequence import TokenVocabulary
+from vqct.tokenizer import VQCTTokenizer
 
 # Dense (no sparsity) bf16 tensor-core peaks from the vendors' data sheets, TFLOP/s.
 PEAK_TFLOPS = {"H200": 989.0, "H100 80GB HBM3": 989.0, "H100 PCIe": 756.0, "A100": 312.0, "L4": 121.0}
@@ -163,14 +163,14 @@ def prior_config(name: str, quick: bool) -> PriorTrainConfig:
     return config
 
 
-def random_batch(layout: TokenLayout, batch: int, grid: int, condition: str, device: torch.device):
+def random_batch(vocabulary: TokenVocabulary, batch: int, grid: int, condition: str, device: torch.device):
     generator = torch.Generator().manual_seed(0)
-    adjectives = torch.randint(layout.num_adjectives, (batch, 1, grid, grid), generator=generator)
-    nouns = torch.randint(layout.num_nouns, (batch, 1, grid, grid), generator=generator)
+    adjectives = torch.randint(vocabulary.num_adjectives, (batch, 1, grid, grid), generator=generator)
+    nouns = torch.randint(vocabulary.num_nouns, (batch, 1, grid, grid), generator=generator)
     codes = torch.cat([adjectives, nouns], 1).to(device)
     maps = None
     if condition == "semantic":  # a 16 px-per-cell map, as a 256 px map over a 16×16 grid
-        maps = torch.randint(layout.num_classes, (batch, grid * 16, grid * 16), generator=generator).to(device)
+        maps = torch.randint(vocabulary.num_classes, (batch, grid * 16, grid * 16), generator=generator).to(device)
     return codes, maps
 
 
@@ -178,14 +178,14 @@ def prior_training_step(args, device, dtype, name: str = "celebahq_semantic.yaml
     """(one call = one training step of prior config ``name`` on a fixed batch, its config, image
     tokens per step); ``compile`` as the train script's ``compile=true``."""
     config = prior_config(name, args.quick)
-    layout = TokenLayout(PAPER_ADJECTIVES, PAPER_NOUNS, config.model.num_classes)
+    vocabulary = TokenVocabulary(PAPER_ADJECTIVES, PAPER_NOUNS, config.model.num_classes)
     torch.manual_seed(0)
-    model = build_prior(config.model, layout).to(device).train()
+    model = build_prior(config.model, vocabulary).to(device).train()
     if compile:
         model.compile()
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, fused=device.type == "cuda")
     grid = QUICK_GRID if args.quick else 16
-    codes, maps = random_batch(layout, config.batch_size, grid, config.model.condition, device)
+    codes, maps = random_batch(vocabulary, config.batch_size, grid, config.model.condition, device)
 
     def step():
         with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
@@ -194,7 +194,7 @@ def prior_training_step(args, device, dtype, name: str = "celebahq_semantic.yaml
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
 
-    return step, config, config.batch_size * layout.image_length(grid, grid)
+    return step, config, config.batch_size * vocabulary.image_length(grid, grid)
 
 
 def prior_training_row(args, device, dtype, peak) -> dict:
@@ -255,9 +255,9 @@ def attention_kernel(device: torch.device) -> str:
     from torch.nn.attention import SDPBackend, sdpa_kernel
 
     config = prior_config("celebahq_semantic.yaml", quick=False)
-    layout = TokenLayout(PAPER_ADJECTIVES, PAPER_NOUNS, config.model.num_classes)
-    model = build_prior(config.model, layout).to(device=device, dtype=torch.bfloat16).eval()
-    codes, maps = random_batch(layout, 2, 16, config.model.condition, device)
+    vocabulary = TokenVocabulary(PAPER_ADJECTIVES, PAPER_NOUNS, config.model.num_classes)
+    model = build_prior(config.model, vocabulary).to(device=device, dtype=torch.bfloat16).eval()
+    codes, maps = random_batch(vocabulary, 2, 16, config.model.condition, device)
     for backend in (SDPBackend.FLASH_ATTENTION, SDPBackend.CUDNN_ATTENTION, SDPBackend.EFFICIENT_ATTENTION):
         try:
             with sdpa_kernel(backend), torch.no_grad():
@@ -294,14 +294,14 @@ class PassCounter:
 
 def sampling_rows(args, device, dtype) -> list[dict]:
     config = prior_config("celebahq_semantic.yaml", args.quick)
-    layout = TokenLayout(PAPER_ADJECTIVES, PAPER_NOUNS, config.model.num_classes)
+    vocabulary = TokenVocabulary(PAPER_ADJECTIVES, PAPER_NOUNS, config.model.num_classes)
     torch.manual_seed(0)
-    model = build_prior(config.model, layout).to(device=device, dtype=dtype or torch.float32).eval()
+    model = build_prior(config.model, vocabulary).to(device=device, dtype=dtype or torch.float32).eval()
     passes = PassCounter(model)
     grid = QUICK_GRID if args.quick else 16
     rows, per_image = [], {}
     for batch in (1, 4) if args.quick else (1, 32):
-        _, maps = random_batch(layout, batch, grid, "semantic", device)
+        _, maps = random_batch(vocabulary, batch, grid, "semantic", device)
         for guidance in (1.0, config.sampling.guidance_scale):
             for use_cache in (False, True):
                 sample = partial(
@@ -313,7 +313,7 @@ def sampling_rows(args, device, dtype) -> list[dict]:
                 rows.append(
                     {
                         "row": f"AR sampling, batch {batch}, {cache}, guidance {guidance:g}",
-                        "value": batch * layout.image_length(grid, grid) / seconds,
+                        "value": batch * vocabulary.image_length(grid, grid) / seconds,
                         "unit": "image tokens/s",
                         "seconds_per_image": seconds / batch,
                         "peak_gb": row.peak_gb,
@@ -324,11 +324,11 @@ def sampling_rows(args, device, dtype) -> list[dict]:
             cached, uncached = rows[-1]["value"], rows[-2]["value"]
             rows[-1] |= {"cache_speed_up": cached / uncached} | ({"target": "≥ 10× at batch 1"} if batch == 1 else {})
     passes.count = 0
-    model.sample(None if model.layout.num_classes == 0 else maps[:1], (grid, grid), batch_size=1)
+    model.sample(None if model.vocabulary.num_classes == 0 else maps[:1], (grid, grid), batch_size=1)
     ar_passes = passes.count
 
     masked_config = prior_config("celebahq_masked.yaml", args.quick)
-    masked_layout = TokenLayout(PAPER_ADJECTIVES, PAPER_NOUNS, masked_config.model.num_classes)
+    masked_layout = TokenVocabulary(PAPER_ADJECTIVES, PAPER_NOUNS, masked_config.model.num_classes)
     masked = build_prior(masked_config.model, masked_layout).to(device=device, dtype=dtype or torch.float32).eval()
     masked_passes = PassCounter(masked)
     batch = max(per_image)

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import torch
 
-from common.config import load_config
-from common.shipped_configs import shipped_config
-from tokenizer import LanguageCodebook, LanguageCodebookConfig
+from vqct.common.config import load_config
+from vqct.common.shipped_configs import shipped_config
+from vqct.tokenizer import LanguageCodebook, LanguageCodebookConfig
 
 
 def vocabulary_size(config: str) -> tuple[int, int]:
-    """(adjectives, nouns) a shipped language-codebook config (``configs/codebook/<config>``) asks for."""
-    codebook = load_config(LanguageCodebookConfig, shipped_config(f"codebook/{config}"))
+    """(adjectives, nouns) a shipped language-codebook config (``configs/language_codebook/<config>``) asks for."""
+    codebook = load_config(LanguageCodebookConfig, shipped_config(f"language_codebook/{config}"))
     return codebook.max_adjectives, codebook.max_nouns
 
 
-# The official code's vocabulary (CUB + Flowers + COCO captions: configs/codebook/paper.yaml) and
+# The official code's vocabulary (CUB + Flowers + COCO captions: configs/language_codebook/paper.yaml) and
 # CLIP ViT-B/32's width.
 (PAPER_ADJECTIVES, PAPER_NOUNS), CLIP_DIM = vocabulary_size("paper.yaml"), 512
 

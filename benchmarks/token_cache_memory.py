@@ -1,5 +1,5 @@
 """Peak memory of the token cache as the data set grows: a generated CelebAMask-HQ stand-in
-(256 px, all 18 part masks: 19 classes with the background) encoded by ``python -m prior.tokens``
+(256 px, all 18 part masks: 19 classes with the background) encoded by ``python -m vqct.prior.tokens``
 with a small f16 tokenizer (16×16 codes), then read back as prior training does
 (``TokenDataset``). Each step runs in its own process; the table gives its peak resident set
 (ru_maxrss) and the cache's size on disk. Prints a table.
@@ -26,10 +26,10 @@ import torch
 
 from benchmarks.celebahq_stand_in import write_stand_in
 from benchmarks.synthetic_codebook import synthetic_codebook
-from tokenizer import TokenizerModelConfig, VQCTTokenizer
-from tokenizer.autoencoder import AutoencoderConfig
-from tokenizer.model import QuantizerConfig
-from tokenizer.transfer import TransferConfig
+from vqct.tokenizer import TokenizerModelConfig, VQCTTokenizer
+from vqct.tokenizer.autoencoder import AutoencoderConfig
+from vqct.tokenizer.model import QuantizerConfig
+from vqct.tokenizer.transfer import TransferConfig
 
 RESOLUTION = 256
 READ_BACK = "import sys; from prior.tokens import TokenDataset; TokenDataset(sys.argv[1])[0]"
@@ -84,7 +84,7 @@ def measure(work: Path, images: list[int], batch_size: int) -> list[dict]:
         config = root / "data.yaml"
         config.write_text(f"data:\n  kind: celebahq\n  root: {root}\n  resolution: {RESOLUTION}\n")
         cache = work / f"cache-{count}"
-        encode = [sys.executable, "-m", "prior.tokens", "--tokenizer", str(tokenizer), "--data", str(config)]
+        encode = [sys.executable, "-m", "vqct.prior.tokens", "--tokenizer", str(tokenizer), "--data", str(config)]
         encode += ["--split", "train", "--out", str(cache), "--batch-size", str(batch_size), "--device", "cpu"]
         encode_mb, seconds = peak_rss_mb(encode)
         read_mb, _ = peak_rss_mb([sys.executable, "-c", READ_BACK, str(cache / "train")])

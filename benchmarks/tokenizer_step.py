@@ -17,11 +17,11 @@ import statistics
 import torch
 
 from benchmarks.synthetic_codebook import synthetic_codebook, vocabulary_size
-from common.config import load_config
-from common.shipped_configs import shipped_config
-from common.timing import time_calls
-from tokenizer import TokenizerModelConfig, TokenizerTrainConfig, VQCTTokenizer
-from tokenizer.losses import LossConfig, VQGANLoss
+from vqct.common.config import load_config
+from vqct.common.shipped_configs import shipped_config
+from vqct.common.timing import time_calls
+from vqct.tokenizer import TokenizerModelConfig, TokenizerTrainConfig, VQCTTokenizer
+from vqct.tokenizer.losses import LossConfig, VQGANLoss
 
 # Each preset is a shipped tokenizer config and the language-codebook config whose vocabulary it uses.
 PRESETS = {

@@ -10,15 +10,18 @@ from accelerate.utils import DataLoaderConfiguration, ProjectConfiguration, set_
 
 from .atomic import remove_leftovers
 from .config import ConfigError, to_yaml
+from .output_dir import CONFIG_FILE, check_output_dir
 from .run_config import RunConfig
 from .trackers import tracker_for
 
 
 def make_accelerator(config: RunConfig) -> Accelerator:
     """accelerate set up for a run: tensorboard under output_dir/logs, seedable data order,
-    the output folder cleaned of debris from a killed run and the merged config written."""
+    the output folder checked (``common.output_dir``), cleaned of debris from a killed run and the
+    merged config written."""
     if config.push_to_hub and not config.hub_model_id:  # now, not after hours of training
         raise ConfigError("push_to_hub=true needs hub_model_id=<user>/<repo>")
+    check_output_dir(config)
     output_dir = Path(config.output_dir)
     accelerator = Accelerator(
         mixed_precision=config.mixed_precision,
@@ -34,5 +37,5 @@ def make_accelerator(config: RunConfig) -> Accelerator:
         for folder in (output_dir, output_dir / "checkpoints"):
             remove_leftovers(folder)  # from a run killed while it wrote
         (output_dir / "samples").mkdir(parents=True, exist_ok=True)
-        (output_dir / "config.yaml").write_text(to_yaml(config))
+        (output_dir / CONFIG_FILE).write_text(to_yaml(config))
     return accelerator

@@ -15,13 +15,13 @@ from huggingface_hub import ModelCard, ModelCardData
 
 USAGE = {
     "tokenizer": (
-        "from tokenizer import VQCTTokenizer\n"
+        "from vqct import VQCTTokenizer\n"
         'model = VQCTTokenizer.from_pretrained("{repo}").eval()\n'
         "codes = model.encode(images)   # [B, 3, H, W] in [-1, 1] → [B, G, h, w]\n"
         "images = model.decode(codes)"
     ),
     "prior": (
-        "from prior import VQCTPrior\n"
+        "from vqct import VQCTPrior\n"
         'model = VQCTPrior.from_pretrained("{repo}").eval()   # its tokenizer comes with it\n'
         "codes, images = model.generate(label_maps)          # label maps [B, H, W] of class ids"
     ),

@@ -8,9 +8,12 @@ errors into one line that names the file or override and the offending key.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import dataclasses
+import logging
+import math
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import yaml
 from omegaconf import OmegaConf
@@ -19,6 +22,10 @@ from omegaconf.errors import OmegaConfBaseException
 from .errors import UserError
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
+# A schema may list keys it renamed, old → new (``RENAMED_KEYS: ClassVar[dict[str, str]]``): an old
+# key in a YAML file or an override still works, moved to its new name with a notice.
+RENAMED = "RENAMED_KEYS"
 
 
 class ConfigError(UserError, ValueError):
@@ -62,6 +69,17 @@ def _parse_overrides(overrides: Sequence[str]):
         raise ConfigError(f"overrides {list(overrides)}: {_describe(error)}") from None
 
 
+def _renamed(layer, renames: dict[str, str], source: str):
+    """``layer`` with every renamed top-level key moved to its new name (merged into what the new
+    name already holds), and a notice naming where the old one was."""
+    for old, new in renames.items():
+        if old in layer:
+            log.warning("%s: config key '%s' is now '%s'; the old name still works for now", source, old, new)
+            moved = layer.pop(old)
+            layer[new] = OmegaConf.merge(layer[new], moved) if new in layer else moved
+    return layer
+
+
 def load_config(schema: type[T], path: str | Path | None = None, overrides: Sequence[str] = ()) -> T:
     """Return ``schema`` filled from the YAML at ``path`` and the ``key=value`` overrides."""
     merged = OmegaConf.structured(schema)
@@ -70,15 +88,79 @@ def load_config(schema: type[T], path: str | Path | None = None, overrides: Sequ
         layers += _load_yaml(Path(path))
     if overrides:
         layers.append(("command-line override", _parse_overrides(overrides)))
+    renames = getattr(schema, RENAMED, {})
     for source, layer in layers:
+        layer = _renamed(layer, renames, source)
         try:
             merged = OmegaConf.merge(merged, layer)
         except OmegaConfBaseException as error:
             raise ConfigError(f"{source}: {_describe(error)}") from None
     try:
-        return OmegaConf.to_object(merged)
+        config = OmegaConf.to_object(merged)
     except OmegaConfBaseException as error:
         raise ConfigError(f"{path or 'config'}: {_describe(error)}") from None
+    check_values(config)
+    return config
+
+
+@dataclasses.dataclass(frozen=True)
+class Range:
+    """The values a number may take: ``low``/``high`` bounds (None: unbounded), each closed unless open."""
+
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+
+    def __contains__(self, value: float) -> bool:
+        if self.low is not None and (value <= self.low if self.low_open else value < self.low):
+            return False
+        return self.high is None or (value < self.high if self.high_open else value <= self.high)
+
+    def __str__(self) -> str:
+        low, high = _number(self.low), _number(self.high)
+        if self.low is not None and self.high is not None:
+            return f"in {'(' if self.low_open else '['}{low}, {high}{')' if self.high_open else ']'}"
+        if self.low is not None:
+            return f"{'greater than' if self.low_open else 'at least'} {low}"
+        return f"{'less than' if self.high_open else 'at most'} {high}"
+
+
+def _number(bound: float | None) -> str:
+    """A bound as a reader writes it: 16,777,216, not 1.67772e+07."""
+    if bound is None:
+        return ""
+    return f"{bound:,}" if isinstance(bound, int) else f"{bound:g}"
+
+
+def ranged(default: Any, low: float | None = None, high: float | None = None, **openness) -> Any:
+    """A dataclass field whose value ``check_values`` keeps in ``Range(low, high, **openness)``."""
+    return dataclasses.field(default=default, metadata={"range": Range(low, high, **openness)})
+
+
+def chosen(default: str, choices: Sequence[str]) -> Any:
+    """A dataclass field whose value ``check_values`` keeps among ``choices``."""
+    return dataclasses.field(default=default, metadata={"choices": tuple(choices)})
+
+
+def check_values(config, name: Callable[[str], str] = str, prefix: str = "") -> None:
+    """Every number of ``config`` (a dataclass, recursively) finite and in its field's ``Range``:
+    one ``ConfigError`` naming the first that is not. ``name(key)`` is how a key is shown (a
+    command-line flag for the sampling options)."""
+    for field in dataclasses.fields(config):
+        value, key = getattr(config, field.name), prefix + field.name
+        if dataclasses.is_dataclass(value):
+            check_values(value, name, key + ".")
+            continue
+        for item in value if isinstance(value, list | tuple) else [value]:
+            if isinstance(item, float) and not math.isfinite(item):
+                raise ConfigError(f"{name(key)}={item}: must be a finite number")
+            allowed = field.metadata.get("range")
+            if allowed is not None and isinstance(item, int | float) and item not in allowed:
+                raise ConfigError(f"{name(key)}={item}: must be {allowed}")
+            choices = field.metadata.get("choices")
+            if choices is not None and item not in choices:
+                raise ConfigError(f"{name(key)}={item!r}: must be one of {', '.join(choices)}")
 
 
 def to_yaml(config) -> str:

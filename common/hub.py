@@ -4,11 +4,16 @@ folder or file, and what to do."""
 import json
 import re
 from pathlib import Path
+from typing import ClassVar
 
+import torch
+from huggingface_hub import hf_hub_download
 from huggingface_hub.errors import HFValidationError
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import load_model
 
-from .errors import UserFileNotFoundError, UserValueError
+from .errors import UserError, UserFileNotFoundError, UserValueError
+from .saved_config import SavedConfigError, check_saved_config
 
 # namespace/name, as the Hub spells repo ids; anything else that does not exist is a missing folder
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
@@ -52,3 +57,89 @@ def check_saved_folder(folder: Path, model_class, role: str) -> None:
         raise UserValueError(
             f"{role} {folder / 'config.json'}: not valid JSON ({error}); save or download the model again"
         ) from None
+
+
+class SafePretrained:
+    """``from_pretrained`` for a model folder or Hub repo that may come from anyone: config.json is
+    read strictly against the class's ``SAVED_CONFIG`` schema (``common.saved_config``; keys renamed
+    since a save are in ``RENAMED_SAVED_KEYS``), and the architecture it describes is built on the
+    meta device and compared, tensor by tensor, with the shapes in model.safetensors' header before
+    any memory is allocated. A config that claims a huge model, or weights of another shape, is one
+    error naming the file and the tensor; the weights then load strictly (no tensor left random)."""
+
+    SAVED_CONFIG: ClassVar[dict[str, object]] = {}
+    RENAMED_SAVED_KEYS: ClassVar[dict[str, str]] = {}
+
+    @classmethod
+    def _from_pretrained(
+        cls,
+        *,
+        model_id: str,
+        revision: str | None,
+        cache_dir: str | Path | None,
+        force_download: bool,
+        local_files_only: bool,
+        token: str | bool | None,
+        map_location: str = "cpu",
+        strict: bool = True,
+        config: dict | None = None,  # what the mixin read; the file is read again, as saved
+        **model_kwargs,
+    ):
+        def fetch(name: str) -> Path:
+            if Path(model_id).is_dir():
+                return Path(model_id) / name
+            return Path(
+                hf_hub_download(
+                    repo_id=model_id,
+                    filename=name,
+                    revision=revision,
+                    cache_dir=cache_dir,
+                    force_download=force_download,
+                    local_files_only=local_files_only,
+                    token=token,
+                )
+            )
+
+        # the mixin read config.json (and fetched it from the Hub); its keys are as saved
+        config_file = Path(model_id) / "config.json"
+        saved = config if config is not None else json.loads(config_file.read_text())
+        weights_file = fetch("model.safetensors")
+        try:
+            kwargs = check_saved_config(saved, cls.SAVED_CONFIG, renamed=cls.RENAMED_SAVED_KEYS)
+        except SavedConfigError as error:
+            raise SavedConfigError(f"{config_file}: {error}") from None
+        kwargs |= {key: value for key, value in model_kwargs.items() if key not in saved}  # the caller's own
+        check_weights_fit(cls, kwargs, config_file, weights_file)
+        model = cls(**kwargs)
+        load_model(model, weights_file, strict=strict, device=map_location)
+        return model
+
+
+def check_weights_fit(model_class, kwargs: dict, config_file: Path, weights_file: Path) -> None:
+    """The architecture ``kwargs`` describe, built on the meta device (no memory), has exactly the
+    tensors, of exactly the shapes, that ``weights_file``'s header lists."""
+    try:
+        with torch.device("meta"):
+            skeleton = model_class(**kwargs)
+    except UserError as error:
+        raise SavedConfigError(f"{config_file}: {error}") from None
+    except Exception as error:  # noqa: BLE001 -- any failure to build is the file's, reported as such
+        raise SavedConfigError(
+            f"{config_file}: describes no {model_class.__name__} that can be built ({type(error).__name__}: {error})"
+        ) from None
+    expected = {name: list(tensor.shape) for name, tensor in skeleton.state_dict().items()}
+    with safe_open(str(weights_file), framework="pt") as weights:
+        found = {name: list(weights.get_slice(name).get_shape()) for name in weights.keys()}  # header only
+    wrong = [name for name in sorted(expected.keys() & found.keys()) if expected[name] != found[name]]
+    if wrong:
+        more = f" ({len(wrong) - 1} more tensors differ)" if len(wrong) > 1 else ""
+        raise SavedConfigError(
+            f"{weights_file}: tensor {wrong[0]} has shape {found[wrong[0]]} where {config_file.name} describes "
+            f"{expected[wrong[0]]}{more}; the two files are not from one save"
+        )
+    for names, what in ((expected.keys() - found.keys(), "lacks"), (found.keys() - expected.keys(), "has an extra")):
+        if names:
+            raise SavedConfigError(
+                f"{weights_file}: {what} tensor {sorted(names)[0]} ({len(names)} in all) for the model "
+                f"{config_file.name} describes; the two files are not from one save"
+            )

@@ -17,6 +17,7 @@ import torch
 from PIL import Image
 
 from .errors import UserError
+from .image_size import check_image_size
 
 # An RGB pixel farther than this from every palette colour is "not in the palette" (0..441).
 SNAP_DISTANCE = 60.0
@@ -90,10 +91,14 @@ def read_label_map(path: str | Path, num_classes: int, size: int | None = None) 
     path = Path(path)
     try:
         image = Image.open(path)
-        image.load()
     except FileNotFoundError:
         raise
     except Exception as error:  # Pillow raises many kinds for files that are not images
+        raise LabelMapError(f"{path}: not a readable image ({error})") from error
+    check_image_size(image, f"the label map {path}", LabelMapError)
+    try:
+        image.load()
+    except Exception as error:  # cut short, damaged
         raise LabelMapError(f"{path}: not a readable image ({error})") from error
     if size is not None and image.size != (size, size):
         width, height = image.size

@@ -4,39 +4,46 @@ line of a train script and checked before anything runs."""
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import logging
 from dataclasses import dataclass
 
-from .config import ConfigError, dotted, load_config, to_yaml
+from .config import ConfigError, check_values, dotted, load_config, ranged, to_yaml
 from .shipped_configs import find_config
 
 
 @dataclass
 class RunConfig:
-    """What every training run (tokenizer, prior) is configured by: where, how long, how often."""
+    """What every training run (tokenizer, prior) is configured by: where, how long, how often.
+    Counting keys have their smallest value in the field (``ranged``): a zero period would divide
+    by zero after the first step, a negative ``max_steps`` would save an untrained model."""
 
     output_dir: str = "outputs/run"
-    seed: int = 0
-    max_steps: int = 1000
-    batch_size: int = 16  # per process
-    gradient_accumulation_steps: int = 1
-    # no | fp16 | bf16; unset: what `accelerate launch --mixed_precision` (or accelerate config) says,
-    # which a value here would override
+    seed: int = ranged(0, 0)
+    max_steps: int = ranged(1000, 1)
+    batch_size: int = ranged(16, 1)  # per process
+    gradient_accumulation_steps: int = ranged(1, 1)
+    # no | fp16 | bf16 | fp8 (needs transformer_engine); unset: what `accelerate launch
+    # --mixed_precision` (or accelerate config) says, which a value here would override
     mixed_precision: str | None = None
     lr_scheduler: str = "constant"  # any diffusers.optimization.get_scheduler name
-    lr_warmup_steps: int = 0
-    max_grad_norm: float = 0.0  # 0 = no clipping
-    checkpointing_steps: int = 500
-    checkpoints_total_limit: int | None = 3
+    lr_warmup_steps: int = ranged(0, 0)
+    max_grad_norm: float = ranged(0.0, 0)  # 0 = no clipping
+    # An exponential moving average of the trained weights (diffusers' EMAModel with its warm-up):
+    # validation, sample grids and the final model use it; checkpoints keep it.
+    use_ema: bool = False
+    ema_decay: float = ranged(0.999, 0, 1, low_open=True, high_open=True)
+    checkpointing_steps: int = ranged(500, 1)
+    checkpoints_total_limit: int | None = ranged(3, 1)  # null: keep all
     # checkpoints at multiples of this step survive the limit (Fig. 6 reads one per stage of a
     # run); null: the limit alone decides
-    checkpoints_keep_every: int | None = None
+    checkpoints_keep_every: int | None = ranged(None, 1)
     resume_from_checkpoint: str | None = None  # a checkpoint folder, or "latest"
-    validation_steps: int = 250  # also writes a grid of images
+    validation_steps: int = ranged(250, 1)  # also writes a grid of images
     # validation metrics use validation_batches × batch_size items spread evenly over the split
-    validation_batches: int = 8
-    log_steps: int = 10
-    num_workers: int = 0
+    validation_batches: int = ranged(8, 1)
+    log_steps: int = ranged(10, 1)
+    num_workers: int = ranged(0, 0)
     # where metrics and sample grids are logged: tensorboard (under output_dir/logs), wandb,
     # comet_ml, aim, mlflow, clearml, dvclive (each needs its package), or none
     report_to: str = "tensorboard"
@@ -84,42 +91,24 @@ def read_run_config(config_type: type, argv: list[str] | None, description: str,
     return config
 
 
-# The run keys that count or divide: the smallest value each can take.
-RUN_MINIMUMS = {
-    "max_steps": 1,
-    "batch_size": 1,
-    "gradient_accumulation_steps": 1,
-    "checkpointing_steps": 1,
-    "validation_steps": 1,
-    "validation_batches": 1,
-    "log_steps": 1,
-    "num_workers": 0,
-    "lr_warmup_steps": 0,
-    "max_grad_norm": 0,
-}
-
-
 PRECISIONS = ("no", "fp16", "bf16", "fp8")
 
 
+# what accelerate's fp8 needs, one of them: NVIDIA's Transformer Engine, MS-AMP or torchao
+FP8_BACKENDS = ("transformer_engine", "msamp", "torchao")
+
+
 def check_run_config(config: RunConfig) -> None:
-    """Every counting key in range, before anything runs: a zero period would divide by zero after
-    the first step, a negative ``max_steps`` would save an untrained model. ``mixed_precision`` is
-    one accelerate knows; a bare YAML ``no`` (read as false, held by the typed config as "False")
-    means "no"."""
+    """Every key in range (``check_values``), before anything runs. ``mixed_precision`` is one
+    accelerate knows, with what it needs installed; a bare YAML ``no`` (read as false, held by
+    the typed config as "False") means "no"."""
     if config.mixed_precision == "False":
         config.mixed_precision = "no"
     if config.mixed_precision not in (None, *PRECISIONS):
         raise ConfigError(f"mixed_precision={config.mixed_precision}: must be one of {', '.join(PRECISIONS)}, or unset")
-    for key, smallest in RUN_MINIMUMS.items():
-        value = getattr(config, key)
-        if value < smallest:
-            raise ConfigError(f"{key}={value}: must be at least {smallest}")
-    if config.checkpoints_total_limit is not None and config.checkpoints_total_limit < 1:
+    if config.mixed_precision == "fp8" and not any(importlib.util.find_spec(name) for name in FP8_BACKENDS):
         raise ConfigError(
-            f"checkpoints_total_limit={config.checkpoints_total_limit}: must be at least 1 (or null: keep all)"
+            "mixed_precision=fp8 needs NVIDIA's transformer_engine (pip install 'transformer_engine[pytorch]') "
+            "or MS-AMP or torchao, and a GPU with fp8; or use bf16"
         )
-    if config.checkpoints_keep_every is not None and config.checkpoints_keep_every < 1:
-        raise ConfigError(
-            f"checkpoints_keep_every={config.checkpoints_keep_every}: must be at least 1 (or null: keep none beyond the limit)"
-        )
+    check_values(config)

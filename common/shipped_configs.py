@@ -1,6 +1,6 @@
 """The YAML configs the toolkit ships, and finding a ``--config`` argument among them.
 
-The repository's top-level ``configs/`` folder is installed as the package ``vqct_configs``
+The repository's top-level ``configs/`` folder is installed as the package ``vqct.configs``
 (pyproject.toml maps one to the other), so ``--config configs/tokenizer/shapes.yaml`` works from
 any folder once vqct is installed, not only from a checkout's root. A file at the path given
 wins, so a user's own copy of a config, edited or not, is the one they get.
@@ -13,14 +13,14 @@ from pathlib import Path
 
 from .config import ConfigError
 
-PACKAGE = "vqct_configs"  # configs/ as installed (pyproject.toml: package-dir)
+PACKAGE = "vqct.configs"  # configs/ as installed (pyproject.toml: package-dir)
 FOLDER = "configs"  # its name in the repository, and the prefix the README names configs by
 
 
 def shipped_configs_folder() -> Path:
     """The folder of shipped configs: a source checkout's own ``configs/``, else the installed package's."""
     # A checkout (an editable install, or PYTHONPATH) reads the configs beside its own code: several
-    # worktrees share one virtualenv, whose editable install maps vqct_configs to only one of them.
+    # worktrees share one virtualenv, whose editable install maps vqct.configs to only one of them.
     checkout = Path(__file__).resolve().parents[1]
     if (checkout / "pyproject.toml").is_file() and (checkout / FOLDER / "__init__.py").is_file():
         return checkout / FOLDER
@@ -35,7 +35,7 @@ def shipped_configs_folder() -> Path:
 
 
 def shipped_config_names(stage: str) -> list[str]:
-    """Every shipped config of ``stage`` (``tokenizer``, ``prior``, ``codebook``) as ``configs/<stage>/…``."""
+    """Every shipped config of ``stage`` (``tokenizer``, ``prior``, ``language_codebook``) as ``configs/<stage>/…``."""
     folder = shipped_configs_folder()
     return sorted(f"{FOLDER}/{path.relative_to(folder).as_posix()}" for path in (folder / stage).rglob("*.yaml"))
 

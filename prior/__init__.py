@@ -5,7 +5,7 @@ from .build import build_prior
 from .config import PriorConfig, PriorTrainConfig, SamplingConfig
 from .masked import MaskedPrior
 from .pretrained import VQCTPrior
-from .sequence import TokenLayout, condition_tokens, deinterleave, interleave, slot_mask
+from .sequence import TokenVocabulary, condition_tokens, deinterleave, interleave, slot_mask
 
 __all__ = [
     "AutoregressivePrior",
@@ -13,7 +13,7 @@ __all__ = [
     "PriorConfig",
     "PriorTrainConfig",
     "SamplingConfig",
-    "TokenLayout",
+    "TokenVocabulary",
     "VQCTPrior",
     "build_prior",
     "condition_tokens",

@@ -15,10 +15,10 @@ from .sequence import deinterleave, interleave, slot_mask
 class AutoregressivePrior(BasePrior):
     causal = True
 
-    def _input_cells(self, prefix_length: int, grid: tuple[int, int]) -> torch.Tensor:
+    def _input_cells(self, prefix_length: int, token_grid: tuple[int, int]) -> torch.Tensor:
         """Cell ids of the inputs [condition | BOS | image tokens but the last]: BOS and each image
         token carry the cell of the token they predict (the next one), condition tokens their own."""
-        cells = self._cells(prefix_length, grid)
+        cells = self._cells(prefix_length, token_grid)
         return torch.cat([cells[:prefix_length], cells[prefix_length + 1 :]])
 
     def forward(
@@ -26,20 +26,20 @@ class AutoregressivePrior(BasePrior):
     ) -> torch.Tensor:
         """Mean cross-entropy over the image tokens of codes [B, G, h, w]."""
         batch, _, h, w = codes.shape
-        image = interleave(self.layout, codes.to(self.device))
+        image = interleave(self.vocabulary, codes.to(self.device))
         drop = self.config.cond_drop_prob if self.training else 0.0
         start = self._start(self.condition_prefix(condition, batch, (h, w), drop_prob=drop, generator=generator))
         sequence = torch.cat([start, image[:, :-1]], 1)
         cells = self._input_cells(start.shape[1] - 1, (h, w))
         logits = self._net(sequence, cells, self._cell_labels(start, (h, w)))[:, start.shape[1] - 1 :]
-        logits = logits.masked_fill(~slot_mask(self.layout, image.shape[1], logits.device), float("-inf"))
+        logits = logits.masked_fill(~slot_mask(self.vocabulary, image.shape[1], logits.device), float("-inf"))
         return F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), image.reshape(-1))
 
     @torch.no_grad()
     def sample(
         self,
         condition: torch.Tensor | None = None,
-        grid: tuple[int, int] = (16, 16),
+        token_grid: tuple[int, int] = (16, 16),
         *,
         temperature: float = 1.0,
         top_k: int | None = None,
@@ -53,18 +53,18 @@ class AutoregressivePrior(BasePrior):
     ) -> torch.Tensor:
         """Codes [B, G, h, w]. Completion: the first ``prefix_cells`` raster cells of
         ``prefix_codes`` [B, G, h, w] are kept as given and the rest is sampled after them."""
-        h, w = grid
-        layout, device = self.layout, self.device
+        h, w = token_grid
+        vocabulary, device = self.vocabulary, self.device
         batch, length, guided, start = self._sampling_start(
-            condition, grid, prefix_codes, "prefix_codes", batch_size, guidance_scale
+            condition, token_grid, prefix_codes, "prefix_codes", batch_size, guidance_scale
         )
         if not 0 <= prefix_cells <= h * w or (prefix_cells and prefix_codes is None):
             raise ValueError(f"prefix_cells must be in [0, {h * w}] and needs prefix_codes, got {prefix_cells}")
-        known = prefix_cells * layout.groups
-        tokens = interleave(layout, prefix_codes.to(device))[:, :known] if known else start.new_empty(batch, 0)
-        allowed = slot_mask(layout, length, device)
-        cells = self._input_cells(start.shape[1] - 1, grid)
-        labels = self._cell_labels(start, grid)
+        known = prefix_cells * vocabulary.groups
+        tokens = interleave(vocabulary, prefix_codes.to(device))[:, :known] if known else start.new_empty(batch, 0)
+        allowed = slot_mask(vocabulary, length, device)
+        cells = self._input_cells(start.shape[1] - 1, token_grid)
+        labels = self._cell_labels(start, token_grid)
         cache = None
         for position in range(known, length):
             sequence = torch.cat([start, tokens.repeat(2, 1) if guided else tokens], 1)
@@ -87,4 +87,4 @@ class AutoregressivePrior(BasePrior):
                 logits, allowed[position], temperature=temperature, top_k=top_k, top_p=top_p, generator=generator
             )
             tokens = torch.cat([tokens, token[:, None]], 1)
-        return deinterleave(layout, tokens, h, w)
+        return deinterleave(vocabulary, tokens, h, w)

@@ -20,11 +20,11 @@ import torch.nn.functional as F
 from torch import nn
 from x_transformers import Decoder, Encoder, TransformerWrapper
 
-from common.config import ConfigError
+from vqct.common.config import ConfigError, check_values
 
-from .config import CONDITIONS, PRIOR_KINDS, PriorConfig, resolve_prior_config
+from .config import PriorConfig, resolve_prior_config
 from .sampling import uniform_noise
-from .sequence import TokenLayout, condition_tokens
+from .sequence import TokenVocabulary, condition_tokens
 
 
 class BasePrior(nn.Module):
@@ -35,20 +35,15 @@ class BasePrior(nn.Module):
     # to check that the mixing path reproduces the conditional model.
     skip_unit_guidance: bool = True
 
-    def __init__(self, *, config: PriorConfig | dict, layout: TokenLayout):
+    def __init__(self, *, config: PriorConfig | dict, vocabulary: TokenVocabulary):
         super().__init__()
-        self.config, self.layout = resolve_prior_config(config), layout
+        self.config, self.vocabulary = resolve_prior_config(config), vocabulary
         config = self.config
-        if config.kind not in PRIOR_KINDS:
-            raise ConfigError(f"prior kind must be one of {PRIOR_KINDS}, got '{config.kind}'")
-        if config.condition not in CONDITIONS:
-            raise ConfigError(f"prior condition must be one of {CONDITIONS}, got '{config.condition}'")
-        if config.condition != "none" and (config.num_classes <= 0 or layout.num_classes != config.num_classes):
+        check_values(config, prefix="model.")
+        if config.condition != "none" and (config.num_classes <= 0 or vocabulary.num_classes != config.num_classes):
             raise ConfigError(
-                f"condition '{config.condition}' needs layout.num_classes == config.num_classes > 0, got {layout.num_classes} and {config.num_classes}"
+                f"condition '{config.condition}' needs vocabulary.num_classes == config.num_classes > 0, got {vocabulary.num_classes} and {config.num_classes}"
             )
-        if not 0.0 <= config.cond_drop_prob < 1.0:
-            raise ConfigError(f"cond_drop_prob must be in [0, 1), got {config.cond_drop_prob}")
         layers = dict(
             dim=config.dim,
             depth=config.depth,
@@ -67,7 +62,7 @@ class BasePrior(nn.Module):
         if config.label_embedding and config.condition != "semantic":
             raise ConfigError(f"label_embedding needs condition='semantic', got '{config.condition}'")
         self.net = TransformerWrapper(
-            num_tokens=layout.vocab_size,
+            num_tokens=vocabulary.vocab_size,
             max_seq_len=config.max_seq_len,
             attn_layers=attn_layers,
             emb_dropout=config.dropout,
@@ -91,13 +86,13 @@ class BasePrior(nn.Module):
         self,
         condition: torch.Tensor | None,
         batch: int,
-        grid: tuple[int, int],
+        token_grid: tuple[int, int],
         *,
         drop_prob: float = 0.0,
         generator: torch.Generator | None = None,
     ) -> torch.Tensor:
         """Condition → tokens [B, Lc] (h·w, 1 or 0 of them); each sample's become NULL w.p. drop_prob."""
-        kind, layout, device = self.config.condition, self.layout, self.device
+        kind, vocabulary, device = self.config.condition, self.vocabulary, self.device
         if kind == "none":
             if condition is not None:
                 raise ValueError("this prior is unconditional (condition='none'); pass condition=None")
@@ -106,25 +101,25 @@ class BasePrior(nn.Module):
             raise ValueError(f"this prior needs a '{kind}' condition")
         condition = condition.to(device)
         if kind == "semantic":
-            tokens = condition_tokens(layout, condition, *grid)
+            tokens = condition_tokens(vocabulary, condition, *token_grid)
         else:
-            if condition.dim() != 1 or ((condition < 0) | (condition >= layout.num_classes)).any():
-                raise ValueError(f"class condition must be ids [B] in [0, {layout.num_classes}), got {condition}")
-            tokens = (condition.long() + layout.condition_offset)[:, None]
+            if condition.dim() != 1 or ((condition < 0) | (condition >= vocabulary.num_classes)).any():
+                raise ValueError(f"class condition must be ids [B] in [0, {vocabulary.num_classes}), got {condition}")
+            tokens = (condition.long() + vocabulary.condition_offset)[:, None]
         if tokens.shape[0] != batch:
             raise ValueError(f"condition batch {tokens.shape[0]} != {batch}")
         if drop_prob > 0:
             drop = uniform_noise((batch,), generator, device) < drop_prob
-            tokens = tokens.masked_fill(drop[:, None], layout.null)
+            tokens = tokens.masked_fill(drop[:, None], vocabulary.null)
         return tokens
 
-    def _cells(self, prefix_length: int, grid: tuple[int, int]) -> torch.Tensor:
+    def _cells(self, prefix_length: int, token_grid: tuple[int, int]) -> torch.Tensor:
         """Cell ids [Lc + 1 + L] of the sequence [condition | BOS | image tokens]: a semantic
         condition token's cell, then 0 for BOS, then each image token's cell (1-based)."""
-        cells, groups = grid[0] * grid[1], self.layout.groups
+        cells, groups = token_grid[0] * token_grid[1], self.vocabulary.groups
         if self.config.cell_embedding and cells > self.config.max_cells:
             raise ConfigError(
-                f"a {grid[0]}×{grid[1]} grid has more cells than model.max_cells ({self.config.max_cells})"
+                f"a {token_grid[0]}×{token_grid[1]} token grid has more cells than model.max_cells ({self.config.max_cells})"
             )
         prefix = (
             torch.arange(1, cells + 1)
@@ -134,13 +129,13 @@ class BasePrior(nn.Module):
         image = torch.arange(cells * groups) // groups + 1
         return torch.cat([prefix, torch.zeros(1, dtype=torch.long), image]).to(self.device)
 
-    def _cell_labels(self, start: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor | None:
+    def _cell_labels(self, start: torch.Tensor, token_grid: tuple[int, int]) -> torch.Tensor | None:
         """Per sample, the label id of every cell [B, 1 + h·w] (column 0: no cell) read from the
         condition prefix of ``start``; None without a label embedding."""
         if not self.config.label_embedding:
             return None
-        prefix = start[:, : grid[0] * grid[1]]
-        labels = torch.where(prefix == self.layout.null, 0, prefix - self.layout.condition_offset + 1)
+        prefix = start[:, : token_grid[0] * token_grid[1]]
+        labels = torch.where(prefix == self.vocabulary.null, 0, prefix - self.vocabulary.condition_offset + 1)
         return F.pad(labels, (1, 0))
 
     def _net(self, tokens: torch.Tensor, cells: torch.Tensor, cell_labels: torch.Tensor | None = None, **kwargs):
@@ -155,7 +150,7 @@ class BasePrior(nn.Module):
         return self.net(tokens, sum_embeds=extra, **kwargs)
 
     def _start(self, prefix: torch.Tensor) -> torch.Tensor:
-        bos = torch.full((prefix.shape[0], 1), self.layout.bos, dtype=torch.long, device=prefix.device)
+        bos = torch.full((prefix.shape[0], 1), self.vocabulary.bos, dtype=torch.long, device=prefix.device)
         return torch.cat([prefix, bos], 1)
 
     def _guided(self, guidance_scale: float) -> bool:
@@ -165,23 +160,23 @@ class BasePrior(nn.Module):
             return False
         return guidance_scale != 1.0 or not self.skip_unit_guidance
 
-    def _check_grid(self, codes: torch.Tensor | None, grid: tuple[int, int], name: str) -> None:
-        if codes is not None and (codes.dim() != 4 or tuple(codes.shape[1:]) != (self.layout.groups, *grid)):
+    def _check_grid(self, codes: torch.Tensor | None, token_grid: tuple[int, int], name: str) -> None:
+        if codes is not None and (codes.dim() != 4 or tuple(codes.shape[1:]) != (self.vocabulary.groups, *token_grid)):
             raise ValueError(
-                f"{name} must be [B, {self.layout.groups}, {grid[0]}, {grid[1]}], got {tuple(codes.shape)}"
+                f"{name} must be [B, {self.vocabulary.groups}, {token_grid[0]}, {token_grid[1]}], got {tuple(codes.shape)}"
             )
 
-    def _sampling_start(self, condition, grid, codes, codes_name, batch_size, guidance_scale):
+    def _sampling_start(self, condition, token_grid, codes, codes_name, batch_size, guidance_scale):
         """(batch, image length, guided?, start tokens) for sampling; with guidance the
         conditional rows come first, then the same rows with NULL condition tokens."""
-        self._check_grid(codes, grid, codes_name)
+        self._check_grid(codes, token_grid, codes_name)
         batch = self._batch_size(condition, batch_size, codes)
         guided = self._guided(guidance_scale)
-        prefix = self.condition_prefix(condition, batch, grid)
+        prefix = self.condition_prefix(condition, batch, token_grid)
         start = self._start(prefix)
         if guided:
-            start = torch.cat([start, self._start(torch.full_like(prefix, self.layout.null))])
-        return batch, self.layout.image_length(*grid), guided, start
+            start = torch.cat([start, self._start(torch.full_like(prefix, self.vocabulary.null))])
+        return batch, self.vocabulary.image_length(*token_grid), guided, start
 
     def _batch_size(self, condition, batch_size, *codes) -> int:
         for tensor in (condition, *codes):

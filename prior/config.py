@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 
 from omegaconf import OmegaConf
 
-from common.config import ConfigError
-from common.run_config import RunConfig
-from tokenizer import DataConfig
+from vqct.common.config import ConfigError, chosen, ranged
+from vqct.common.run_config import RunConfig
+from vqct.tokenizer import DataConfig
 
 PRIOR_KINDS = ("autoregressive", "masked")
 CONDITIONS = ("semantic", "class", "none")
@@ -18,18 +18,18 @@ CONDITIONS = ("semantic", "class", "none")
 
 @dataclass
 class PriorConfig:
-    kind: str = "autoregressive"  # autoregressive | masked
-    dim: int = 512
-    depth: int = 8
-    heads: int = 8
-    dropout: float = 0.0
-    condition: str = "semantic"  # semantic | class | none
-    num_classes: int = 19
-    cond_drop_prob: float = 0.1  # classifier-free-guidance condition dropout
+    kind: str = chosen("autoregressive", PRIOR_KINDS)
+    dim: int = ranged(512, 1)
+    depth: int = ranged(8, 1)
+    heads: int = ranged(8, 1)
+    dropout: float = ranged(0.0, 0, 1, high_open=True)
+    condition: str = chosen("semantic", CONDITIONS)
+    num_classes: int = ranged(19, 0)
+    cond_drop_prob: float = ranged(0.1, 0, 1, high_open=True)  # classifier-free-guidance condition dropout
     rotary: bool = True
-    max_seq_len: int = 4096  # size of the learned absolute position table (masked prior, or rotary off)
-    cell_embedding: bool = True  # a learned vector per grid cell, shared by a cell's condition and image tokens
-    max_cells: int = 1024  # the largest grid (h·w) the cell embedding covers: 32×32
+    max_seq_len: int = ranged(4096, 1)  # size of the learned absolute position table (masked prior, or rotary off)
+    cell_embedding: bool = True  # a learned vector per token-grid cell, shared by a cell's condition and image tokens
+    max_cells: int = ranged(1024, 1)  # the largest token grid (h·w) the cell embedding covers: 32×32
     label_embedding: bool = False  # semantic condition: a learned vector per class, added at every token of a cell
 
 
@@ -42,14 +42,14 @@ def resolve_prior_config(config: PriorConfig | dict) -> PriorConfig:
 
 @dataclass
 class SamplingConfig:
-    temperature: float = 1.0
-    top_k: int | None = None  # autoregressive only
-    top_p: float | None = None  # autoregressive only
-    guidance_scale: float = 1.0  # classifier-free guidance; 1 = none
+    temperature: float = ranged(1.0, 0)  # 0: greedy (the most likely token, no randomness)
+    top_k: int | None = ranged(None, 1)  # autoregressive only; null: off
+    top_p: float | None = ranged(None, 0, 1, low_open=True)  # autoregressive only; null: off
+    guidance_scale: float = ranged(1.0, 0)  # classifier-free guidance; 1 = none
     use_cache: bool = True  # autoregressive only: KV cache
-    steps: int = 8  # masked only: MaskGIT rounds
-    choice_temperature: float = 4.5  # masked only
-    batch_size: int = 64  # images sampled at once
+    steps: int = ranged(8, 1)  # masked only: MaskGIT rounds
+    choice_temperature: float = ranged(4.5, 0)  # masked only
+    batch_size: int = ranged(64, 1)  # images sampled at once
 
     def options(self, kind: str) -> dict:
         """The keyword arguments ``kind``'s ``sample`` takes; an option set for the other kind is an error."""
@@ -70,22 +70,20 @@ class PriorTrainConfig(RunConfig):
     output_dir: str = "outputs/prior"
     # The trained tokenizer: a save_pretrained folder or a Hub id. Required.
     tokenizer: str | None = None
-    # A token cache (python -m prior.tokens); when None, ``data`` is encoded into output_dir/tokens.
+    # A token cache (python -m vqct.prior.tokens); when None, ``data`` is encoded into output_dir/tokens.
     tokens: str | None = None
     data: DataConfig = field(default_factory=DataConfig)
     model: PriorConfig = field(default_factory=PriorConfig)
-    learning_rate: float = 3e-4  # AdamW, absolute (not scaled by batch size)
-    weight_decay: float = 0.01
-    adam_beta1: float = 0.9
-    adam_beta2: float = 0.95
+    learning_rate: float = ranged(3e-4, 0)  # AdamW, absolute (not scaled by batch size)
+    weight_decay: float = ranged(0.01, 0)
+    adam_beta1: float = ranged(0.9, 0, 1, high_open=True)
+    adam_beta2: float = ranged(0.95, 0, 1, high_open=True)
     lr_scheduler: str = "cosine"
     lr_warmup_steps: int = 100
     max_grad_norm: float = 1.0
-    # EMA of the prior's weights (diffusers' EMAModel with its warm-up); 0 = off. Sample grids and
-    # the final model use the EMA weights.
-    ema_decay: float = 0.999
+    use_ema: bool = True  # an average of the prior's weights samples better than the last step's
     # Sample grids: the first ``num_samples`` validation label maps, sampled with ``sampling``.
-    num_samples: int = 8
+    num_samples: int = ranged(8, 1)
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
     # Fine-tune: a saved prior (folder or Hub id) whose prior weights start this run; ``model``
     # must describe the same network (the tokenizer is still ``tokenizer``).

@@ -1,6 +1,6 @@
 """Measure a trained prior on its data set's validation split:
 
-    python -m prior.evaluate --prior DIR_OR_HUB_ID --num 256 --out DIR [--guidance 1.5] [--no-fid]
+    vqct-evaluate prior --prior DIR_OR_HUB_ID --num 256 --out DIR [--guidance-scale 1.5] [--no-fid]
                              [--no-completion] [--segmenter OTHER_RUN/segmenter.safetensors]
 
 For each of the first N validation label maps (``--num all``: the whole validation split, e.g.
@@ -36,20 +36,21 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torchvision.utils import save_image
 
-from common.atomic import write_json
-from common.device import checked_device
-from common.errors import UserValueError, exit_code
-from common.fid import FIDUnavailableError, fid_statistics, statistics_distance
-from common.hub import load_pretrained
-from common.labels import colourize
-from common.metrics import pixel_metrics
-from tokenizer import DataConfig, build_dataset
+from vqct.common.atomic import write_json
+from vqct.common.device import checked_device
+from vqct.common.errors import UserValueError, exit_code
+from vqct.common.fid import FIDUnavailableError, fid_statistics, statistics_distance
+from vqct.common.hub import load_pretrained
+from vqct.common.labels import colourize
+from vqct.common.metrics import pixel_metrics
+from vqct.tokenizer import DataConfig, build_dataset
 
+from .examples import validation_examples, validation_size
 from .pretrained import VQCTPrior
-from .sampling_options import add_sampling_flags, sampling_from_flags, validation_examples, validation_size
+from .sampling_flags import add_sampling_flags, sampling_from_flags
 from .segmenter import LabelSegmenter, label_agreement, train_segmenter
 
-log = logging.getLogger("prior.evaluate")
+log = logging.getLogger("vqct.prior.evaluate")
 
 
 def count_or_all(text: str) -> int | str:
@@ -203,9 +204,9 @@ def run(args) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, prog: str = "vqct-evaluate prior") -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m prior.evaluate", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--prior", required=True, help="a VQCTPrior save_pretrained folder or Hub id")
     parser.add_argument(

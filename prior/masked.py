@@ -24,25 +24,25 @@ def cosine_mask_ratio(t: torch.Tensor) -> torch.Tensor:
 class MaskedPrior(BasePrior):
     causal = False
 
-    def _logits(self, start: torch.Tensor, image: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
-        cells = self._cells(start.shape[1] - 1, grid)
-        return self._net(torch.cat([start, image], 1), cells, self._cell_labels(start, grid))[:, start.shape[1] :]
+    def _logits(self, start: torch.Tensor, image: torch.Tensor, token_grid: tuple[int, int]) -> torch.Tensor:
+        cells = self._cells(start.shape[1] - 1, token_grid)
+        return self._net(torch.cat([start, image], 1), cells, self._cell_labels(start, token_grid))[:, start.shape[1] :]
 
     def forward(
         self, codes: torch.Tensor, condition: torch.Tensor | None = None, *, generator: torch.Generator | None = None
     ) -> torch.Tensor:
         """Cross-entropy on the masked image tokens; each sample masks cos(π/2·t), t ~ U(0, 1), of them."""
         batch, _, h, w = codes.shape
-        layout, device = self.layout, self.device
-        image = interleave(layout, codes.to(device))
+        vocabulary, device = self.vocabulary, self.device
+        image = interleave(vocabulary, codes.to(device))
         length = image.shape[1]
         drop = self.config.cond_drop_prob if self.training else 0.0
         start = self._start(self.condition_prefix(condition, batch, (h, w), drop_prob=drop, generator=generator))
         count = torch.ceil(cosine_mask_ratio(uniform_noise((batch,), generator, device)) * length).clamp(1, length)
         ranks = uniform_noise((batch, length), generator, device).argsort(1).argsort(1)  # a random order per sample
         masked = ranks < count[:, None]
-        logits = self._logits(start, image.masked_fill(masked, layout.mask), (h, w))
-        logits = logits.masked_fill(~slot_mask(layout, length, device), float("-inf"))
+        logits = self._logits(start, image.masked_fill(masked, vocabulary.mask), (h, w))
+        logits = logits.masked_fill(~slot_mask(vocabulary, length, device), float("-inf"))
         # the mean over masked tokens, unmasked ones ignored: a boolean index would wait on the device for its size
         targets = image.masked_fill(~masked, IGNORED).reshape(-1)
         return F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), targets, ignore_index=IGNORED)
@@ -51,7 +51,7 @@ class MaskedPrior(BasePrior):
     def sample(
         self,
         condition: torch.Tensor | None = None,
-        grid: tuple[int, int] = (16, 16),
+        token_grid: tuple[int, int] = (16, 16),
         *,
         steps: int = 8,
         temperature: float = 1.0,
@@ -70,25 +70,25 @@ class MaskedPrior(BasePrior):
         of the unknown tokens stay masked; confidence is the log-probability plus Gumbel noise
         annealed from ``choice_temperature`` to 0 (MaskGIT), which diversifies the order.
         """
-        h, w = grid
-        layout, device = self.layout, self.device
+        h, w = token_grid
+        vocabulary, device = self.vocabulary, self.device
         batch, length, guided, start = self._sampling_start(
-            condition, grid, known_codes, "known_codes", batch_size, guidance_scale
+            condition, token_grid, known_codes, "known_codes", batch_size, guidance_scale
         )
-        tokens = torch.full((batch, length), layout.mask, dtype=torch.long, device=device)
+        tokens = torch.full((batch, length), vocabulary.mask, dtype=torch.long, device=device)
         if (known_codes is None) != (known_mask is None):
             raise ValueError("known_codes and known_mask go together")
         if known_codes is not None:
-            fixed = cell_mask_to_tokens(layout, known_mask.to(device).bool())
-            tokens = torch.where(fixed, interleave(layout, known_codes.to(device)), tokens)
-        unknown = (tokens == layout.mask).sum(1)
-        allowed = slot_mask(layout, length, device)
+            fixed = cell_mask_to_tokens(vocabulary, known_mask.to(device).bool())
+            tokens = torch.where(fixed, interleave(vocabulary, known_codes.to(device)), tokens)
+        unknown = (tokens == vocabulary.mask).sum(1)
+        allowed = slot_mask(vocabulary, length, device)
         for step in range(steps):
-            masked = tokens == layout.mask
+            masked = tokens == vocabulary.mask
             if not masked.any():
                 break
             logits = mix_guided(
-                self._logits(start, tokens.repeat(2, 1) if guided else tokens, grid), guided, guidance_scale
+                self._logits(start, tokens.repeat(2, 1) if guided else tokens, token_grid), guided, guidance_scale
             )
             logits = logits.float().masked_fill(~allowed, float("-inf"))
             if temperature == 0:
@@ -107,4 +107,4 @@ class MaskedPrior(BasePrior):
             remain = torch.minimum(remain, masked.sum(1) - 1).clamp(min=0)  # at least one new token per round
             remask = confidence.argsort(1).argsort(1) < remain[:, None]
             tokens = torch.where(masked & ~remask, sampled, tokens)
-        return deinterleave(layout, tokens, h, w)
+        return deinterleave(vocabulary, tokens, h, w)

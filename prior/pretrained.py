@@ -21,28 +21,41 @@ import torch.nn.functional as F
 from huggingface_hub import PyTorchModelHubMixin
 from torch import nn
 
-from common.errors import UserValueError
-from tokenizer import VQCTTokenizer
+from vqct.common.errors import UserValueError
+from vqct.common.hub import SafePretrained
+from vqct.tokenizer import VQCTTokenizer
 
 from .build import build_prior
 from .config import PriorConfig, SamplingConfig, resolve_prior_config
-from .sequence import TokenLayout
+from .sequence import TokenVocabulary
 
 
 class VQCTPrior(
     nn.Module,
+    SafePretrained,
     PyTorchModelHubMixin,
     library_name="vqct",
     tags=["vqct", "image-generation", "autoregressive", "semantic-image-synthesis"],
 ):
     """Label map (or nothing) → images, through the prior then the tokenizer's decoder."""
 
+    # config.json as save_pretrained writes it, read strictly on load (common.hub)
+    SAVED_CONFIG = {
+        "prior_config": PriorConfig,
+        "tokenizer_config": VQCTTokenizer,
+        "token_grid": tuple[int, int],
+        "tokenizer_source": str,
+        "data": dict | None,
+        "sampling": SamplingConfig | None,
+    }
+    RENAMED_SAVED_KEYS = {"grid": "token_grid"}  # saved by 0.1
+
     def __init__(
         self,
         *,
         prior_config: dict,
         tokenizer_config: dict,
-        grid: list[int],
+        token_grid: list[int],
         tokenizer_source: str = "",
         data: dict | None = None,
         sampling: dict | None = None,
@@ -57,9 +70,9 @@ class VQCTPrior(
                 "a prior needs a quantized tokenizer"
             )
         classes = self.prior_config.num_classes if self.prior_config.condition != "none" else 0
-        self.layout = TokenLayout(sizes[0], sizes[1] if len(sizes) == 2 else 0, classes)
-        self.prior = build_prior(self.prior_config, self.layout)
-        self.grid = tuple(grid)
+        self.vocabulary = TokenVocabulary(sizes[0], sizes[1] if len(sizes) == 2 else 0, classes)
+        self.prior = build_prior(self.prior_config, self.vocabulary)
+        self.token_grid = tuple(token_grid)
         self.tokenizer_source = tokenizer_source
         self.data = data or {}  # the data config it was trained on: resolution, kind (for default maps)
         self.sampling = SamplingConfig(**(sampling or {}))
@@ -71,7 +84,7 @@ class VQCTPrior(
         config: PriorConfig,
         tokenizer: VQCTTokenizer,
         *,
-        grid: tuple[int, int],
+        token_grid: tuple[int, int],
         tokenizer_source: str,
         data: dict,
         sampling: SamplingConfig | None = None,
@@ -80,7 +93,7 @@ class VQCTPrior(
         model = cls(
             prior_config=asdict(config),
             tokenizer_config=tokenizer.init_kwargs,
-            grid=list(grid),
+            token_grid=list(token_grid),
             tokenizer_source=tokenizer_source,
             data=data,
             sampling=asdict(sampling or SamplingConfig()),
@@ -104,11 +117,11 @@ class VQCTPrior(
 
     @property
     def num_classes(self) -> int:
-        return self.layout.num_classes
+        return self.vocabulary.num_classes
 
     @property
     def resolution(self) -> int:
-        return self.grid[0] * self.tokenizer.downsample_factor
+        return self.token_grid[0] * self.tokenizer.downsample_factor
 
     def _check_images(self, images: torch.Tensor) -> None:
         size = (self.resolution, self.resolution)
@@ -149,32 +162,14 @@ class VQCTPrior(
             cond = condition[part] if condition is not None else None
             known = known_codes[part] if known_codes is not None else None
             cells = known_cells[part] if known_cells is not None else None
+            if self.prior_config.kind == "masked":  # keeps exactly the known cells
+                kept = {"known_codes": known, "known_mask": cells}
+            else:  # keeps the raster prefix before the first cell to regenerate
+                kept = {"prefix_codes": known, "prefix_cells": _raster_prefix(cells) if known is not None else 0}
             batch = part.stop - part.start
-            if self.prior_config.kind == "masked":
-                codes.append(
-                    self.prior.sample(
-                        cond,
-                        self.grid,
-                        known_codes=known,
-                        known_mask=cells,
-                        generator=generator,
-                        batch_size=batch,
-                        **options,
-                    )
-                )
-            else:
-                prefix = _raster_prefix(cells) if known is not None else 0
-                codes.append(
-                    self.prior.sample(
-                        cond,
-                        self.grid,
-                        prefix_codes=known,
-                        prefix_cells=prefix,
-                        generator=generator,
-                        batch_size=batch,
-                        **options,
-                    )
-                )
+            codes.append(
+                self.prior.sample(cond, self.token_grid, generator=generator, batch_size=batch, **kept, **options)
+            )
         codes = torch.cat(codes)
         return codes, self.decode(codes)
 

@@ -1,8 +1,8 @@
 """Sample images from a trained prior (the tokenizer comes with it):
 
-    python -m prior.sample --prior DIR_OR_HUB_ID --num 8 --out DIR                     # maps from the data set
-    python -m prior.sample --prior DIR_OR_HUB_ID --cond MAP.png --num 8 --out DIR       # one label map
-    python -m prior.sample --prior DIR_OR_HUB_ID --image IMG --mask MASK.png --num 4 --out DIR   # completion
+    vqct-sample --prior DIR_OR_HUB_ID --num 8 --out DIR                     # maps from the data set
+    vqct-sample --prior DIR_OR_HUB_ID --cond MAP.png --num 8 --out DIR       # one label map
+    vqct-sample --prior DIR_OR_HUB_ID --image IMG --mask MASK.png --num 4 --out DIR   # completion
 
 A label map is a palette PNG of class ids or a picture painted in the palette's colours
 (``common.labels``); without ``--cond`` a semantic prior takes the first N validation maps of
@@ -11,7 +11,7 @@ mask, white (> 127) marks the region to regenerate; every code cell it touches i
 the others keep the image's own codes (an autoregressive prior keeps only the raster prefix
 before the first such cell); without ``--cond`` a semantic prior completes with NULL condition
 tokens (the unconditional mode its condition dropout trained). Writes into ``--out``: sample-<k>.png, map-<k>.png (the maps used),
-grid.png (maps, samples), for completion input.png, mask.png and kept.png (the cells kept), and
+grid.png (maps above samples, the first 64), for completion input.png, mask.png and kept.png (the cells kept), and
 samples.json (the settings and the time taken).
 """
 
@@ -25,78 +25,112 @@ from dataclasses import asdict
 from pathlib import Path
 
 import torch
+from PIL import Image
 from torchvision.utils import save_image
+from tqdm.auto import tqdm
 
-from common.atomic import write_json
-from common.device import checked_device
-from common.errors import UserValueError, exit_code
-from common.hub import load_pretrained
-from common.labels import colourize, read_label_map, save_label_map
-from tokenizer import load_image
+from vqct.common.atomic import write_json
+from vqct.common.device import checked_device
+from vqct.common.errors import UserValueError, exit_code
+from vqct.common.hub import load_pretrained
+from vqct.common.labels import colourize, read_label_map, save_label_map
+from vqct.tokenizer import DECODE_ERRORS, load_image
 
+from .examples import validation_examples
 from .pretrained import VQCTPrior
-from .sampling_options import (
-    add_sampling_flags,
-    sampling_from_flags,
-    validation_examples,
-)
+from .sampling_flags import add_sampling_flags, sampling_from_flags
 
-log = logging.getLogger("prior.sample")
+log = logging.getLogger("vqct.prior.sample")
+# grid.png shows the first samples only; every sample is its own PNG
+GRID_SAMPLES = 64
 
 
-def read_mask(path: str, resolution: int) -> torch.Tensor:
-    """A mask picture → [resolution, resolution] bool, True where it is white (> 127)."""
-    grey = load_image(path, resolution).mean(0)  # [-1, 1]
-    return grey > 0
+def read_mask(path: str, image_path: str, resolution: int) -> torch.Tensor:
+    """A mask picture → [resolution, resolution] bool, True where it is white (> 127). It must have
+    the image's shape (both are centre-cropped to a square and resized; only then do they align;
+    a mask of the same shape at another size is scaled) and mark something."""
+    sizes = {}
+    for name, where in (("--mask", path), ("--image", image_path)):
+        try:
+            with Image.open(where) as header:
+                sizes[name] = header.size
+        except DECODE_ERRORS:
+            sizes[name] = None  # load_image names what is wrong with it
+    if None not in sizes.values():
+        (mask_w, mask_h), (image_w, image_h) = sizes["--mask"], sizes["--image"]
+        if mask_w * image_h != mask_h * image_w:
+            raise UserValueError(
+                f"--mask {path} is {mask_w}×{mask_h} pixels, --image {image_path} {image_w}×{image_h}: "
+                "the mask must have the image's shape for the two to align"
+            )
+    region = load_image(path, resolution).mean(0) > 0  # grey in [-1, 1]: white where > 0
+    if not region.any():
+        raise UserValueError(f"--mask {path} has no white pixel: nothing to regenerate")
+    return region
+
+
+def grid_rows(done: int, count: int) -> slice:
+    """The part of a batch that goes into grid.png: its first GRID_SAMPLES samples in all."""
+    return slice(0, max(0, min(count, GRID_SAMPLES - done)))
 
 
 def run(args) -> int:
     args.device = str(checked_device(args.device))  # one clear error for a device this machine lacks
     started = time.perf_counter()
     model = load_pretrained(VQCTPrior, args.prior, "--prior").to(args.device).eval()
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    sampling = sampling_from_flags(
-        model, args, top_p=args.top_p, steps=args.steps, use_cache=False if args.no_cache else None
-    )
-    generator = torch.Generator(args.device).manual_seed(args.seed)
+    sampling = sampling_from_flags(model, args)
     semantic = model.prior_config.condition == "semantic"
     if args.cond and not semantic:
         raise UserValueError(
             f"--cond: this prior's condition is '{model.prior_config.condition}', not semantic label maps"
         )
-    condition = None
-    if args.cond:
-        condition = read_label_map(args.cond, model.num_classes, model.resolution)[None].expand(args.num, -1, -1)
-    elif semantic and not args.image:  # completion without --cond: the NULL (unconditional) condition
-        condition = validation_examples(model, args.num)["label"]
-    if args.image or args.mask:
-        if not (args.image and args.mask):
-            raise UserValueError("completion needs both --image and --mask")
+    completing = bool(args.image or args.mask)
+    if completing and not (args.image and args.mask):
+        raise UserValueError("completion needs both --image and --mask")
+    cond_map = read_label_map(args.cond, model.num_classes, model.resolution) if args.cond else None
+    if completing:
         image = load_image(args.image, model.resolution)
-        region = read_mask(args.mask, model.resolution)
-        images, regions = image[None].expand(args.num, -1, -1, -1), region[None].expand(args.num, -1, -1)
-        _, samples, kept = model.complete(images, regions, condition, sampling=sampling, generator=generator)
+        region = read_mask(args.mask, args.image, model.resolution)
+    if semantic and not args.cond and not completing:  # the maps are there (else one error, before any file)
+        validation_examples(model, 1, start=args.num - 1)
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise UserValueError(f"--out {out}: a file, not a folder")
+    out.mkdir(parents=True, exist_ok=True)
+
+    # batch by batch, each written before the next is drawn: --num is bounded by the disk, not memory
+    generator = torch.Generator(args.device).manual_seed(args.seed)
+    grid_samples, grid_maps = [], []
+    starts = range(0, args.num, sampling.batch_size)
+    for start in tqdm(starts, desc="sampling", unit="batch", disable=len(starts) == 1):
+        count = min(sampling.batch_size, args.num - start)
+        condition = None
+        if cond_map is not None:
+            condition = cond_map[None].expand(count, -1, -1)
+        elif semantic and not completing:  # completion without --cond: NULL (unconditional) tokens
+            condition = validation_examples(model, count, start=start)["label"]
+        if completing:
+            images, regions = image[None].expand(count, -1, -1, -1), region[None].expand(count, -1, -1)
+            _, samples, kept = model.complete(images, regions, condition, sampling=sampling, generator=generator)
+        else:
+            _, samples = model.generate(condition, num=count, sampling=sampling, generator=generator)
+        samples = samples.clamp(-1, 1).cpu()
+        for k, sample in enumerate(samples, start):
+            save_image((sample + 1) / 2, out / f"sample-{k:03d}.png")
+        if condition is not None:
+            for k, labels in enumerate(condition, start):
+                save_label_map(labels, model.num_classes, out / f"map-{k:03d}.png")
+            grid_maps.append(colourize(condition[grid_rows(start, count)], model.num_classes))
+        grid_samples.append(samples[grid_rows(start, count)])
+    if completing:
         save_image((image + 1) / 2, out / "input.png")
         save_image(region.float(), out / "mask.png")
-        kept_pixels = (
-            kept[:1, None]
-            .float()
-            .repeat_interleave(model.tokenizer.downsample_factor, -1)
-            .repeat_interleave(model.tokenizer.downsample_factor, -2)
-        )
+        factor = model.tokenizer.downsample_factor
+        kept_pixels = kept[:1, None].float().repeat_interleave(factor, -1).repeat_interleave(factor, -2)
         save_image(kept_pixels, out / "kept.png")
-    else:
-        _, samples = model.generate(condition, num=args.num, sampling=sampling, generator=generator)
-    samples = samples.clamp(-1, 1).cpu()
-    for k, sample in enumerate(samples):
-        save_image((sample + 1) / 2, out / f"sample-{k:03d}.png")
-    rows = [samples]
-    if condition is not None:
-        for k, labels in enumerate(condition):
-            save_label_map(labels, model.num_classes, out / f"map-{k:03d}.png")
-        rows.insert(0, colourize(condition, model.num_classes))
-    save_image((torch.cat(rows) + 1) / 2, out / "grid.png", nrow=min(args.num, 8) if condition is None else args.num)
+    samples, shown = torch.cat(grid_samples), min(args.num, GRID_SAMPLES)
+    rows = [torch.cat(grid_maps), samples] if grid_maps else [samples]
+    save_image((torch.cat(rows) + 1) / 2, out / "grid.png", nrow=shown if grid_maps else min(shown, 8))
     seconds = time.perf_counter() - started
     write_json(
         out / "samples.json",
@@ -112,13 +146,13 @@ def run(args) -> int:
             "device": args.device,
         },
     )
-    print(f"wrote {args.num} {'completions' if args.image else 'samples'} to {out} (grid.png) in {seconds:.1f} s")
+    print(f"wrote {args.num} {'completions' if completing else 'samples'} to {out} (grid.png) in {seconds:.1f} s")
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m prior.sample", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="vqct-sample", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--prior", required=True, help="a VQCTPrior save_pretrained folder or Hub id")
     parser.add_argument("--cond", help="a label map (palette PNG or a picture in the palette's colours)")
@@ -127,9 +161,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--num", type=int, default=8)
     parser.add_argument("--out", required=True)
     add_sampling_flags(parser)
-    parser.add_argument("--top-p", type=float, help="autoregressive priors: nucleus sampling (default: the prior's)")
-    parser.add_argument("--steps", type=int, help="masked priors: decoding rounds (default: the prior's)")
-    parser.add_argument("--no-cache", action="store_true", help="autoregressive priors: sample without the KV cache")
     args = parser.parse_args(argv)
     if args.num < 1:
         parser.error("--num must be at least 1")

@@ -21,7 +21,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
-from common.errors import UserValueError
+from vqct.common.errors import UserValueError
 
 
 class LabelSegmenter(nn.Module):

@@ -1,4 +1,4 @@
-"""The stage-two token layout: code grids ↔ one flat token sequence over one shared vocabulary.
+"""The stage-two token vocabulary and sequence order: code grids ↔ one flat token sequence over one vocabulary.
 
 Vocabulary, disjoint ranges in this order::
 
@@ -10,7 +10,7 @@ Vocabulary, disjoint ranges in this order::
 A dual (G = 2) grid [B, 2, h, w] becomes a raster-order sequence a₁ n₁ a₂ n₂ … of length 2·h·w;
 a single-group (G = 1, ``num_nouns = 0``) grid [B, 1, h, w] becomes c₁ c₂ … of length h·w. For a
 ``single`` tokenizer (adjective and noun codes stacked in one codebook) use
-``TokenLayout(codebook_size, 0, C)``. One vocabulary (rather than one per group) lets a single
+``TokenVocabulary(codebook_size, 0, C)``. One vocabulary (rather than one per group) lets a single
 embedding table and output head serve both groups; ``slot_mask`` restores the per-slot ranges.
 """
 
@@ -22,14 +22,14 @@ import torch
 
 
 @dataclass(frozen=True)
-class TokenLayout:
+class TokenVocabulary:
     num_adjectives: int
     num_nouns: int = 0
     num_classes: int = 0
 
     def __post_init__(self):
         if self.num_adjectives <= 0 or self.num_nouns < 0 or self.num_classes < 0:
-            raise ValueError(f"TokenLayout needs num_adjectives > 0 and non-negative others, got {self}")
+            raise ValueError(f"TokenVocabulary needs num_adjectives > 0 and non-negative others, got {self}")
 
     @property
     def groups(self) -> int:
@@ -80,32 +80,32 @@ class TokenLayout:
         return self.groups * h * w
 
 
-def interleave(layout: TokenLayout, codes: torch.Tensor) -> torch.Tensor:
+def interleave(vocabulary: TokenVocabulary, codes: torch.Tensor) -> torch.Tensor:
     """Codes [B, G, h, w] → [B, G·h·w] in raster order (a₁ n₁ a₂ n₂ …), noun ids offset by A."""
-    if codes.dim() != 4 or codes.shape[1] != layout.groups:
-        raise ValueError(f"codes must be [B, {layout.groups}, h, w], got {tuple(codes.shape)}")
-    offsets = torch.tensor([low for low, _ in layout.group_ranges()], device=codes.device, dtype=codes.dtype)
+    if codes.dim() != 4 or codes.shape[1] != vocabulary.groups:
+        raise ValueError(f"codes must be [B, {vocabulary.groups}, h, w], got {tuple(codes.shape)}")
+    offsets = torch.tensor([low for low, _ in vocabulary.group_ranges()], device=codes.device, dtype=codes.dtype)
     shifted = codes + offsets.view(1, -1, 1, 1)
     # [B, G, h, w] → [B, h, w, G] → flat: the G codes of a cell sit next to each other
     return shifted.permute(0, 2, 3, 1).reshape(codes.shape[0], -1)
 
 
-def deinterleave(layout: TokenLayout, seq: torch.Tensor, h: int, w: int) -> torch.Tensor:
+def deinterleave(vocabulary: TokenVocabulary, seq: torch.Tensor, h: int, w: int) -> torch.Tensor:
     """Inverse of ``interleave``: [B, G·h·w] → codes [B, G, h, w] with group-local ids."""
-    groups = layout.groups
+    groups = vocabulary.groups
     if seq.dim() != 2 or seq.shape[1] != groups * h * w:
         raise ValueError(f"sequence must be [B, {groups * h * w}] for a {h}x{w} grid, got {tuple(seq.shape)}")
-    offsets = torch.tensor([low for low, _ in layout.group_ranges()], device=seq.device, dtype=seq.dtype)
+    offsets = torch.tensor([low for low, _ in vocabulary.group_ranges()], device=seq.device, dtype=seq.dtype)
     codes = seq.view(seq.shape[0], h, w, groups).permute(0, 3, 1, 2)
     return (codes - offsets.view(1, -1, 1, 1)).contiguous()
 
 
-def cell_mask_to_tokens(layout: TokenLayout, mask: torch.Tensor) -> torch.Tensor:
+def cell_mask_to_tokens(vocabulary: TokenVocabulary, mask: torch.Tensor) -> torch.Tensor:
     """A per-cell [B, h, w] or per-token [B, G, h, w] bool mask → per-token [B, G·h·w]."""
     if mask.dim() == 3:
-        mask = mask.unsqueeze(1).expand(-1, layout.groups, -1, -1)
-    if mask.dim() != 4 or mask.shape[1] != layout.groups:
-        raise ValueError(f"mask must be [B, h, w] or [B, {layout.groups}, h, w], got {tuple(mask.shape)}")
+        mask = mask.unsqueeze(1).expand(-1, vocabulary.groups, -1, -1)
+    if mask.dim() != 4 or mask.shape[1] != vocabulary.groups:
+        raise ValueError(f"mask must be [B, h, w] or [B, {vocabulary.groups}, h, w], got {tuple(mask.shape)}")
     return mask.permute(0, 2, 3, 1).reshape(mask.shape[0], -1)
 
 
@@ -140,26 +140,26 @@ def cell_majority(label_map: torch.Tensor, h: int, w: int, classes: int) -> torc
     return torch.where(votes.sum(-1) > 0, winner, torch.full_like(winner, -1)).view(batch, h, w)
 
 
-def condition_tokens(layout: TokenLayout, label_map: torch.Tensor, h: int, w: int) -> torch.Tensor:
+def condition_tokens(vocabulary: TokenVocabulary, label_map: torch.Tensor, h: int, w: int) -> torch.Tensor:
     """Semantic map [B, H, W] (class ids) → condition tokens [B, h·w], ids offset by A+N.
 
     Each token-grid cell takes the majority class of its pixels (``cell_majority``); a cell with no
     valid pixel gets the NULL token, the same "unknown" the model sees under condition dropout.
     """
-    if layout.num_classes == 0:
-        raise ValueError("condition_tokens needs a layout with num_classes > 0")
-    cells = cell_majority(label_map, h, w, layout.num_classes).flatten(1)
-    return torch.where(cells >= 0, cells + layout.condition_offset, torch.full_like(cells, layout.null))
+    if vocabulary.num_classes == 0:
+        raise ValueError("condition_tokens needs a vocabulary with num_classes > 0")
+    cells = cell_majority(label_map, h, w, vocabulary.num_classes).flatten(1)
+    return torch.where(cells >= 0, cells + vocabulary.condition_offset, torch.full_like(cells, vocabulary.null))
 
 
-def slot_mask(layout: TokenLayout, length: int, device: torch.device | str | None = None) -> torch.Tensor:
+def slot_mask(vocabulary: TokenVocabulary, length: int, device: torch.device | str | None = None) -> torch.Tensor:
     """Bool [length, vocab]: the ids allowed at each image-sequence position.
 
     With G = 2 even positions take adjective ids and odd ones noun ids; with G = 1 every
     position takes a codebook id. Condition / special tokens are never allowed.
     """
-    ranges = layout.group_ranges()
-    per_slot = torch.zeros(len(ranges), layout.vocab_size, dtype=torch.bool, device=device)
+    ranges = vocabulary.group_ranges()
+    per_slot = torch.zeros(len(ranges), vocabulary.vocab_size, dtype=torch.bool, device=device)
     for slot, (low, high) in enumerate(ranges):
         per_slot[slot, low:high] = True
     return per_slot[torch.arange(length, device=device) % len(ranges)]

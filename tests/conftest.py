@@ -3,27 +3,27 @@ tiny tokenizer model configs."""
 
 import pytest
 
-from common.config import load_config
-from tokenizer import (
+from vqct.common.config import load_config
+from vqct.tokenizer import (
     LanguageCodebookConfig,
     QuantizerConfig,
     TokenizerModelConfig,
     build_language_codebook,
 )
-from tokenizer.autoencoder import AutoencoderConfig
-from tokenizer.transfer import TransferConfig
+from vqct.tokenizer.autoencoder import AutoencoderConfig
+from vqct.tokenizer.transfer import TransferConfig
 
 TINY_CODEBOOK_OVERRIDES = ["corpus=[builtin:shapes]", "shapes_captions=200", "min_count=0", "tagger=wordnet"]
 
 
 @pytest.fixture(scope="session")
-def tiny_codebook():
+def tiny_language_codebook():
     return build_language_codebook(load_config(LanguageCodebookConfig, None, TINY_CODEBOOK_OVERRIDES))
 
 
 @pytest.fixture(scope="session")
-def tiny_codebook_dir(tiny_codebook, tmp_path_factory):
-    return tiny_codebook.save(tmp_path_factory.mktemp("prior") / "language_codebook")
+def tiny_language_codebook_dir(tiny_language_codebook, tmp_path_factory):
+    return tiny_language_codebook.save(tmp_path_factory.mktemp("language_codebook") / "language_codebook")
 
 
 @pytest.fixture(scope="session")

@@ -3,9 +3,9 @@
 This module is the stage's public API: stage two and the apps import from here only.
 """
 
-from .codebook import LanguageCodebook, LanguageCodebookConfig, build_language_codebook
 from .config import TokenizerTrainConfig
 from .data import DECODE_ERRORS, DataConfig, build_dataset, label_names, load_image, to_pil_images
+from .language import LanguageCodebook, LanguageCodebookConfig, build_language_codebook
 from .model import LANGUAGE_KINDS, QuantizerConfig, TokenizerModelConfig, VQCTTokenizer
 
 __all__ = [

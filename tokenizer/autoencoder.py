@@ -14,47 +14,43 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from common.config import ConfigError
+from vqct.common.config import ConfigError, Range, check_values, chosen, ranged
+
+NORMS = ("group", "none")
 
 
 @dataclass
 class AutoencoderConfig:
     """Encoder/decoder hyper-parameters (taming-transformers' ``ddconfig``)."""
 
-    resolution: int = 256
-    in_channels: int = 3
-    out_channels: int = 3
-    ch: int = 128
-    ch_mult: list[int] = field(default_factory=lambda: [1, 1, 2, 2, 4])
-    num_res_blocks: int = 2
+    resolution: int = ranged(256, 1)
+    in_channels: int = ranged(3, 1)
+    out_channels: int = ranged(3, 1)
+    ch: int = ranged(128, 1)
+    ch_mult: list[int] = field(default_factory=lambda: [1, 1, 2, 2, 4], metadata={"range": Range(1)})
+    num_res_blocks: int = ranged(2, 1)
     attn_resolutions: list[int] = field(default_factory=lambda: [16])
-    z_channels: int = 256
-    dropout: float = 0.0
+    z_channels: int = ranged(256, 1)
+    dropout: float = ranged(0.0, 0, 1, high_open=True)
     # "group": GroupNorm(32) before every conv stage, as in VQGAN; "none": no normalization, which
     # the quickstart's small model needs at its budget (docs/results.md, "What held the quickstart
     # back").
-    norm: str = "group"
+    norm: str = chosen("group", NORMS)
 
     def __post_init__(self) -> None:
-        if not self.ch_mult or any(m < 1 for m in self.ch_mult):
-            raise ConfigError(f"ch_mult must be a non-empty list of positive ints, got {self.ch_mult}")
-        for name in ("resolution", "in_channels", "out_channels", "ch", "z_channels"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
-        if self.num_res_blocks < 1:
-            raise ConfigError(f"num_res_blocks must be at least 1, got {self.num_res_blocks}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
-        if self.norm not in NORMS:
-            raise ConfigError(f"norm must be one of {', '.join(NORMS)}, got '{self.norm}'")
+        check_values(self, prefix="model.autoencoder.")
+        if not self.ch_mult:
+            raise ConfigError("model.autoencoder.ch_mult=[]: must be a non-empty list of positive ints")
         # GroupNorm uses 32 groups; every width is ch * an integer multiplier.
         if self.norm == "group" and self.ch % 32:
-            raise ConfigError(f"ch must be divisible by 32 (GroupNorm groups) with norm=group, got {self.ch}")
+            raise ConfigError(
+                f"model.autoencoder.ch={self.ch}: must be divisible by 32 (GroupNorm groups) with norm=group"
+            )
         f = self.downsample_factor
         if self.resolution % f:
             raise ConfigError(
-                f"resolution must be divisible by the downsample factor {f} "
-                f"(2 ** (len(ch_mult) - 1)), got {self.resolution}"
+                f"model.autoencoder.resolution={self.resolution}: must be divisible by the downsample factor {f} "
+                "(2 ** (len(ch_mult) - 1))"
             )
 
     @property
@@ -65,9 +61,6 @@ class AutoencoderConfig:
         """Per level, whether it has attention; decided by the training resolution only, so
         the same weights run on other image sizes."""
         return [self.resolution // 2**i in self.attn_resolutions for i in range(len(self.ch_mult))]
-
-
-NORMS = ("group", "none")
 
 
 def normalization(kind: str, channels: int) -> nn.Module:

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from common.config import ConfigError
+from vqct.common.config import ConfigError
 
 
 class PatchDiscriminator(nn.Module):

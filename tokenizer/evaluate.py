@@ -1,6 +1,6 @@
 """Measure tokenizers the same way: reconstruction metrics, codebook usage, speed, figures.
 
-    python -m tokenizer.evaluate --model DIR_OR_HUB_ID [--model ...] --data CONFIG_OR_FOLDER [--num N] --out DIR
+    vqct-evaluate tokenizer --model DIR_OR_HUB_ID [--model ...] --data CONFIG_OR_FOLDER [--num N] --out DIR
 
 ``--data`` is a tokenizer training config, a file or a shipped one by name (its data section,
 validation split), ``shapes`` (the built-in validation split) or a folder of images (all of
@@ -30,22 +30,22 @@ import torch
 from torch.utils.data import DataLoader, Subset
 from tqdm.auto import tqdm
 
-from common.atomic import write_json
-from common.config import load_config
-from common.device import checked_device, default_device
-from common.errors import UserFileNotFoundError, exit_code
-from common.fid import FIDUnavailableError, fid_statistics, statistics_distance
-from common.hub import load_pretrained
-from common.metrics import paper_pixel_metrics, pixel_metrics
-from common.shipped_configs import find_config
-from common.timing import synchronize
-from tokenizer.config import TokenizerTrainConfig
-from tokenizer.usage import CodeHistogram
+from vqct.common.atomic import write_json
+from vqct.common.config import load_config
+from vqct.common.device import add_device_flag, checked_device
+from vqct.common.errors import UserFileNotFoundError, exit_code
+from vqct.common.fid import FIDUnavailableError, fid_statistics, statistics_distance
+from vqct.common.hub import load_pretrained
+from vqct.common.metrics import paper_pixel_metrics, pixel_metrics
+from vqct.common.shipped_configs import find_config
+from vqct.common.timing import synchronize
+from vqct.tokenizer.config import TokenizerTrainConfig
+from vqct.tokenizer.usage import CodeHistogram
 
 from .data import DataConfig, build_dataset
 from .model import VQCTTokenizer
 
-log = logging.getLogger("tokenizer.evaluate")
+log = logging.getLogger("vqct.tokenizer.evaluate")
 
 
 def data_config(data: str, resolution: int, num: int | None) -> DataConfig:
@@ -179,9 +179,9 @@ def model_name(source: str) -> str:
     return source
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, prog: str = "vqct-evaluate tokenizer") -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m tokenizer.evaluate", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
         "--model", action="append", required=True, help="a save_pretrained folder or a Hub id; repeat to compare"
@@ -193,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--num", type=int, help="evaluate the first N images only")
     parser.add_argument("--resolution", type=int, help="default: the first model's training resolution")
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--device", default=default_device(), help="cpu, cuda, cuda:N or mps (default: %(default)s)")
+    add_device_flag(parser)
     parser.add_argument("--no-fid", action="store_true", help="skip FID")
     parser.add_argument(
         "--protocol",
@@ -205,6 +205,9 @@ def main(argv: list[str] | None = None) -> int:
         "--figures", action="store_true", help="usage histograms, code similarity over checkpoints, patch→word overlay"
     )
     args = parser.parse_args(argv)
+    for flag, value in (("--num", args.num), ("--resolution", args.resolution), ("--batch-size", args.batch_size)):
+        if value is not None and value < 1:
+            parser.error(f"{flag} must be at least 1, got {value}")
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     return exit_code(lambda: run(args))
 

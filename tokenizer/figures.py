@@ -21,8 +21,8 @@ import torch.nn.functional as F
 from PIL import Image, ImageDraw
 from safetensors.torch import load_file
 
-from common.checkpoints import checkpoints
-from common.metrics import to_unit
+from vqct.common.checkpoints import checkpoints
+from vqct.common.metrics import to_unit
 
 from .model import LANGUAGE_KINDS, VQCTTokenizer
 

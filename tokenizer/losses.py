@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from common.config import ConfigError
+from vqct.common.config import check_values, chosen, ranged
 
 from .discriminator import PatchDiscriminator, hinge_d_loss, vanilla_d_loss
 
@@ -26,15 +26,19 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class LossConfig:
-    reconstruction: str = "l1"  # l1 | l2
-    perceptual_weight: float = 1.0  # LPIPS (VGG); switched off with a notice when its weights can't load
-    codebook_weight: float = 1.0
-    disc_weight: float = 0.8
-    disc_factor: float = 1.0
-    disc_start: int = 0  # optimizer step at which the GAN terms start
-    disc_loss: str = "hinge"  # hinge | vanilla
-    disc_channels: int = 64
-    disc_layers: int = 3
+    reconstruction: str = chosen("l1", ("l1", "l2"))
+    perceptual_weight: float = ranged(1.0, 0)  # LPIPS (VGG)
+    # LPIPS's VGG weights cannot be loaded (offline, no local copy): with false (the default) a run
+    # with perceptual_weight > 0 stops before training; with true it trains without LPIPS and says
+    # so in its model card (the quickstart's small model, whose budget LPIPS barely helps)
+    allow_missing_perceptual: bool = False
+    codebook_weight: float = ranged(1.0, 0)
+    disc_weight: float = ranged(0.8, 0)
+    disc_factor: float = ranged(1.0, 0)
+    disc_start: int = ranged(0, 0)  # optimizer step at which the GAN terms start
+    disc_loss: str = chosen("hinge", ("hinge", "vanilla"))
+    disc_channels: int = ranged(64, 1)
+    disc_layers: int = ranged(3, 1)
 
 
 def load_lpips() -> nn.Module | None:
@@ -58,10 +62,7 @@ def load_lpips() -> nn.Module | None:
 class VQGANLoss(nn.Module):
     def __init__(self, config: LossConfig):
         super().__init__()
-        if config.reconstruction not in ("l1", "l2"):
-            raise ConfigError(f"loss.reconstruction must be 'l1' or 'l2', got '{config.reconstruction}'")
-        if config.disc_loss not in ("hinge", "vanilla"):
-            raise ConfigError(f"loss.disc_loss must be 'hinge' or 'vanilla', got '{config.disc_loss}'")
+        check_values(config, prefix="loss.")
         self.config = config
         self.discriminator = PatchDiscriminator(ndf=config.disc_channels, n_layers=config.disc_layers)
         self.perceptual = load_lpips() if config.perceptual_weight > 0 else None

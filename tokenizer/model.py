@@ -11,7 +11,7 @@
 - ``none``  — no quantizer: the continuous autoencoder, the ceiling every quantizer is measured against
 
 Codes are [B, G, h, w] int64 grids: for ``dual`` G = 2 (codes[:, 0] adjective ids, codes[:, 1]
-noun ids), G = 0 for ``none``, otherwise G = 1. Weights, config and the codebook's words and vectors are saved together
+noun ids), G = 0 for ``none``, otherwise G = 1. Weights, config and the language codebook's words and vectors are saved together
 (safetensors + config.json) with ``save_pretrained`` and loaded with ``from_pretrained``.
 """
 
@@ -27,12 +27,13 @@ from omegaconf import OmegaConf
 from PIL import Image
 from torch import nn
 
-from common.config import ConfigError
-from common.errors import UserValueError
-from tokenizer.autoencoder import AutoencoderConfig, Decoder, Encoder
+from vqct.common.config import ConfigError, check_values, chosen, ranged
+from vqct.common.errors import UserValueError
+from vqct.common.hub import SafePretrained
+from vqct.tokenizer.autoencoder import AutoencoderConfig, Decoder, Encoder
 
-from .codebook.language_codebook import LanguageCodebook
 from .data.images import load_image, to_pil_images
+from .language.language_codebook import LanguageCodebook
 from .quantize import (
     ClusteredVectorQuantizer,
     DualQuantizer,
@@ -50,21 +51,27 @@ QUANTIZER_KINDS = ("dual", "single", "vq", "split_vq", "cvq", "gumbel", "regvq",
 LANGUAGE_KINDS = ("dual", "single")
 
 
+# the largest learned codebook a config may ask for: 16 M codes (far beyond any VQ model's)
+MAX_CODEBOOK_SIZE = 1 << 24
+
+
 @dataclass
 class QuantizerConfig:
-    kind: str = "dual"
-    embed_dim: int = 256  # code width; ``dual`` gives each half embed_dim / 2
-    codebook_size: int = 6207  # vq / cvq / gumbel / regvq only: language kinds use the codebook's vocabulary
-    split_codebook_sizes: tuple[int, int] = (1949, 4258)  # split_vq: each half's codebook (the paper's A, N)
-    beta: float = 0.25  # commitment weight
-    chunk_size: int = 8192  # rows per nearest-code matrix product (memory ∝ chunk × K)
-    cvq_decay: float = 0.99
-    gumbel_kl_weight: float = 5e-4
-    gumbel_temperature_start: float = 1.0
-    gumbel_temperature_end: float = 0.0625
-    gumbel_anneal_steps: int = 10_000  # the temperature schedule also serves regvq's sampled positions
-    regvq_mask_ratio: float = 0.4  # share of positions quantized by sampling (the paper's best)
-    regvq_prior_weight: float = 0.01  # weight of KL(code usage ‖ uniform); the paper gives none
+    kind: str = chosen("dual", QUANTIZER_KINDS)
+    embed_dim: int = ranged(256, 1)  # code width; ``dual`` gives each half embed_dim / 2
+    # vq / cvq / gumbel / regvq only: language kinds use the language codebook's vocabulary
+    codebook_size: int = ranged(6207, 1, MAX_CODEBOOK_SIZE)
+    # split_vq: each half's codebook (the paper's A, N)
+    split_codebook_sizes: tuple[int, int] = ranged((1949, 4258), 1, MAX_CODEBOOK_SIZE)
+    beta: float = ranged(0.25, 0)  # commitment weight
+    chunk_size: int = ranged(8192, 1)  # rows per nearest-code matrix product (memory ∝ chunk × K)
+    cvq_decay: float = ranged(0.99, 0, 1, high_open=True)
+    gumbel_kl_weight: float = ranged(5e-4, 0)
+    gumbel_temperature_start: float = ranged(1.0, 0, low_open=True)
+    gumbel_temperature_end: float = ranged(0.0625, 0, low_open=True)
+    gumbel_anneal_steps: int = ranged(10_000, 1)  # the temperature schedule also serves regvq's sampled positions
+    regvq_mask_ratio: float = ranged(0.4, 0, 1)  # share of positions quantized by sampling (the paper's best)
+    regvq_prior_weight: float = ranged(0.01, 0)  # weight of KL(code usage ‖ uniform); the paper gives none
     transfer: TransferConfig = field(default_factory=TransferConfig)
 
 
@@ -78,8 +85,7 @@ def build_quantizer(
     config: QuantizerConfig, num_adjectives: int, num_nouns: int, word_dim: int, graph_nnz: int
 ) -> nn.Module:
     kind, dim = config.kind, config.embed_dim
-    if kind not in QUANTIZER_KINDS:
-        raise ConfigError(f"model.quantizer.kind must be one of {QUANTIZER_KINDS}, got '{kind}'")
+    check_values(config, prefix="model.quantizer.")
     if kind in LANGUAGE_KINDS:
         if num_adjectives == 0 or num_nouns == 0:
             raise ConfigError(f"model.quantizer.kind={kind} needs a language codebook with adjectives and nouns")
@@ -131,11 +137,21 @@ def build_quantizer(
 
 class VQCTTokenizer(
     nn.Module,
+    SafePretrained,
     PyTorchModelHubMixin,
     library_name="vqct",
     tags=["vqct", "image-tokenizer", "vector-quantization"],
 ):
-    """Images in [-1, 1] ↔ code grids. Build with ``VQCTTokenizer.build(config, codebook)``."""
+    """Images in [-1, 1] ↔ code grids. Build with ``VQCTTokenizer.build(config, language_codebook)``."""
+
+    # config.json as save_pretrained writes it (init_kwargs), read strictly on load (common.hub)
+    SAVED_CONFIG = {
+        "model_config": TokenizerModelConfig,
+        "adjectives": list[str] | None,
+        "nouns": list[str] | None,
+        "word_dim": int,
+        "graph_nnz": int,
+    }
 
     def __init__(
         self,
@@ -171,24 +187,24 @@ class VQCTTokenizer(
 
     @classmethod
     def build(
-        cls, config: TokenizerModelConfig, codebook: LanguageCodebook | None = None, seed: int = 0
+        cls, config: TokenizerModelConfig, language_codebook: LanguageCodebook | None = None, seed: int = 0
     ) -> VQCTTokenizer:
-        """A fresh tokenizer; language quantizers copy the codebook's words, vectors and graph in."""
+        """A fresh tokenizer; language quantizers copy the language codebook's words, vectors and graph in."""
         config_dict = OmegaConf.to_container(OmegaConf.structured(config))
         if config.quantizer.kind not in LANGUAGE_KINDS:
             return cls(model_config=config_dict)
-        if codebook is None:
+        if language_codebook is None:
             raise ConfigError(f"model.quantizer.kind={config.quantizer.kind} needs a language codebook")
         transfer = config.quantizer.transfer
-        adjacency = codebook.normalized_adjacency(transfer.graph_weighting, transfer.graph_min_count)
+        adjacency = language_codebook.normalized_adjacency(transfer.graph_weighting, transfer.graph_min_count)
         model = cls(
             model_config=config_dict,
-            adjectives=codebook.adjectives,
-            nouns=codebook.nouns,
-            word_dim=codebook.dim,
+            adjectives=language_codebook.adjectives,
+            nouns=language_codebook.nouns,
+            word_dim=language_codebook.dim,
             graph_nnz=adjacency.values().numel(),
         )
-        vectors = torch.cat([codebook.adjective_vectors, codebook.noun_vectors])
+        vectors = torch.cat([language_codebook.adjective_vectors, language_codebook.noun_vectors])
         model.quantizer.transfer.load_word_graph(vectors, adjacency, seed=seed)
         return model
 

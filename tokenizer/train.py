@@ -27,27 +27,27 @@ from torch.utils.data import DataLoader
 from torchvision.utils import save_image
 from tqdm.auto import tqdm
 
-from common.accelerator import make_accelerator
-from common.checkpoints import resume, save_checkpoint
-from common.config import to_dict
-from common.errors import exit_code
-from common.fid import FIDUnavailableError, frechet_distance, inception_weights_path
-from common.final import finish
-from common.history import record_validation
-from common.hub import load_pretrained
-from common.loop import due, loader_options, resumable_batches, spread_sample
-from common.metrics import pixel_metrics
-from common.run_config import read_run_config
-from common.trackers import log_grid
-from tokenizer.codebook import LanguageCodebook, build_language_codebook
-from tokenizer.config import TokenizerTrainConfig, scaled_learning_rate
-from tokenizer.data import build_dataset
-from tokenizer.geometry import codebook_geometry
-from tokenizer.losses import VQGANLoss
-from tokenizer.model import LANGUAGE_KINDS, VQCTTokenizer
-from tokenizer.usage import CodeHistogram
+from vqct.common.accelerator import make_accelerator
+from vqct.common.checkpoints import resume, save_checkpoint
+from vqct.common.config import to_dict
+from vqct.common.errors import exit_code
+from vqct.common.fid import FIDUnavailableError, frechet_distance, inception_weights_path
+from vqct.common.final import finish
+from vqct.common.history import record_validation
+from vqct.common.hub import load_pretrained
+from vqct.common.loop import due, loader_options, resumable_batches, spread_sample
+from vqct.common.metrics import pixel_metrics
+from vqct.common.run_config import read_run_config
+from vqct.common.trackers import log_grid
+from vqct.tokenizer.config import TokenizerTrainConfig, scaled_learning_rate
+from vqct.tokenizer.data import build_dataset
+from vqct.tokenizer.geometry import codebook_geometry
+from vqct.tokenizer.language import LanguageCodebook, build_language_codebook
+from vqct.tokenizer.losses import VQGANLoss
+from vqct.tokenizer.model import LANGUAGE_KINDS, VQCTTokenizer
+from vqct.tokenizer.usage import CodeHistogram
 
-log = logging.getLogger("tokenizer.train")
+log = logging.getLogger("vqct.tokenizer.train")
 
 
 def load_language_codebook(
@@ -59,7 +59,7 @@ def load_language_codebook(
     with accelerator.main_process_first():
         if not config.language_codebook and not folder.is_dir() and accelerator.is_main_process:
             log.info("building the language codebook into %s", folder)
-            build_language_codebook(config.codebook).save(folder)
+            build_language_codebook(config.language).save(folder)
         return LanguageCodebook.load(folder)
 
 
@@ -139,8 +139,8 @@ def train(argv: list[str] | None = None) -> int:
             )
         config.model = model.config  # the final model card says what was trained
     else:
-        codebook = load_language_codebook(config, accelerator, output_dir)
-        model = VQCTTokenizer.build(config.model, codebook, seed=config.seed)
+        language_codebook = load_language_codebook(config, accelerator, output_dir)
+        model = VQCTTokenizer.build(config.model, language_codebook, seed=config.seed)
     loss_fn = VQGANLoss(config.loss)
     memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
     model.to(memory_format=memory_format)

@@ -31,9 +31,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from common.config import ConfigError
+from vqct.common.config import check_values, chosen, ranged
 
-from .codebook.graph import GRAPH_WEIGHTINGS
+from .language.graph import GRAPH_WEIGHTINGS
 
 TRANSFER_KINDS = ("gcn", "mlp", "frozen", "finetune")
 START_SCALES = ("encoder", "vectors")
@@ -41,19 +41,19 @@ START_SCALES = ("encoder", "vectors")
 
 @dataclass
 class TransferConfig:
-    kind: str = "gcn"
-    layers: int = 3
-    hidden_dim: int = 512
-    dropout: float = 0.0  # on the hidden layers' inputs (not the word vectors)
+    kind: str = chosen("gcn", TRANSFER_KINDS)
+    layers: int = ranged(3, 1)
+    hidden_dim: int = ranged(512, 1)
+    dropout: float = ranged(0.0, 0, 1, high_open=True)  # on the hidden layers' inputs (not the word vectors)
     activate_output: bool = True  # the paper applies ReLU after every layer, the last one too
     random_word_vectors: bool = False  # "RI" ablation: Gaussian vectors in place of the language model's
     # A's weights from the edges' corpus counts: binary (the paper's 0/1) | count | log1p
-    # (tokenizer/codebook/graph.py); edges seen fewer than graph_min_count times are left out
-    graph_weighting: str = "count"
-    graph_min_count: int = 1
+    # (tokenizer/language/graph.py); edges seen fewer than graph_min_count times are left out
+    graph_weighting: str = chosen("count", GRAPH_WEIGHTINGS)
+    graph_min_count: int = ranged(1, 1)
     # frozen / finetune codes: encoder (moved onto the encoder output's scale by the first
     # training batch) | vectors (the word vectors' own scale)
-    start_scale: str = "encoder"
+    start_scale: str = chosen("encoder", START_SCALES)
 
 
 class CodebookTransfer(nn.Module):
@@ -70,22 +70,7 @@ class CodebookTransfer(nn.Module):
         config: TransferConfig,
     ):
         super().__init__()
-        if config.kind not in TRANSFER_KINDS:
-            raise ConfigError(f"model.quantizer.transfer.kind must be one of {TRANSFER_KINDS}, got '{config.kind}'")
-        if config.kind in ("gcn", "mlp") and config.layers < 1:
-            raise ConfigError(f"model.quantizer.transfer.layers must be at least 1, got {config.layers}")
-        if config.graph_weighting not in GRAPH_WEIGHTINGS:
-            raise ConfigError(
-                f"model.quantizer.transfer.graph_weighting must be one of {GRAPH_WEIGHTINGS}, got '{config.graph_weighting}'"
-            )
-        if config.graph_min_count < 1:
-            raise ConfigError(
-                f"model.quantizer.transfer.graph_min_count must be at least 1, got {config.graph_min_count}"
-            )
-        if config.start_scale not in START_SCALES:
-            raise ConfigError(
-                f"model.quantizer.transfer.start_scale must be one of {START_SCALES}, got '{config.start_scale}'"
-            )
+        check_values(config, prefix="model.quantizer.transfer.")
         self.config, self.num_adjectives = config, num_adjectives
         nodes = num_adjectives + num_nouns
         # The codebook travels inside the model (safetensors), so a saved tokenizer needs no language model.
@@ -139,10 +124,17 @@ class CodebookTransfer(nn.Module):
                 codes = self.codes
             else:
                 adjacency = None
+                # torch's sparse products are missing on Apple's MPS: there the graph products (one
+                # transfer per training step; cached at inference) go through the CPU
+                sparse_device = torch.device("cpu") if self.word_vectors.device.type == "mps" else None
                 if kind == "gcn":
                     size = self.word_vectors.shape[0]
                     adjacency = torch.sparse_coo_tensor(
-                        self.graph_indices, self.graph_values, (size, size), check_invariants=False, is_coalesced=True
+                        self.graph_indices.to(sparse_device),
+                        self.graph_values.to(sparse_device),
+                        (size, size),
+                        check_invariants=False,
+                        is_coalesced=True,
                     )
                 codes = self.word_vectors
                 for i, layer in enumerate(self.layers):
@@ -150,7 +142,7 @@ class CodebookTransfer(nn.Module):
                         codes = F.dropout(codes, self.config.dropout, self.training)
                     codes = F.linear(codes, layer.weight)
                     if adjacency is not None:
-                        codes = torch.sparse.mm(adjacency, codes)
+                        codes = torch.sparse.mm(adjacency, codes.to(sparse_device)).to(codes.device)
                     codes = codes + layer.bias
                     if i < len(self.layers) - 1 or self.config.activate_output:
                         codes = F.relu(codes)

@@ -13,26 +13,26 @@ from gradio_client import Client, handle_file
 from PIL import Image
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from apps.backend import DemoModels
-from apps.demo import free_port, launch, resolve_models
-from apps.screenshots import CHROMIUM, capture
-from common.errors import UserValueError
-from common.labels import palette
-from prior import PriorConfig, VQCTPrior
-from prior.sampling_options import validation_examples
-from tokenizer.model import VQCTTokenizer
+from vqct.apps.backend import DemoModels
+from vqct.apps.demo import MAX_UPLOAD_BYTES, free_port, launch, resolve_models
+from vqct.apps.screenshots import CHROMIUM, capture
+from vqct.common.errors import UserValueError
+from vqct.common.labels import palette
+from vqct.prior import PriorConfig, VQCTPrior
+from vqct.prior.examples import validation_examples
+from vqct.tokenizer.model import VQCTTokenizer
 
 
 @pytest.fixture(scope="module")
-def prior_dir(tiny_codebook, tmp_path_factory, tiny_config):
+def prior_dir(tiny_language_codebook, tmp_path_factory, tiny_config):
     config = tiny_config()
     config.autoencoder.resolution, config.autoencoder.ch_mult, config.autoencoder.attn_resolutions = 32, [1, 2, 2], []
-    tokenizer = VQCTTokenizer.build(config, tiny_codebook).eval()
+    tokenizer = VQCTTokenizer.build(config, tiny_language_codebook).eval()
     prior = PriorConfig(dim=32, depth=1, heads=2, condition="semantic", num_classes=9)
     model = VQCTPrior.build(
         prior,
         tokenizer,
-        grid=(8, 8),
+        token_grid=(8, 8),
         tokenizer_source="tiny",
         data={"kind": "shapes", "resolution": 32, "validation_length": 8},
     )
@@ -193,7 +193,7 @@ def test_a_port_in_use_is_one_line(prior_dir):
 
 
 def test_oversized_images_are_refused_before_any_work():
-    from apps.backend import DemoInputError, _checked_array
+    from vqct.apps.backend import DemoInputError, _checked_array
 
     with pytest.raises(DemoInputError, match="limit"):
         _checked_array(np.zeros((5000, 4000, 3), dtype=np.uint8), "image")
@@ -219,6 +219,7 @@ def chromium():
     return CHROMIUM
 
 
+@pytest.mark.browser
 def test_a_real_browser_runs_every_tab_and_saves_screenshots(url, tmp_path, chromium):
     seconds = capture(url, tmp_path / "shots", chromium=chromium, timeout_s=120)
     assert set(seconds) == {"synthesis", "completion", "inspect"}
@@ -290,6 +291,7 @@ def _synthesize_and_read_prior_view(page) -> np.ndarray:
     return _picture(page, view)[16::32, 16::32]  # 8×8 cells of 32 px
 
 
+@pytest.mark.browser
 def test_in_a_browser_the_map_synthesized_is_the_map_on_the_canvas(url, prior_dir, chromium):
     """Two paths a person takes: choose an example map and press Synthesize straight away, and paint
     a map on a cleared canvas. (The moment in which the browser still sends the old canvas is too
@@ -329,3 +331,62 @@ def test_in_a_browser_the_map_synthesized_is_the_map_on_the_canvas(url, prior_di
             browser.close()
     assert (cells[3:5, 3:5] == palette(9)[3]).all()  # painted
     assert (cells[0, 0] == 0).all() and (cells[7, 7] == 0).all()  # the cleared canvas is background
+
+
+def test_the_app_listens_on_this_machine_only_by_default():
+    import inspect
+
+    assert inspect.signature(launch).parameters["host"].default == "127.0.0.1"
+
+
+@pytest.mark.parametrize(
+    "route",
+    [
+        "gradio_api/file=/etc/passwd",
+        "gradio_api/file=../../../../etc/passwd",
+        "gradio_api/file=..%2F..%2F..%2F..%2Fetc%2Fpasswd",
+        "file=/etc/passwd",
+        "file=../../../../etc/passwd",
+        "gradio_api/file/etc/passwd",
+        "static/../../../../etc/passwd",
+        "assets/..%2F..%2F..%2F..%2Fetc%2Fpasswd",
+        "gradio_api/file=" + str(Path(__file__).resolve()),
+    ],
+)
+def test_no_file_route_serves_a_file_outside_the_apps_own(url, route):
+    import httpx
+
+    response = httpx.get(url + route, follow_redirects=True, timeout=30)
+    assert "root:" not in response.text and "def test_no_file_route" not in response.text
+    assert response.status_code >= 400 or "<html" in response.text.lower()  # refused, or the app's own page
+
+
+def test_an_upload_over_the_limit_is_refused_and_the_app_keeps_serving(url, client, pictures):
+    import httpx
+
+    payload = {"files": ("big.png", b"\0" * (MAX_UPLOAD_BYTES + 1), "image/png")}
+    response = httpx.post(url + "gradio_api/upload", files=payload, timeout=60)
+    assert response.status_code == 413 and "/tmp" not in response.text
+    gallery, _, _ = client.predict(editor(pictures["map"]), 1, 0, 1.0, 50, 1.0, api_name="/synthesize")
+    assert len(gallery) == 1  # still serving
+
+
+def test_ten_requests_at_once_all_get_a_well_formed_answer(url, pictures):
+    """Every response is an answer: the images asked for, or the app's one-line message; no server
+    path or traceback in any."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def request(seed):
+        try:
+            return Client(url, verbose=False).predict(
+                editor(pictures["map"]), 1, seed, 1.0, 50, 1.0, api_name="/synthesize"
+            )
+        except Exception as error:  # noqa: BLE001 -- the message is what is checked
+            return error
+
+    with ThreadPoolExecutor(10) as pool:
+        answers = list(pool.map(request, range(10)))
+    for answer in answers:
+        text = str(answer)
+        assert "Traceback" not in text and "site-packages" not in text
+        assert not isinstance(answer, Exception), text

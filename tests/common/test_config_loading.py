@@ -2,7 +2,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from common.config import ConfigError, load_config, to_dict
+from vqct.common.config import ConfigError, load_config, to_dict
 
 
 @dataclass
@@ -72,3 +72,16 @@ def test_a_file_can_start_from_base_files(tmp_path):
     (tmp_path / "orphan.yaml").write_text("base: [missing.yaml]\n")
     with pytest.raises(ConfigError, match="missing.yaml.*base of"):
         load_config(Outer, tmp_path / "orphan.yaml")
+
+
+def test_the_renamed_codebook_key_still_loads_as_language_with_a_notice(tmp_path, caplog):
+    """0.1's ``codebook:`` section (the language codebook's build) is 0.2's ``language:``, in a
+    file and in an override; the notice names where the old spelling was."""
+    from vqct.tokenizer import TokenizerTrainConfig
+
+    path = write(tmp_path, "codebook:\n  min_count: 3\n")
+    with caplog.at_level("WARNING"):
+        config = load_config(TokenizerTrainConfig, path, ["codebook.seed=4"])
+    assert (config.language.min_count, config.language.seed) == (3, 4)
+    notices = [record.getMessage() for record in caplog.records if "is now 'language'" in record.getMessage()]
+    assert len(notices) == 2 and str(path) in notices[0] and "command-line override" in notices[1]

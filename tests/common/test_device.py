@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from common.device import checked_device, default_device
-from common.errors import UserValueError
+from vqct.common.device import checked_device, default_device
+from vqct.common.errors import UserValueError
 
 
 def test_a_device_this_machine_lacks_is_one_clear_error(monkeypatch):

@@ -2,8 +2,8 @@
 
 import pytest
 
-from common.config import ConfigError
-from common.errors import UserError, UserFileNotFoundError, exit_code
+from vqct.common.config import ConfigError
+from vqct.common.errors import UserError, UserFileNotFoundError, exit_code
 
 
 def fails_with(error):

@@ -17,8 +17,8 @@ import torch_fidelity.feature_extractor_inceptionv3 as tfi
 from PIL import Image
 from torchvision.transforms.functional import gaussian_blur
 
-from common import fid
-from tokenizer.data.shapes import ShapesDataset
+from vqct.common import fid
+from vqct.tokenizer.data.shapes import ShapesDataset
 
 N = 8
 BLURS = (0.0, 0.6, 1.2, 2.4)  # Gaussian sigma in pixels of the 64 px images
@@ -84,6 +84,7 @@ def test_converted_features_match_torchscript_and_check_can_fail(weights, real, 
         fid.check_weights(tmp_path / "incomplete.pth", script, images[:1])
 
 
+@pytest.mark.slow
 def test_identical_sets_give_zero(blur_fids):
     # Not exactly 0: sqrt of the eigenvalues of sigma1 @ sigma2 carries solver noise from the
     # 2041 null directions; seen ~1e-4 against values in the hundreds.
@@ -94,6 +95,7 @@ def test_more_blur_gives_larger_fid(blur_fids):
     assert all(a + 10 < b for a, b in zip(blur_fids, blur_fids[1:])), blur_fids
 
 
+@pytest.mark.slow
 def test_matches_torch_fidelity_on_folders(weights, real, blur_fids, tmp_path, monkeypatch):
     monkeypatch.setattr(tfi, "load_state_dict_from_url", _no_download)
     fake = _blur(real, BLURS[2])
@@ -120,6 +122,7 @@ def test_matches_torch_fidelity_on_folders(weights, real, blur_fids, tmp_path, m
     assert blur_fids[2] == pytest.approx(theirs, rel=1e-6)
 
 
+@pytest.mark.slow
 def test_statistics_of_a_reference_reused_give_the_same_fids(weights, real, blur_fids):
     reference = fid.fid_statistics(real, device="cpu")
     reused = [fid.statistics_distance(reference, fid.fid_statistics(_blur(real, s), device="cpu")) for s in BLURS[1:]]

@@ -3,8 +3,8 @@ import pytest
 import torch
 from PIL import Image
 
-from common.labels import LabelMapError, palette, read_label_map, save_label_map
-from tokenizer.data.shapes import CLASS_NAMES, NUM_CLASSES, SHAPE_NAMES
+from vqct.common.labels import LabelMapError, palette, read_label_map, save_label_map
+from vqct.tokenizer.data.shapes import CLASS_NAMES, NUM_CLASSES, SHAPE_NAMES
 
 
 def test_palette_has_black_background_and_distinct_colours():

@@ -3,9 +3,9 @@ safetensors or JSON traceback, and a missing local folder is not mistaken for a 
 
 import pytest
 
-from common.errors import UserFileNotFoundError, UserValueError
-from common.hub import load_pretrained
-from tokenizer import VQCTTokenizer
+from vqct.common.errors import UserFileNotFoundError, UserValueError
+from vqct.common.hub import load_pretrained
+from vqct.tokenizer import VQCTTokenizer
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@ import sys
 
 import pytest
 
-from common.memory import fix_mmap_threshold
+from vqct.common.memory import fix_mmap_threshold
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt")

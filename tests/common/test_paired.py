@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from common.paired import Spread, paired_difference, spread
+from vqct.common.paired import Spread, paired_difference, spread
 
 
 def test_spread_is_mean_and_sample_sd():

@@ -9,12 +9,13 @@ import huggingface_hub.hub_mixin as hub_mixin
 import pytest
 import torch
 
-import common.accelerator as accelerator_setup
-import common.final as final_save
-from common.config import ConfigError, load_config
-from common.history import latest_grid
-from prior import PriorConfig, PriorTrainConfig, VQCTPrior
-from tokenizer.model import VQCTTokenizer
+import vqct.common.accelerator as accelerator_setup
+import vqct.common.final as final_save
+import vqct.common.hub as hub
+from vqct.common.config import ConfigError, load_config
+from vqct.common.history import latest_grid
+from vqct.prior import PriorConfig, PriorTrainConfig, VQCTPrior
+from vqct.tokenizer.model import VQCTTokenizer
 
 
 class RecordingHub:
@@ -32,13 +33,13 @@ class RecordingHub:
 
 
 @pytest.fixture
-def prior_model(tiny_codebook, tiny_config):
+def prior_model(tiny_language_codebook, tiny_config):
     config = tiny_config()
     config.autoencoder.resolution, config.autoencoder.ch_mult, config.autoencoder.attn_resolutions = 32, [1, 2, 2], []
-    tokenizer = VQCTTokenizer.build(config, tiny_codebook).eval()
+    tokenizer = VQCTTokenizer.build(config, tiny_language_codebook).eval()
     prior = PriorConfig(dim=32, depth=1, heads=2, condition="semantic", num_classes=9)
     return VQCTPrior.build(
-        prior, tokenizer, grid=(8, 8), tokenizer_source="tiny", data={"kind": "shapes", "resolution": 32}
+        prior, tokenizer, token_grid=(8, 8), tokenizer_source="tiny", data={"kind": "shapes", "resolution": 32}
     )
 
 
@@ -97,7 +98,8 @@ def test_a_prior_loaded_by_repo_id_brings_its_tokenizer(prior_model, tmp_path, m
         requested.append((repo_id, filename))
         return str(tmp_path / "hub" / repo_id / filename)
 
-    monkeypatch.setattr(hub_mixin, "hf_hub_download", download)
+    monkeypatch.setattr(hub_mixin, "hf_hub_download", download)  # config.json, read by the mixin
+    monkeypatch.setattr(hub, "hf_hub_download", download)  # model.safetensors, after its header is checked
     loaded = VQCTPrior.from_pretrained("someone/vqct-prior")
     assert sorted(name for _, name in requested) == ["config.json", "model.safetensors"]  # one repo, nothing else
     for name, value in prior_model.state_dict().items():

@@ -9,23 +9,54 @@ import torch
 from accelerate import Accelerator
 from torch.utils.data import DataLoader
 
-from common.checkpoints import checkpoints, resume, save_checkpoint
-from common.config import ConfigError
-from common.errors import UserValueError
-from common.final import disagreeing_tensors, weight_fingerprint
-from common.loop import resumable_batches
-from common.run_config import RUN_MINIMUMS, RunConfig, check_run_config, read_run_config
-from common.trackers import tracker_for
 from tests import ROOT
+from vqct.common.checkpoints import checkpoints, resume, save_checkpoint
+from vqct.common.config import ConfigError
+from vqct.common.errors import UserValueError
+from vqct.common.final import disagreeing_tensors, weight_fingerprint
+from vqct.common.loop import resumable_batches
+from vqct.common.run_config import RunConfig, check_run_config, read_run_config
+from vqct.common.trackers import tracker_for
+
+# the run keys that count or divide, each with the smallest value it can take
+RUN_MINIMUMS = {
+    "max_steps": 1,
+    "batch_size": 1,
+    "gradient_accumulation_steps": 1,
+    "checkpointing_steps": 1,
+    "checkpoints_total_limit": 1,
+    "checkpoints_keep_every": 1,
+    "validation_steps": 1,
+    "validation_batches": 1,
+    "log_steps": 1,
+    "num_workers": 0,
+    "lr_warmup_steps": 0,
+    "max_grad_norm": 0,
+    "seed": 0,
+}
 
 
 @pytest.mark.parametrize("key", sorted(RUN_MINIMUMS))
 def test_every_counting_key_is_checked(key):
     config = RunConfig()
     check_run_config(config)  # the defaults pass
+    setattr(config, key, RUN_MINIMUMS[key])
+    check_run_config(config)  # the smallest allowed value passes
     setattr(config, key, RUN_MINIMUMS[key] - 1)
-    with pytest.raises(ConfigError, match=f"^{key}="):
+    with pytest.raises(ConfigError, match=f"^{key}=-?[0-9.]+: must be at least {RUN_MINIMUMS[key]}$"):
         check_run_config(config)
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "1.5", "0"])
+def test_ema_decay_is_a_finite_number_between_0_and_1(value, tmp_path):
+    with pytest.raises(ConfigError, match=f"^ema_decay={float(value)}: must be"):
+        read_run_config(RunConfig, [f"output_dir={tmp_path}", f"ema_decay={value}"], "test", "tokenizer")
+
+
+def test_fp8_without_its_backend_is_named(monkeypatch):
+    monkeypatch.setattr("importlib.util.find_spec", lambda name: None)
+    with pytest.raises(ConfigError, match="mixed_precision=fp8 needs NVIDIA's transformer_engine"):
+        check_run_config(RunConfig(mixed_precision="fp8"))
 
 
 def test_a_zero_period_from_the_command_line_is_refused_before_the_run(tmp_path):
@@ -98,26 +129,24 @@ def test_no_loadable_checkpoint_is_one_error_naming_each(tmp_path):
 @pytest.mark.parametrize(
     "configured, launched, expected", [(None, "bf16", "bf16"), ("no", "bf16", "no"), (None, None, "no")]
 )
-def test_precision_comes_from_the_launcher_unless_the_config_sets_it(tmp_path, configured, launched, expected):
+def test_precision_comes_from_the_launcher_unless_the_config_sets_it(
+    tmp_path, monkeypatch, configured, launched, expected
+):
     """`accelerate launch --mixed_precision bf16` reaches the script as ACCELERATE_MIXED_PRECISION; a
     value in the config wins over it, so the shipped configs leave the key unset unless they mean it."""
-    import os
-    import subprocess
-    import sys
+    from accelerate.state import AcceleratorState
 
-    from tests import ROOT
+    from vqct.common.accelerator import make_accelerator
 
-    setting = "" if configured is None else f", mixed_precision={configured!r}"  # None: the default
-    program = (
-        "from common.accelerator import make_accelerator; from common.run_config import RunConfig; "
-        f"print(make_accelerator(RunConfig(output_dir={str(tmp_path)!r}{setting})).mixed_precision)"
-    )
-    env = {k: v for k, v in os.environ.items() if k != "ACCELERATE_MIXED_PRECISION"}
+    monkeypatch.delenv("ACCELERATE_MIXED_PRECISION", raising=False)
     if launched:
-        env["ACCELERATE_MIXED_PRECISION"] = launched
-    done = subprocess.run([sys.executable, "-c", program], cwd=ROOT, env=env, capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.strip().splitlines()[-1] == expected
+        monkeypatch.setenv("ACCELERATE_MIXED_PRECISION", launched)
+    setting = {} if configured is None else {"mixed_precision": configured}  # None: the default
+    AcceleratorState._reset_state(reset_partial_state=True)  # as a fresh launch finds it
+    try:
+        assert make_accelerator(RunConfig(output_dir=str(tmp_path), **setting)).mixed_precision == expected
+    finally:
+        AcceleratorState._reset_state(reset_partial_state=True)
 
 
 @pytest.mark.parametrize("override, expected", [("mixed_precision=no", "no"), ("mixed_precision=bf16", "bf16")])
@@ -133,7 +162,7 @@ def test_an_unknown_precision_names_the_key():
 
 
 def test_print_config_shows_the_resolved_config_and_help_lists_every_key(capsys):
-    from tokenizer import TokenizerTrainConfig
+    from vqct.tokenizer import TokenizerTrainConfig
 
     with pytest.raises(SystemExit) as done:
         read_run_config(
@@ -156,3 +185,15 @@ def test_a_tracker_that_is_not_installed_is_named_before_the_run(monkeypatch):
         tracker_for("wandb")
     with pytest.raises(ConfigError, match="report_to=tensorbord: must be one of"):
         tracker_for("tensorbord")
+
+
+@pytest.mark.parametrize("value, message", [("nan", "must be a finite number"), ("-1", "must be at least 0")])
+@pytest.mark.parametrize("stage", ["tokenizer", "prior"])
+def test_a_learning_rate_that_is_not_a_rate_is_named_before_the_run(stage, value, message, tmp_path):
+    from vqct.prior import PriorTrainConfig
+    from vqct.tokenizer import TokenizerTrainConfig
+
+    schema = TokenizerTrainConfig if stage == "tokenizer" else PriorTrainConfig
+    with pytest.raises(ConfigError, match=f"learning_rate={value}.*: {message}"):
+        read_run_config(schema, [f"output_dir={tmp_path}", f"learning_rate={value}"], "test", stage)
+    assert not any(tmp_path.iterdir())

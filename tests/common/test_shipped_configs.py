@@ -1,5 +1,5 @@
 """Shipped configs are found by name from any folder, a local file of the same path wins, a wrong
-name lists what is shipped, and the wheel carries every YAML under configs/ as vqct_configs."""
+name lists what is shipped, and the wheel carries every YAML under configs/ as vqct.configs."""
 
 import os
 import shutil
@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from common.config import ConfigError, load_config
-from common.shipped_configs import find_config, shipped_configs_folder
-from tokenizer import TokenizerTrainConfig
+from vqct.common.config import ConfigError, load_config
+from vqct.common.shipped_configs import find_config, shipped_configs_folder
+from vqct.tokenizer import TokenizerTrainConfig
 
 ROOT = Path(__file__).resolve().parents[2]
-CODE_PACKAGES = ("common", "tokenizer", "prior", "apps")
+CODE_PACKAGES = ("vqct", "common", "tokenizer", "prior", "apps")
 
 
 @pytest.mark.parametrize("argument", ["configs/tokenizer/shapes.yaml", "tokenizer/shapes.yaml", "shapes.yaml"])
@@ -58,6 +58,7 @@ def test_a_missing_config_names_what_was_tried_and_lists_the_stage(tmp_path, mon
     assert "configs/prior/" not in message.split("shipped tokenizer configs: ")[1]  # that stage's only
 
 
+@pytest.mark.slow
 def test_the_wheel_ships_every_config_and_finds_them_by_name_when_installed(tmp_path):
     """Build the wheel from a clean copy of the source (an in-place build would leave build/ in the
     checkout, and a stale build/lib could hide a file missing from the wheel), check its contents,
@@ -71,17 +72,22 @@ def test_the_wheel_ships_every_config_and_finds_them_by_name_when_installed(tmp_
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
         archive.extractall(tmp_path / "installed")
-    configs = {"vqct_configs/" + p.relative_to(ROOT / "configs").as_posix() for p in (ROOT / "configs").rglob("*.yaml")}
+    configs = {"vqct/configs/" + p.relative_to(ROOT / "configs").as_posix() for p in (ROOT / "configs").rglob("*.yaml")}
     assert len(configs) > 40 and not configs - names, sorted(configs - names)
-    modules = {p.relative_to(ROOT).as_posix() for package in CODE_PACKAGES for p in (ROOT / package).rglob("*.py")}
+    modules = {
+        ("" if package == "vqct" else "vqct/") + p.relative_to(ROOT).as_posix()
+        for package in CODE_PACKAGES
+        for p in (ROOT / package).rglob("*.py")
+    }
     assert not modules - names, f"packages missing from pyproject.toml: {sorted(modules - names)}"
-    assert not any(name.startswith("configs/") for name in names)  # no top-level "configs" package
+    tops = {name.split("/")[0] for name in names if not name.split("/")[0].endswith(".dist-info")}
+    assert tops == {"vqct"}, tops  # one import name: nothing that could shadow another package
 
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     environment = {**os.environ, "PYTHONPATH": str(tmp_path / "installed")}  # the wheel's code, not the checkout's
     printed = subprocess.run(
-        [sys.executable, "-m", "tokenizer.train", "--config", "configs/tokenizer/ablations/official_gcn.yaml"]
+        [sys.executable, "-m", "vqct.tokenizer.train", "--config", "configs/tokenizer/ablations/official_gcn.yaml"]
         + ["--print-config"],
         cwd=elsewhere,
         env=environment,
@@ -94,7 +100,7 @@ def test_the_wheel_ships_every_config_and_finds_them_by_name_when_installed(tmp_
         [
             sys.executable,
             "-c",
-            "from common.shipped_configs import shipped_configs_folder; print(shipped_configs_folder())",
+            "from vqct.common.shipped_configs import shipped_configs_folder; print(shipped_configs_folder())",
         ],
         cwd=elsewhere,
         env=environment,
@@ -102,4 +108,4 @@ def test_the_wheel_ships_every_config_and_finds_them_by_name_when_installed(tmp_
         text=True,
         check=True,
     )
-    assert Path(where.stdout.strip()) == tmp_path / "installed" / "vqct_configs"
+    assert Path(where.stdout.strip()) == tmp_path / "installed" / "vqct" / "configs"

@@ -9,9 +9,9 @@ import pytest
 import torch
 from accelerate import Accelerator
 
-from common.checkpoints import resume, save_checkpoint
-from common.ema import EMA_FILE, EMA_NAME, WeightAverage
-from common.run_config import RunConfig
+from vqct.common.checkpoints import resume, save_checkpoint
+from vqct.common.ema import EMA_FILE, EMA_NAME, WeightAverage
+from vqct.common.run_config import RunConfig
 
 LOG = logging.getLogger("test")
 

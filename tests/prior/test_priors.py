@@ -1,11 +1,11 @@
-"""Stage-two priors: token layout, slot ranges, KV cache, guidance, training, completion."""
+"""Stage-two priors: token vocabulary, slot ranges, KV cache, guidance, training, completion."""
 
 import pytest
 import torch
 
-from prior import AutoregressivePrior, MaskedPrior, PriorConfig, build_prior
-from prior.sequence import (
-    TokenLayout,
+from vqct.prior import AutoregressivePrior, MaskedPrior, PriorConfig, build_prior
+from vqct.prior.sequence import (
+    TokenVocabulary,
     condition_tokens,
     deinterleave,
     interleave,
@@ -13,13 +13,13 @@ from prior.sequence import (
 )
 
 A, N, C, GRID = 5, 7, 4, (3, 3)
-LAYOUT = TokenLayout(A, N, C)
+LAYOUT = TokenVocabulary(A, N, C)
 
 
 def make_prior(kind="autoregressive", condition="semantic", seed=0, **overrides):
     torch.manual_seed(seed)
     config = PriorConfig(kind=kind, dim=32, depth=2, heads=2, condition=condition, num_classes=C, **overrides)
-    return build_prior(config, LAYOUT if condition != "none" else TokenLayout(A, N, 0)).eval()
+    return build_prior(config, LAYOUT if condition != "none" else TokenVocabulary(A, N, 0)).eval()
 
 
 def random_codes(batch=2, seed=1):
@@ -36,7 +36,7 @@ def label_maps(batch=2, seed=2):
 
 def bias_logits(model, ids, value=50.0):
     """Push the output head towards ``ids`` so that any missing restriction shows in samples."""
-    bias = torch.zeros(model.layout.vocab_size)
+    bias = torch.zeros(model.vocabulary.vocab_size)
     bias[ids] = value
     return model.net.to_logits.register_forward_hook(lambda module, inputs, output: output + bias)
 
@@ -52,7 +52,7 @@ def test_interleave_round_trip_and_order():
     assert seq[0, 0] == codes[0, 0, 0, 0] and seq[0, 1] == codes[0, 1, 0, 0] + A
     assert seq[0, 2] == codes[0, 0, 0, 1] and seq[0, 7] == codes[0, 1, 1, 0] + A  # raster: cell 3 = (1, 0)
     assert torch.equal(deinterleave(LAYOUT, seq, *GRID), codes)
-    single = TokenLayout(11)
+    single = TokenVocabulary(11)
     codes1 = torch.randint(11, (2, 1, *GRID))
     assert torch.equal(interleave(single, codes1), codes1.flatten(1))
     assert torch.equal(deinterleave(single, interleave(single, codes1), *GRID), codes1)
@@ -64,7 +64,10 @@ def test_layout_ranges_and_slot_mask():
     mask = slot_mask(LAYOUT, 6)
     assert mask[0].nonzero().flatten().tolist() == list(range(A)) == mask[4].nonzero().flatten().tolist()
     assert mask[3].nonzero().flatten().tolist() == list(range(A, A + N))
-    assert slot_mask(TokenLayout(11, 0, 3), 4)[:, :11].all() and not slot_mask(TokenLayout(11, 0, 3), 4)[:, 11:].any()
+    assert (
+        slot_mask(TokenVocabulary(11, 0, 3), 4)[:, :11].all()
+        and not slot_mask(TokenVocabulary(11, 0, 3), 4)[:, 11:].any()
+    )
 
 
 def test_condition_tokens_majority_and_ignore():
@@ -220,12 +223,12 @@ def test_class_and_unconditional_priors():
         with pytest.raises(ValueError):
             model.sample(None, GRID, batch_size=3, guidance_scale=2.0)
     with pytest.raises(ValueError):
-        build_prior(PriorConfig(num_classes=19), LAYOUT)  # layout has 4 classes
+        build_prior(PriorConfig(num_classes=19), LAYOUT)  # vocabulary has 4 classes
 
 
 def test_single_group_layout():
-    layout = TokenLayout(11, 0, C)
-    model = build_prior(PriorConfig(dim=32, depth=2, heads=2, num_classes=C), layout).eval()
+    vocabulary = TokenVocabulary(11, 0, C)
+    model = build_prior(PriorConfig(dim=32, depth=2, heads=2, num_classes=C), vocabulary).eval()
     codes = model.sample(label_maps(), GRID, generator=seeded())
     assert codes.shape == (2, 1, *GRID) and codes.max() < 11
     assert model(codes, label_maps()).isfinite()
@@ -268,3 +271,19 @@ def test_label_embedding_changes_what_the_prior_predicts():
     with torch.no_grad():
         model.extra_embeds["label"].weight.add_(torch.randn_like(model.extra_embeds["label"].weight))
     assert not torch.isclose(model(codes, maps), before)
+
+
+@pytest.mark.parametrize("kind", ["autoregressive", "masked"])
+def test_temperature_0_is_greedy_whatever_the_seed(kind):
+    """--temperature 0: the most likely token at every step, so two generators agree (a masked
+    prior also draws the order it fills cells in: --choice-temperature 0 makes that greedy too)."""
+    model = make_prior(kind)
+    conditions = label_maps(2)
+    greedy = {"temperature": 0.0} | ({"choice_temperature": 0.0} if kind == "masked" else {})
+    first = model.sample(conditions, GRID, generator=seeded(1), **greedy)
+    second = model.sample(conditions, GRID, generator=seeded(2), **greedy)
+    assert torch.equal(first, second)
+    assert not torch.equal(
+        model.sample(conditions, GRID, generator=seeded(1), temperature=1.0),
+        model.sample(conditions, GRID, generator=seeded(2), temperature=1.0),
+    )  # the seed does matter when sampling

@@ -1,9 +1,9 @@
 import pytest
 import torch
 
-from prior.evaluate import shuffled
-from prior.segmenter import label_agreement, train_segmenter
-from tokenizer.data import DataConfig, build_dataset
+from vqct.prior.evaluate import shuffled
+from vqct.prior.segmenter import label_agreement, train_segmenter
+from vqct.tokenizer.data import DataConfig, build_dataset
 
 
 def test_agreement_of_known_maps():
@@ -32,6 +32,7 @@ def test_shuffled_maps_leave_no_image_with_its_own_map():
     assert not (shuffled(labels) == labels).all(-1).all(-1).any()
 
 
+@pytest.mark.slow
 def test_segmenter_learns_the_maps_of_its_training_images():
     # A behaviour check, not a quality bar: on a small fixed set it must come to read each image's
     # own map far better than another image's map (the evaluation's shuffled-map floor).

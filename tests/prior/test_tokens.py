@@ -3,18 +3,18 @@ import json
 import pytest
 import torch
 
-from prior.sequence import TokenLayout, condition_tokens
-from prior.tokens import MANIFEST, NO_CLASS, TokenDataset, cache_tokens, encode_dataset, main, shard_path
 from tests.tokenizer.data.tiny_sets import NAMES, write_ade20k, write_hf_saved, write_shards
-from tokenizer.data import DataConfig, build_dataset
-from tokenizer.model import VQCTTokenizer
+from vqct.prior.sequence import TokenVocabulary, condition_tokens
+from vqct.prior.tokens import MANIFEST, NO_CLASS, TokenDataset, cache_tokens, encode_dataset, main, shard_path
+from vqct.tokenizer.data import DataConfig, build_dataset
+from vqct.tokenizer.model import VQCTTokenizer
 
 
 @pytest.fixture
-def tokenizer(tiny_codebook, tiny_config):
+def tokenizer(tiny_language_codebook, tiny_config):
     config = tiny_config()
     config.autoencoder.resolution = 32
-    return VQCTTokenizer.build(config, tiny_codebook).eval()
+    return VQCTTokenizer.build(config, tiny_language_codebook).eval()
 
 
 def shapes(n=10):
@@ -33,8 +33,8 @@ def test_cache_holds_the_tokenizers_codes_and_the_label_maps(tokenizer, tmp_path
     maps = torch.stack([dataset[i]["label"] for i in range(10)])
     # reduced to the token grid, one byte a cell, and read by the prior exactly as the full maps
     assert cached.labels.shape == (10, 16, 16) and cached.labels.dtype == torch.uint8
-    layout = TokenLayout(num_adjectives=5, num_nouns=5, num_classes=int(maps.max()) + 1)
-    assert torch.equal(condition_tokens(layout, cached.labels, 16, 16), condition_tokens(layout, maps, 16, 16))
+    vocabulary = TokenVocabulary(num_adjectives=5, num_nouns=5, num_classes=int(maps.max()) + 1)
+    assert torch.equal(condition_tokens(vocabulary, cached.labels, 16, 16), condition_tokens(vocabulary, maps, 16, 16))
     assert cached[7]["label"].dtype == torch.int64 and cached[7]["codes"].dtype == torch.int64
     assert cached[7]["codes"].shape == (2, 16, 16) and len(cached) == 10
 
@@ -52,8 +52,8 @@ def test_a_cell_without_any_classed_pixel_is_cached_as_no_class_and_read_as_null
     encode_dataset(tokenizer, Ignored(), tmp_path, shard_size=4, batch_size=2, device=torch.device("cpu"), meta={})
     cached = TokenDataset(tmp_path)
     assert cached.labels[0, 0, 0] == NO_CLASS and (cached.labels[0].flatten()[1:] == 3).all()
-    layout = TokenLayout(num_adjectives=5, num_nouns=5, num_classes=4)
-    assert condition_tokens(layout, cached[0]["label"][None], 16, 16)[0, 0] == layout.null
+    vocabulary = TokenVocabulary(num_adjectives=5, num_nouns=5, num_classes=4)
+    assert condition_tokens(vocabulary, cached[0]["label"][None], 16, 16)[0, 0] == vocabulary.null
 
 
 def test_an_interrupted_cache_resumes_with_the_missing_shards_only(tokenizer, tmp_path, monkeypatch):

@@ -11,13 +11,13 @@ import torch
 from PIL import Image
 from safetensors.torch import load_file
 
-import prior.evaluate as evaluate_cli
-import prior.sample as sample_cli
-from common.labels import save_label_map
-from prior import PriorConfig, SamplingConfig, VQCTPrior
-from tests import ROOT, accelerate_command
-from tokenizer import VQCTTokenizer
-from tokenizer.data.shapes import ShapesDataset
+import vqct.prior.evaluate as evaluate_cli
+import vqct.prior.sample as sample_cli
+from tests import ROOT, accelerate_command, train_in_process
+from vqct.common.labels import save_label_map
+from vqct.prior import PriorConfig, SamplingConfig, VQCTPrior
+from vqct.tokenizer import VQCTTokenizer
+from vqct.tokenizer.data.shapes import ShapesDataset
 
 TINY = [
     "data.length=48",
@@ -36,27 +36,43 @@ TINY = [
 
 
 @pytest.fixture(scope="module")
-def tokenizer_dir(tiny_codebook, tmp_path_factory, tiny_config):
+def tokenizer_dir(tiny_language_codebook, tmp_path_factory, tiny_config):
     config = tiny_config()
     config.autoencoder.resolution, config.autoencoder.ch_mult, config.autoencoder.attn_resolutions = 32, [1, 2, 2], []
     folder = tmp_path_factory.mktemp("tokenizer") / "final"
-    VQCTTokenizer.build(config, tiny_codebook).eval().save_pretrained(folder)  # 32 px → 8×8 codes
+    VQCTTokenizer.build(config, tiny_language_codebook).eval().save_pretrained(folder)  # 32 px → 8×8 codes
     return folder
 
 
+def arguments(output_dir, tokenizer_dir, *overrides):
+    return [f"output_dir={output_dir}", f"tokenizer={tokenizer_dir}", *TINY, *overrides]
+
+
 def launch(output_dir, tokenizer_dir, *overrides, processes=1):
-    command = accelerate_command(
-        "prior", f"output_dir={output_dir}", f"tokenizer={tokenizer_dir}", *TINY, *overrides, processes=processes
-    )
+    """Through ``accelerate launch``: for what the launcher is part of (the smoke run, two processes)."""
+    command = accelerate_command("prior", *arguments(output_dir, tokenizer_dir, *overrides), processes=processes)
     return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+
+
+def train(output_dir, tokenizer_dir, *overrides):
+    """``prior/train.py``'s main in this process: for what a config does."""
+    return train_in_process("prior", *arguments(output_dir, tokenizer_dir, *overrides))
 
 
 @pytest.fixture(scope="module")
 def trained(tokenizer_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("prior") / "run"
-    done = launch(out, tokenizer_dir, "max_steps=4", "checkpointing_steps=2", "validation_steps=2")
+    done = train(out, tokenizer_dir, "max_steps=4", "checkpointing_steps=2", "validation_steps=2")
     assert done.returncode == 0, done.stderr[-3000:]
     return out
+
+
+@pytest.mark.slow
+def test_accelerate_launch_trains_and_saves_a_prior_that_loads(tokenizer_dir, tmp_path):
+    """The documented entry point, ``accelerate launch prior/train.py``, end to end."""
+    done = launch(tmp_path / "run", tokenizer_dir, "max_steps=2", "validation_steps=2")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert VQCTPrior.from_pretrained(tmp_path / "run" / "final").prior_config.dim == 32
 
 
 def test_script_writes_tokens_grids_metrics_checkpoints_and_final_model(trained, tokenizer_dir):
@@ -75,7 +91,7 @@ def test_script_writes_tokens_grids_metrics_checkpoints_and_final_model(trained,
     history = json.loads((trained / "metrics.json").read_text())["history"]
     assert [entry["step"] for entry in history] == [2, 4] and all(np.isfinite(entry["val/loss"]) for entry in history)
     model = VQCTPrior.from_pretrained(trained / "final")
-    assert (model.grid, model.num_classes, model.tokenizer_source) == ((8, 8), 9, str(tokenizer_dir))
+    assert (model.token_grid, model.num_classes, model.tokenizer_source) == ((8, 8), 9, str(tokenizer_dir))
     original = VQCTTokenizer.from_pretrained(tokenizer_dir)
     for name, value in original.state_dict().items():  # one id loads both: the tokenizer rides inside
         assert torch.equal(model.tokenizer.state_dict()[name], value), name
@@ -86,7 +102,7 @@ def test_resume_latest_continues_to_the_same_weights(trained, tokenizer_dir, tmp
     shutil.copytree(trained, run)
     shutil.rmtree(run / "checkpoints" / "checkpoint-4")  # as if killed between steps 2 and 4
     shutil.rmtree(run / "final")
-    done = launch(
+    done = train(
         run,
         tokenizer_dir,
         "max_steps=4",
@@ -101,6 +117,7 @@ def test_resume_latest_continues_to_the_same_weights(trained, tokenizer_dir, tmp
     assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a if k.startswith("prior.")), "the resumed run diverged"
 
 
+@pytest.mark.slow
 def test_two_processes_with_guidance_dropout_and_ema_resume_to_the_uninterrupted_weights(tokenizer_dir, tmp_path):
     """Two gloo processes, each with its own shard of the token cache, conditions dropped for
     guidance and the EMA saved beside accelerate's state: resumed from step 2 with two processes,
@@ -123,6 +140,7 @@ def test_two_processes_with_guidance_dropout_and_ema_resume_to_the_uninterrupted
     assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a if k.startswith("prior.")), "the resumed run diverged"
 
 
+@pytest.mark.slow
 def test_missing_tokenizer_is_one_clear_error(tmp_path):
     done = launch(tmp_path / "run", "", "max_steps=1")
     assert done.returncode != 0 and "tokenizer is not set" in done.stderr
@@ -130,7 +148,7 @@ def test_missing_tokenizer_is_one_clear_error(tmp_path):
 
 
 def test_too_few_classes_names_the_key(trained, tokenizer_dir, tmp_path):
-    done = launch(tmp_path / "run", tokenizer_dir, f"tokens={trained / 'tokens'}", "model.num_classes=3", "max_steps=1")
+    done = train(tmp_path / "run", tokenizer_dir, f"tokens={trained / 'tokens'}", "model.num_classes=3", "max_steps=1")
     assert done.returncode != 0 and "model.num_classes=3" in done.stderr
 
 
@@ -197,7 +215,7 @@ def test_completion_keeps_every_known_cell(kind, tiny_config):
     tokenizer = VQCTTokenizer.build(config).eval()
     prior = PriorConfig(kind=kind, dim=32, depth=1, heads=2, condition="none")
     model = VQCTPrior.build(
-        prior, tokenizer, grid=(8, 8), tokenizer_source="tiny", data={"kind": "shapes", "resolution": 32}
+        prior, tokenizer, token_grid=(8, 8), tokenizer_source="tiny", data={"kind": "shapes", "resolution": 32}
     ).eval()
     images = torch.stack([ShapesDataset(size=32, length=2)[i]["image"] for i in range(2)])
     region = torch.zeros(2, 32, 32, dtype=torch.bool)
@@ -274,7 +292,7 @@ def test_init_from_starts_from_a_saved_prior_and_names_a_misfit(trained, tokeniz
     """learning_rate=0: the run's final prior is exactly the one it started from; a prior of
     another width is one error naming init_from."""
     out = tmp_path / "finetuned"
-    done = launch(
+    done = train(
         out,
         tokenizer_dir,
         f"init_from={trained / 'final'}",
@@ -285,7 +303,7 @@ def test_init_from_starts_from_a_saved_prior_and_names_a_misfit(trained, tokeniz
     assert done.returncode == 0, done.stderr[-3000:]
     a, b = (load_file(str(run / "final" / "model.safetensors")) for run in (trained, out))
     assert all(torch.equal(a[k], b[k]) for k in a if k.startswith("prior."))
-    done = launch(
+    done = train(
         tmp_path / "misfit",
         tokenizer_dir,
         f"init_from={trained / 'final'}",
@@ -294,3 +312,69 @@ def test_init_from_starts_from_a_saved_prior_and_names_a_misfit(trained, tokeniz
         "model.dim=48",
     )
     assert done.returncode != 0 and f"init_from={trained / 'final'}: its prior does not fit" in done.stderr
+
+
+def header_only_png(path, width, height):
+    """A PNG whose header claims width × height and that holds a few bytes of pixels."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    pixels = zlib.compress(bytes(64))  # the first few bytes of a scan line, no more
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b""))
+    return path
+
+
+def picture(path, size, white=None):
+    array = np.zeros((size[1], size[0], 3), dtype=np.uint8)
+    if white is not None:
+        array[white] = 255
+    Image.fromarray(array).save(path)
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    "inputs, message",
+    [
+        (lambda tmp: ["--top-p", "1.5"], "--top-p=1.5: must be in (0, 1]"),
+        (lambda tmp: ["--cond", str(header_only_png(tmp / "huge.png", 10_000, 10_000))], "10000×10000 pixels"),
+        (
+            lambda tmp: ["--image", picture(tmp / "i.png", (32, 32)), "--mask", picture(tmp / "m.png", (32, 32))],
+            "has no white pixel: nothing to regenerate",
+        ),
+        (
+            lambda tmp: ["--image", picture(tmp / "i.png", (32, 32)), "--mask", picture(tmp / "m.png", (64, 48), 0)],
+            "is 64×48 pixels, --image",
+        ),
+    ],
+)
+def test_sample_command_refuses_bad_input_in_one_line_and_writes_nothing(trained, tmp_path, capsys, inputs, message):
+    out = tmp_path / "out"
+    code = sample_cli.main(["--prior", str(trained / "final"), "--num", "1", "--out", str(out), *inputs(tmp_path)])
+    error = capsys.readouterr().err
+    assert code == 2 and message in error and "Traceback" not in error
+    assert not out.exists()
+
+
+def test_sample_command_refuses_an_out_that_is_a_file(trained, tmp_path, capsys):
+    (tmp_path / "taken").write_text("mine")
+    code = sample_cli.main(["--prior", str(trained / "final"), "--num", "1", "--out", str(tmp_path / "taken")])
+    assert code == 2 and "a file, not a folder" in capsys.readouterr().err
+    assert (tmp_path / "taken").read_text() == "mine"
+
+
+def test_sample_command_writes_batch_by_batch_and_grids_the_first(trained, tmp_path, monkeypatch):
+    """--num beyond one batch: every sample is written as its batch finishes; grid.png holds the
+    first GRID_SAMPLES (two here); a 1×1 map is one class everywhere."""
+    monkeypatch.setattr(sample_cli, "GRID_SAMPLES", 2)
+    one_pixel = tmp_path / "one.png"
+    save_label_map(torch.full((1, 1), 3), 9, one_pixel)
+    out = tmp_path / "out"
+    argv = ["--prior", str(trained / "final"), "--cond", str(one_pixel), "--num", "5", "--batch-size", "2"]
+    assert sample_cli.main([*argv, "--out", str(out)]) == 0
+    assert sorted(p.name for p in out.glob("sample-*.png")) == [f"sample-{k:03d}.png" for k in range(5)]
+    assert np.all(np.asarray(Image.open(out / "map-004.png")) == 3)
+    assert Image.open(out / "grid.png").size == (2 * 32 + 3 * 2, 2 * 32 + 3 * 2)  # 2 maps over 2 samples

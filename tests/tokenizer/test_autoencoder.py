@@ -4,11 +4,11 @@ import re
 import pytest
 import torch
 
-from common.config import load_config
-from tokenizer.autoencoder import AttentionBlock, AutoencoderConfig, Decoder, Encoder
-from tokenizer.convert import diffusers_to_ours
-from tokenizer.discriminator import PatchDiscriminator, hinge_d_loss, vanilla_d_loss
-from tokenizer.losses import LossConfig, VQGANLoss
+from vqct.common.config import load_config
+from vqct.tokenizer.autoencoder import AttentionBlock, AutoencoderConfig, Decoder, Encoder
+from vqct.tokenizer.convert import diffusers_to_ours
+from vqct.tokenizer.discriminator import PatchDiscriminator, hinge_d_loss, vanilla_d_loss
+from vqct.tokenizer.losses import LossConfig, VQGANLoss
 
 # Level counts for f2, f4, f8; resolution 16 keeps attention at 8px present at level 1 of each.
 CH_MULTS = [[1, 2], [1, 2, 2], [1, 1, 2, 2]]
@@ -43,7 +43,7 @@ def test_downsample_factor(ch_mult, factor):
     ],
 )
 def test_config_validation_names_field(overrides, field, value):
-    with pytest.raises(ValueError, match=rf"^{field} .*{re.escape(value)}"):
+    with pytest.raises(ValueError, match=rf"^model\.autoencoder\.{field}={re.escape(value)}: must be"):
         tiny(**overrides)
 
 
@@ -51,10 +51,10 @@ def test_structured_config_round_trip():
     config = load_config(AutoencoderConfig, overrides=["ch_mult=[1,2,2]", "resolution=32", "attn_resolutions=[]"])
     assert isinstance(config, AutoencoderConfig)
     assert config.ch_mult == [1, 2, 2] and config.attn_resolutions == [] and config.downsample_factor == 4
-    with pytest.raises(ValueError, match="ch must be divisible by 32"):
+    with pytest.raises(ValueError, match=r"model\.autoencoder\.ch=40: must be divisible by 32"):
         load_config(AutoencoderConfig, overrides=["ch=40"])
     assert load_config(AutoencoderConfig, overrides=["ch=40", "norm=none"]).ch == 40  # no groups to divide into
-    with pytest.raises(ValueError, match="norm must be one of group, none"):
+    with pytest.raises(ValueError, match="norm='batch': must be one of group, none"):
         load_config(AutoencoderConfig, overrides=["norm=batch"])
 
 

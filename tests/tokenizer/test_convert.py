@@ -1,4 +1,4 @@
-"""python -m tokenizer.convert: taming-transformers and diffusers VQGANs become VQGAN-baseline
+"""vqct-convert: taming-transformers and diffusers VQGANs become VQGAN-baseline
 tokenizers that compute what the source computes (codes and reconstructions), or stop with an
 error that names the file, key or option."""
 
@@ -12,12 +12,12 @@ import torch
 import torch.nn.functional as F
 import yaml
 
-from common.hub import load_pretrained
-from tokenizer import VQCTTokenizer
-from tokenizer.autoencoder import AutoencoderConfig, Decoder, Encoder
-from tokenizer.convert.cli import main
-from tokenizer.convert.diffusers_vqmodel import architecture, diffusers_to_ours, to_diffusers_key
-from tokenizer.evaluate import main as evaluate_main
+from vqct.common.hub import load_pretrained
+from vqct.tokenizer import VQCTTokenizer
+from vqct.tokenizer.autoencoder import AutoencoderConfig, Decoder, Encoder
+from vqct.tokenizer.convert.cli import main
+from vqct.tokenizer.convert.diffusers_vqmodel import architecture, diffusers_to_ours, to_diffusers_key
+from vqct.tokenizer.evaluate import main as evaluate_main
 
 CODES, CODE_WIDTH = 16, 4
 # three levels (f4), attention at the 8 px level only: level 2 at 32 px
@@ -129,7 +129,7 @@ def assert_computes(folder, codes: torch.Tensor, reconstruction: torch.Tensor, x
     [("yaml", None), ("shapes", 32), ("shapes", None)],  # None without YAML: taming's 256 px
 )
 def test_taming_checkpoint_converts_to_the_same_codes_and_images(tmp_path, architecture_from, resolution, caplog):
-    caplog.set_level(logging.INFO, logger="tokenizer.convert")
+    caplog.set_level(logging.INFO, logger="vqct.tokenizer.convert")
     state = taming_state_dict()
     save_lightning_checkpoint(tmp_path / "last.ckpt", state)
     argv = ["--taming", str(tmp_path / "last.ckpt"), "--out", str(tmp_path / "converted")]
@@ -148,7 +148,7 @@ def test_taming_checkpoint_converts_to_the_same_codes_and_images(tmp_path, archi
     assert model.config.quantizer.embed_dim == CODE_WIDTH
     assert not model.adjectives and not model.nouns  # the baseline: no language codebook
     card = (tmp_path / "converted" / "README.md").read_text()
-    assert "Converted by `python -m tokenizer.convert`" in card and "last.ckpt" in card
+    assert "Converted by `vqct-convert`" in card and "last.ckpt" in card
     assert "left out 3 training-only tensors (loss.*" in caplog.text
 
 

@@ -6,10 +6,10 @@ import torch
 from PIL import Image
 from safetensors.torch import save_file
 
-from common.metrics import paper_pixel_metrics, pixel_metrics
-from tokenizer.evaluate import data_config, main, markdown_table
-from tokenizer.model import VQCTTokenizer
-from tokenizer.usage import CodeHistogram
+from vqct.common.metrics import paper_pixel_metrics, pixel_metrics
+from vqct.tokenizer.evaluate import data_config, main, markdown_table
+from vqct.tokenizer.model import VQCTTokenizer
+from vqct.tokenizer.usage import CodeHistogram
 
 
 def test_pixel_metrics_on_known_errors():
@@ -45,11 +45,11 @@ def test_code_histogram_usage_and_perplexity():
 
 
 @pytest.fixture
-def run_with_checkpoints(tmp_path, tiny_codebook, tiny_config):
+def run_with_checkpoints(tmp_path, tiny_language_codebook, tiny_config):
     """A run folder like train.py writes: final/ and checkpoints/checkpoint-N/model.safetensors."""
     config = tiny_config()
     config.autoencoder.resolution = 32
-    model = VQCTTokenizer.build(config, tiny_codebook)
+    model = VQCTTokenizer.build(config, tiny_language_codebook)
     for step in (1, 2):
         folder = tmp_path / "run" / "checkpoints" / f"checkpoint-{step}"
         folder.mkdir(parents=True)
@@ -110,6 +110,7 @@ def test_the_table_shows_the_protocol_asked_for():
     assert "0.0444" in paper and "0.0111" not in paper and "8-bit" in paper
 
 
+@pytest.mark.slow
 def test_folder_data_with_fid(run_with_checkpoints, tmp_path):
     vqct, _ = run_with_checkpoints
     folder = tmp_path / "photos"
@@ -145,3 +146,21 @@ def test_unreadable_files_are_left_out_not_counted_twice(run_with_checkpoints, t
     run = json.loads((out / "metrics.json").read_text())["models"]["run"]
     assert run["images"] == 3
     assert [Path(p).name for p in run["skipped"]] == ["broken0.png", "broken1.png"]
+
+
+@pytest.mark.parametrize("flag", ["--num", "--batch-size", "--resolution"])
+def test_a_count_below_one_is_refused_before_any_work(flag, tmp_path, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        main(["--model", "unused", "--data", "shapes", "--out", str(tmp_path / "out"), flag, "0"])
+    assert stopped.value.code == 2 and f"{flag} must be at least 1, got 0" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_empty_folder_is_one_error_naming_it(tmp_path, capsys, tiny_config):
+    model = tmp_path / "model"
+    VQCTTokenizer.build(tiny_config("vq")).save_pretrained(model)
+    (tmp_path / "empty").mkdir()
+    code = main(["--model", str(model), "--data", str(tmp_path / "empty"), "--out", str(tmp_path / "out"), "--no-fid"])
+    assert code == 2 and f"no images found for data.kind='folder', split 'all' under {tmp_path / 'empty'}" in (
+        capsys.readouterr().err
+    )

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from tokenizer.geometry import codebook_geometry, effective_rank, mean_pairwise_cosine
+from vqct.tokenizer.geometry import codebook_geometry, effective_rank, mean_pairwise_cosine
 
 
 def test_cosine_of_identical_orthogonal_and_opposite_codes():

@@ -3,31 +3,34 @@ import pytest
 import torch
 from PIL import Image
 
-from tokenizer import load_image
-from tokenizer.model import VQCTTokenizer
+from vqct.tokenizer import load_image
+from vqct.tokenizer.model import VQCTTokenizer
 
 
 def images(n=2, size=16):
     return torch.rand(n, 3, size, size, generator=torch.Generator().manual_seed(0)) * 2 - 1
 
 
-def test_dual_tokenizer_codes_words_and_shapes(tiny_codebook, tiny_config):
-    model = VQCTTokenizer.build(tiny_config(), tiny_codebook).eval()
-    assert model.codebook_sizes == (len(tiny_codebook.adjectives), len(tiny_codebook.nouns))
+def test_dual_tokenizer_codes_words_and_shapes(tiny_language_codebook, tiny_config):
+    model = VQCTTokenizer.build(tiny_config(), tiny_language_codebook).eval()
+    assert model.codebook_sizes == (len(tiny_language_codebook.adjectives), len(tiny_language_codebook.nouns))
     codes = model.encode(images())
     assert codes.shape == (2, 2, 8, 8) and codes.dtype == torch.long
     assert model.decode(codes).shape == (2, 3, 16, 16)
     words = model.words(codes)
     assert len(words) == 2 and len(words[0]) == 8 and len(words[0][0]) == 8
     adjective, noun = words[1][3][5]
-    assert adjective == tiny_codebook.adjectives[codes[1, 0, 3, 5]] and noun == tiny_codebook.nouns[codes[1, 1, 3, 5]]
+    assert (
+        adjective == tiny_language_codebook.adjectives[codes[1, 0, 3, 5]]
+        and noun == tiny_language_codebook.nouns[codes[1, 1, 3, 5]]
+    )
 
 
-def test_single_codebook_words_are_adjective_or_noun(tiny_codebook, tiny_config):
-    model = VQCTTokenizer.build(tiny_config("single"), tiny_codebook).eval()
+def test_single_codebook_words_are_adjective_or_noun(tiny_language_codebook, tiny_config):
+    model = VQCTTokenizer.build(tiny_config("single"), tiny_language_codebook).eval()
     codes = model.encode(images())
     assert codes.shape == (2, 1, 8, 8)
-    count = len(tiny_codebook.adjectives)
+    count = len(tiny_language_codebook.adjectives)
     for row_words, row_codes in zip(model.words(codes)[0], codes[0, 0].tolist()):
         for (adjective, noun), code in zip(row_words, row_codes):
             assert (adjective is None) == (code >= count) and (noun is None) == (code < count)
@@ -44,8 +47,8 @@ def test_baselines_need_no_prior_and_carry_no_words(kind, tiny_config):
 
 
 @pytest.mark.parametrize("kind", ["dual", "single", "vq", "cvq", "gumbel", "regvq"])
-def test_save_pretrained_from_pretrained_reproduces_encode_decode(kind, tiny_codebook, tmp_path, tiny_config):
-    model = VQCTTokenizer.build(tiny_config(kind), tiny_codebook).eval()
+def test_save_pretrained_from_pretrained_reproduces_encode_decode(kind, tiny_language_codebook, tmp_path, tiny_config):
+    model = VQCTTokenizer.build(tiny_config(kind), tiny_language_codebook).eval()
     model.save_pretrained(tmp_path / "model")
     assert (tmp_path / "model" / "model.safetensors").is_file() and (tmp_path / "model" / "config.json").is_file()
     loaded = VQCTTokenizer.from_pretrained(tmp_path / "model").eval()
@@ -54,16 +57,16 @@ def test_save_pretrained_from_pretrained_reproduces_encode_decode(kind, tiny_cod
     assert torch.equal(loaded.encode(x), codes)
     assert torch.equal(loaded.decode(codes), model.decode(codes))
     if kind in ("dual", "single"):
-        assert loaded.adjectives == tiny_codebook.adjectives and loaded.nouns == tiny_codebook.nouns
+        assert loaded.adjectives == tiny_language_codebook.adjectives and loaded.nouns == tiny_language_codebook.nouns
 
 
-def test_bad_configs_are_named(tiny_codebook, tiny_config):
+def test_bad_configs_are_named(tiny_language_codebook, tiny_config):
     with pytest.raises(ValueError, match="needs a language codebook"):
         VQCTTokenizer.build(tiny_config("dual"))
     with pytest.raises(ValueError, match="model.quantizer.kind"):
-        VQCTTokenizer.build(tiny_config("rq"), tiny_codebook)
+        VQCTTokenizer.build(tiny_config("rq"), tiny_language_codebook)
     with pytest.raises(ValueError, match="codes must be"):
-        VQCTTokenizer.build(tiny_config(), tiny_codebook).decode(torch.zeros(1, 1, 8, 8, dtype=torch.long))
+        VQCTTokenizer.build(tiny_config(), tiny_language_codebook).decode(torch.zeros(1, 1, 8, 8, dtype=torch.long))
 
 
 def test_quantizer_free_reference_reconstructs_but_has_no_codes(tiny_config):
@@ -79,10 +82,10 @@ def test_quantizer_free_reference_reconstructs_but_has_no_codes(tiny_config):
         model.encode(x)
 
 
-def test_images_in_and_out_without_tensors(tiny_codebook, tiny_config, tmp_path):
+def test_images_in_and_out_without_tensors(tiny_language_codebook, tiny_config, tmp_path):
     """encode_images takes files and PIL images as the data sets prepare them; decode_to_images
     gives the 8-bit pictures a saved PNG holds."""
-    model = VQCTTokenizer.build(tiny_config(), tiny_codebook).eval()
+    model = VQCTTokenizer.build(tiny_config(), tiny_language_codebook).eval()
     rng = np.random.default_rng(0)
     picture = Image.fromarray(rng.integers(0, 256, (40, 30, 3), dtype=np.uint8))
     picture.save(tmp_path / "a.png")

@@ -3,8 +3,8 @@ import math
 import pytest
 import torch
 
-from tokenizer.codebook.graph import normalized_adjacency
-from tokenizer.quantize import (
+from vqct.tokenizer.language.graph import normalized_adjacency
+from vqct.tokenizer.quantize import (
     ClusteredVectorQuantizer,
     DualQuantizer,
     GumbelQuantizer,
@@ -14,8 +14,8 @@ from tokenizer.quantize import (
     SplitVectorQuantizer,
     nearest_code,
 )
-from tokenizer.quantize.regularized import usage_kl_to_uniform
-from tokenizer.transfer import CodebookTransfer, TransferConfig
+from vqct.tokenizer.quantize.regularized import usage_kl_to_uniform
+from vqct.tokenizer.transfer import CodebookTransfer, TransferConfig
 
 A, N, WORD_DIM = 5, 7, 6
 

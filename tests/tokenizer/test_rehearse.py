@@ -1,4 +1,4 @@
-"""``python -m tokenizer.rehearse``: each row is its paper config's own change on the quickstart
+"""``vqct-rehearse``: each row is its paper config's own change on the quickstart
 config, every ablation is rehearsed, and a seeded study trains each row once per seed, compares
 rows by seed, resumes without retraining and refuses a run folder trained with another config."""
 
@@ -7,10 +7,10 @@ import shutil
 
 import pytest
 
-from common.config import ConfigError, dotted, load_config
-from common.shipped_configs import shipped_config, shipped_config_names
-from tokenizer import TokenizerTrainConfig, VQCTTokenizer
-from tokenizer.rehearse import QUICKSTART, ROWS, RehearsalError, main, rehearse, row_changes, row_overrides
+from vqct.common.config import ConfigError, dotted, load_config
+from vqct.common.shipped_configs import shipped_config, shipped_config_names
+from vqct.tokenizer import TokenizerTrainConfig, VQCTTokenizer
+from vqct.tokenizer.rehearse import QUICKSTART, ROWS, RehearsalError, main, rehearse, row_changes, row_overrides
 
 # glove_vectors is the VQCT row itself at quickstart size (the quickstart's vectors are GloVe)
 NOT_A_ROW = {"ablations/glove_vectors.yaml"}
@@ -34,7 +34,7 @@ def test_a_row_differs_from_the_quickstart_vqct_in_its_own_keys_only(row, tmp_pa
     config, base = resolved(row, tmp_path), resolved(base_row, tmp_path)
     changed = {key for key in config if config[key] != base[key]} - {"output_dir"}
     own = {change.split("=")[0] for change in row_changes(row)}
-    assert changed == own | ({"language_codebook"} if row.codebook != base_row.codebook else set())
+    assert changed == own | ({"language_codebook"} if row.language_codebook != base_row.language_codebook else set())
     assert not own & {"model.quantizer.codebook_size", "output_dir", "language_codebook"}  # paper-scale keys
 
 
@@ -69,8 +69,13 @@ TINY = [
 ]
 
 
-def test_a_seeded_study_compares_rows_by_seed_resumes_and_refuses_another_config(tiny_codebook_dir, tmp_path, capsys):
-    shutil.copytree(tiny_codebook_dir, tmp_path / "language_codebooks" / "glove")  # built once, shared by every row
+@pytest.mark.slow  # each run is its own process, as a study runs them
+def test_a_seeded_study_compares_rows_by_seed_resumes_and_refuses_another_config(
+    tiny_language_codebook_dir, tmp_path, capsys
+):
+    shutil.copytree(
+        tiny_language_codebook_dir, tmp_path / "language_codebooks" / "glove"
+    )  # built once, shared by every row
     rows = ["vqct", "split_vq", "vqgan"]
     summary = rehearse(tmp_path, 2, rows, TINY, seeds=[0, 1], jobs=2, validation_images=8)
     runs = json.loads((tmp_path / "table.json").read_text())["runs"]

@@ -1,4 +1,5 @@
-"""The real training script through ``accelerate launch``, on a tiny config."""
+"""The training script on a tiny config: through ``accelerate launch`` where the launcher is what is
+tested (one smoke run, SIGKILL and resume, two processes), in process elsewhere."""
 
 import json
 import os
@@ -12,8 +13,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from tests import ROOT, accelerate_command
-from tokenizer import VQCTTokenizer
+from tests import ROOT, accelerate_command, train_in_process
+from vqct.tokenizer import VQCTTokenizer
 
 TINY = [
     "data.resolution=32",
@@ -39,11 +40,19 @@ TINY = [
 ]
 
 
-def launch(output_dir, *overrides, prior_dir=None, processes=1):
+def arguments(output_dir, *overrides, prior_dir=None):
     codebook = [] if prior_dir is None else [f"language_codebook={prior_dir}"]
-    return accelerate_command(
-        "tokenizer", f"output_dir={output_dir}", *TINY, *codebook, *overrides, processes=processes
-    )
+    return [f"output_dir={output_dir}", *TINY, *codebook, *overrides]
+
+
+def launch(output_dir, *overrides, prior_dir=None, processes=1):
+    return accelerate_command("tokenizer", *arguments(output_dir, *overrides, prior_dir=prior_dir), processes=processes)
+
+
+def train(output_dir, *overrides, prior_dir=None):
+    done = train_in_process("tokenizer", *arguments(output_dir, *overrides, prior_dir=prior_dir))
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done
 
 
 def run(command):
@@ -56,7 +65,8 @@ def weights(output_dir):
     return load_file(str(Path(output_dir) / "final" / "model.safetensors"))
 
 
-def test_script_writes_checkpoints_grids_logs_metrics_and_final_model(tmp_path, tiny_codebook_dir):
+@pytest.mark.slow
+def test_script_writes_checkpoints_grids_logs_metrics_and_final_model(tmp_path, tiny_language_codebook_dir):
     out = tmp_path / "run"
     run(
         launch(
@@ -66,7 +76,7 @@ def test_script_writes_checkpoints_grids_logs_metrics_and_final_model(tmp_path, 
             "checkpoints_total_limit=2",
             "validation_steps=2",
             "fid_steps=4",
-            prior_dir=tiny_codebook_dir,
+            prior_dir=tiny_language_codebook_dir,
         )
     )
     assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["checkpoint-4", "checkpoint-5"]  # rotated
@@ -93,14 +103,15 @@ def test_script_writes_checkpoints_grids_logs_metrics_and_final_model(tmp_path, 
     assert (out / "config.yaml").is_file()
 
 
-def test_sigkill_then_resume_latest_matches_an_uninterrupted_run(tmp_path, tiny_codebook_dir):
+@pytest.mark.slow
+def test_sigkill_then_resume_latest_matches_an_uninterrupted_run(tmp_path, tiny_language_codebook_dir):
     steps = ["max_steps=12", "checkpointing_steps=2", "validation_steps=100"]
     reference = tmp_path / "reference"
-    run(launch(reference, *steps, prior_dir=tiny_codebook_dir))
+    run(launch(reference, *steps, prior_dir=tiny_language_codebook_dir))
 
     killed = tmp_path / "killed"
     process = subprocess.Popen(
-        launch(killed, *steps, prior_dir=tiny_codebook_dir),
+        launch(killed, *steps, prior_dir=tiny_language_codebook_dir),
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -114,7 +125,7 @@ def test_sigkill_then_resume_latest_matches_an_uninterrupted_run(tmp_path, tiny_
     process.wait()
     assert not (killed / "final").exists()
 
-    resumed = run(launch(killed, *steps, "resume_from_checkpoint=latest", prior_dir=tiny_codebook_dir))
+    resumed = run(launch(killed, *steps, "resume_from_checkpoint=latest", prior_dir=tiny_language_codebook_dir))
     assert "resumed from" in resumed.stderr
     assert not list((killed / "checkpoints").glob(".*"))  # no half-written checkpoint left
     expected, got = weights(reference), weights(killed)
@@ -126,10 +137,8 @@ def test_sigkill_then_resume_latest_matches_an_uninterrupted_run(tmp_path, tiny_
 
 
 def test_bad_override_stops_with_the_key_named(tmp_path):
-    done = subprocess.run(
-        launch(tmp_path / "run", "model.quantizer.kinds=vq"), cwd=ROOT, capture_output=True, text=True, timeout=120
-    )
-    assert done.returncode != 0 and "model.quantizer.kinds" in done.stderr
+    done = train_in_process("tokenizer", *arguments(tmp_path / "run", "model.quantizer.kinds=vq"))
+    assert done.returncode == 2 and "model.quantizer.kinds" in done.stderr
     assert not (tmp_path / "run").exists()
 
 
@@ -145,30 +154,29 @@ def test_bad_override_stops_with_the_key_named(tmp_path):
         ("dual", ["mixed_precision=bf16", "gradient_accumulation_steps=2"]),
     ],
 )
-def test_every_quantizer_trains_through_the_script(tmp_path, tiny_codebook_dir, kind, extra):
+def test_every_quantizer_trains_through_the_script(tmp_path, tiny_language_codebook_dir, kind, extra):
     out = tmp_path / kind
-    run(
-        launch(
-            out,
-            "max_steps=3",
-            "validation_steps=3",
-            f"model.quantizer.kind={kind}",
-            *extra,
-            prior_dir=tiny_codebook_dir,
-        )
+    train(
+        out,
+        "max_steps=3",
+        "validation_steps=3",
+        f"model.quantizer.kind={kind}",
+        *extra,
+        prior_dir=tiny_language_codebook_dir,
     )
     assert VQCTTokenizer.from_pretrained(out / "final").config.quantizer.kind == kind
     assert json.loads((out / "metrics.json").read_text())["final"]["step"] == 3
 
 
-def test_two_processes_with_the_gan_on_resume_to_the_uninterrupted_weights(tmp_path, tiny_codebook_dir):
+@pytest.mark.slow
+def test_two_processes_with_the_gan_on_resume_to_the_uninterrupted_weights(tmp_path, tiny_language_codebook_dir):
     """Two gloo processes (data sharded between them), the GAN active from step 2: a run stopped
     after its step-3 checkpoint and resumed with two processes ends where the uninterrupted one does.
     The checkpoint holds both processes' random states (rank 1's used to be lost: it wrote into a
     folder that rank 0's rename then replaced) and the unwrapped model (what the figures read)."""
     steps = ["max_steps=6", "checkpointing_steps=3", "validation_steps=100"]
     reference = tmp_path / "reference"
-    run(launch(reference, *steps, prior_dir=tiny_codebook_dir, processes=2))
+    run(launch(reference, *steps, prior_dir=tiny_language_codebook_dir, processes=2))
     checkpoint = reference / "checkpoints" / "checkpoint-3"
     assert {"random_states_0.pkl", "random_states_1.pkl"} <= {p.name for p in checkpoint.iterdir()}
     assert sorted(p.name for p in (reference / "checkpoints").iterdir()) == ["checkpoint-3", "checkpoint-6"]
@@ -178,7 +186,9 @@ def test_two_processes_with_the_gan_on_resume_to_the_uninterrupted_weights(tmp_p
     shutil.copytree(reference, stopped)
     for finished in (stopped / "checkpoints" / "checkpoint-6", stopped / "final"):
         shutil.rmtree(finished)  # as if killed between steps 3 and 6
-    resumed = run(launch(stopped, *steps, "resume_from_checkpoint=latest", prior_dir=tiny_codebook_dir, processes=2))
+    resumed = run(
+        launch(stopped, *steps, "resume_from_checkpoint=latest", prior_dir=tiny_language_codebook_dir, processes=2)
+    )
     assert "resumed from" in resumed.stderr
     assert "all 2 processes hold the same final weights" in resumed.stderr
     expected, got = weights(reference), weights(stopped)
@@ -187,25 +197,32 @@ def test_two_processes_with_the_gan_on_resume_to_the_uninterrupted_weights(tmp_p
         assert torch.equal(expected[name], got[name]), name
 
 
-def test_compiled_training_saves_the_eager_names(tmp_path, tiny_codebook_dir):
+@pytest.mark.slow  # torch.compile takes a minute on a CPU
+def test_compiled_training_saves_the_eager_names(tmp_path, tiny_language_codebook_dir):
     """compile=true (nn.Module.compile): the run trains and its checkpoints and final weights
     keep the model's own parameter names, so they load into an eager model."""
     out = tmp_path / "compiled"
-    run(launch(out, "max_steps=2", "checkpointing_steps=2", "compile=true", prior_dir=tiny_codebook_dir))
+    train(out, "max_steps=2", "checkpointing_steps=2", "compile=true", prior_dir=tiny_language_codebook_dir)
     names = set(weights(out))
     assert names and not [name for name in names if "_orig_mod" in name]
     assert set(load_file(str(out / "checkpoints" / "checkpoint-2" / "model.safetensors"))) == names
     VQCTTokenizer.from_pretrained(out / "final")
 
 
-def test_channels_last_training_matches_the_default_layout(tmp_path, tiny_codebook_dir):
+def test_channels_last_training_matches_the_default_layout(tmp_path, tiny_language_codebook_dir):
     """channels_last=true changes only the memory layout: checkpoints and final weights save and load
     (safetensors wants contiguous tensors) and the weights after two steps match the default run's."""
     runs = {}
-    for layout in ("true", "false"):
-        out = tmp_path / layout
-        run(launch(out, "max_steps=2", "checkpointing_steps=2", f"channels_last={layout}", prior_dir=tiny_codebook_dir))
-        runs[layout] = weights(out)
+    for channels_last in ("true", "false"):
+        out = tmp_path / channels_last
+        train(
+            out,
+            "max_steps=2",
+            "checkpointing_steps=2",
+            f"channels_last={channels_last}",
+            prior_dir=tiny_language_codebook_dir,
+        )
+        runs[channels_last] = weights(out)
     assert set(load_file(str(tmp_path / "true" / "checkpoints" / "checkpoint-2" / "model.safetensors"))) == set(
         runs["true"]
     )
@@ -214,13 +231,13 @@ def test_channels_last_training_matches_the_default_layout(tmp_path, tiny_codebo
         torch.testing.assert_close(runs["true"][name], tensor, atol=1e-5, rtol=1e-4, msg=name)
 
 
-def test_init_from_fine_tunes_a_saved_tokenizer(tmp_path, tiny_codebook_dir):
+def test_init_from_fine_tunes_a_saved_tokenizer(tmp_path, tiny_language_codebook_dir):
     """Its own architecture and codebook come with it (no language_codebook needed); with
     learning_rate=0 the run ends where it started."""
     start = tmp_path / "start"
-    run(launch(start, "max_steps=1", prior_dir=tiny_codebook_dir))
+    train(start, "max_steps=1", prior_dir=tiny_language_codebook_dir)
     out = tmp_path / "finetuned"
-    run(launch(out, f"init_from={start / 'final'}", "max_steps=1", "learning_rate=0", "model.quantizer.kind=vq"))
+    train(out, f"init_from={start / 'final'}", "max_steps=1", "learning_rate=0", "model.quantizer.kind=vq")
     expected, got = weights(start), weights(out)
     assert expected.keys() == got.keys() and all(torch.equal(expected[k], got[k]) for k in expected)
     assert VQCTTokenizer.from_pretrained(out / "final").config.quantizer.kind == "dual"  # init_from's, not the override

@@ -1,7 +1,7 @@
 """Pretrained VQGANs from other codebases as VQGAN-baseline tokenizers (``model.quantizer.kind=vq``).
 
-    python -m tokenizer.convert --taming last.ckpt [--taming-config project.yaml] --out DIR
-    python -m tokenizer.convert --diffusers FOLDER_OR_HUB_ID [--subfolder vqvae] --out DIR
+    vqct-convert --taming last.ckpt [--taming-config project.yaml] --out DIR
+    vqct-convert --diffusers FOLDER_OR_HUB_ID [--subfolder vqvae] --out DIR
 
 ``taming`` reads a taming-transformers checkpoint, ``diffusers_vqmodel`` a diffusers ``VQModel``;
 both rename the weights to ours and hand them to ``weights``, which loads them only when every

@@ -1,8 +1,8 @@
 """Convert a pretrained VQGAN into a VQCT toolkit tokenizer (the VQGAN baseline, model.quantizer.kind=vq).
 
-    python -m tokenizer.convert --taming last.ckpt --taming-config project.yaml --out outputs/converted/vqgan
-    python -m tokenizer.convert --taming last.ckpt --out outputs/converted/vqgan   # architecture from the weights
-    python -m tokenizer.convert --diffusers FOLDER_OR_HUB_ID [--subfolder vqvae] --out outputs/converted/vqmodel
+    vqct-convert --taming last.ckpt --taming-config project.yaml --out outputs/converted/vqgan
+    vqct-convert --taming last.ckpt --out outputs/converted/vqgan   # architecture from the weights
+    vqct-convert --diffusers FOLDER_OR_HUB_ID [--subfolder vqvae] --out outputs/converted/vqmodel
 
 --taming: a taming-transformers VQGAN checkpoint (Lightning .ckpt, or a bare state dict), read
 with torch's weights-only loader; a file holding other pickled objects is refused with the
@@ -23,20 +23,20 @@ import logging
 import sys
 from pathlib import Path
 
-from common.atomic import atomic_directory
-from common.card import write_model_card
-from common.config import to_dict
-from common.errors import exit_code
+from vqct.common.atomic import atomic_directory
+from vqct.common.card import write_model_card
+from vqct.common.config import to_dict
+from vqct.common.errors import exit_code
 
 from .diffusers_vqmodel import convert_diffusers
 from .taming import convert_taming
 
-log = logging.getLogger("tokenizer.convert")
+log = logging.getLogger("vqct.tokenizer.convert")
 
 
 def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m tokenizer.convert", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="vqct-convert", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--taming", metavar="CKPT", help="taming-transformers VQGAN checkpoint (.ckpt)")
@@ -82,7 +82,7 @@ def convert(args: argparse.Namespace) -> int:
             config={"model": to_dict(model.config), "converted_from": source},
             metrics=None,
             grid=None,
-            origin=f"Converted by `python -m tokenizer.convert` from {origin}: the VQGAN baseline "
+            origin=f"Converted by `vqct-convert` from {origin}: the VQGAN baseline "
             "(`model.quantizer.kind=vq`), with no language codebook. Not trained or measured here.",
         )
     log.info("wrote %s (model.safetensors, config.json, README.md): VQCTTokenizer.from_pretrained(%r)", out, str(out))

@@ -21,14 +21,14 @@ from pathlib import Path
 
 import torch
 
-from common.errors import UserFileNotFoundError, UserValueError
-from common.hub import HUB_ID
-from tokenizer.autoencoder import AutoencoderConfig
+from vqct.common.errors import UserFileNotFoundError, UserValueError
+from vqct.common.hub import HUB_ID
+from vqct.tokenizer.autoencoder import AutoencoderConfig
 
 from ..model import VQCTTokenizer
 from .weights import rename_segments, tokenizer_from_state, vqgan_config
 
-log = logging.getLogger("tokenizer.convert")
+log = logging.getLogger("vqct.tokenizer.convert")
 
 # diffusers → ours, applied in order to whole dotted segments
 DIFFUSERS_RENAMES = [

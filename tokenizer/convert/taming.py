@@ -23,13 +23,13 @@ from pathlib import Path
 import torch
 import yaml
 
-from common.errors import UserFileNotFoundError, UserValueError
-from tokenizer.autoencoder import AutoencoderConfig
+from vqct.common.errors import UserFileNotFoundError, UserValueError
+from vqct.tokenizer.autoencoder import AutoencoderConfig
 
 from ..model import VQCTTokenizer
 from .weights import rename_segments, tokenizer_from_state, vqgan_config
 
-log = logging.getLogger("tokenizer.convert")
+log = logging.getLogger("vqct.tokenizer.convert")
 
 TAMING_RENAMES = [("quantize", "quantizer")]
 TRAINING_ONLY_PREFIX = "loss."

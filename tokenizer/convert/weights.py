@@ -13,12 +13,12 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-from common.errors import UserValueError
-from tokenizer.autoencoder import AutoencoderConfig
+from vqct.common.errors import UserValueError
+from vqct.tokenizer.autoencoder import AutoencoderConfig
 
 from ..model import QuantizerConfig, TokenizerModelConfig, VQCTTokenizer
 
-log = logging.getLogger("tokenizer.convert")
+log = logging.getLogger("vqct.tokenizer.convert")
 
 SHOWN_KEYS = 5  # a long list of keys says no more than its first few and a count
 

@@ -74,8 +74,8 @@ EXIF orientation is not applied, so pixels stay aligned with label maps.
 
 from .config import KINDS, SPLITS, DataConfig
 from .datasets import ImageFiles, build_dataset, collate, label_names
+from .folders import CELEBAHQ_PARTS
 from .images import DECODE_ERRORS, load_image, to_pil_images
-from .layouts import CELEBAHQ_PARTS
 
 __all__ = [
     "DECODE_ERRORS",

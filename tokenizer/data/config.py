@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+from vqct.common.config import chosen, ranged
+
 KINDS = ("shapes", "photos", "folder", "celebahq", "cub", "coco", "ade20k", "hf", "webdataset")
 SPLITS = ("train", "validation", "all")
 # The splits that data.hf_splits and data.shards name (split=all is for folders only).
@@ -15,18 +17,18 @@ WEBDATASET_IMAGE_EXTENSIONS = ["jpg", "jpeg", "png", "webp"]
 class DataConfig:
     # shapes | photos (scikit-image's photographs) | folder | celebahq | cub | coco | ade20k
     # | hf (a Hugging Face `datasets` set) | webdataset (tar shards)
-    kind: str = "shapes"
+    kind: str = chosen("shapes", KINDS)
     # data set folder; required for every kind but shapes and photos (optional there). hf: a Hub id,
     # a folder `datasets.load_dataset` reads (imagefolder, parquet…) or a `save_to_disk` folder;
     # webdataset (optional): the folder that relative shard patterns start from
     root: str | None = None
-    split: str = "train"  # train | validation | all (folder only: every image, for evaluation)
-    resolution: int = 64
-    crop: str = "center"  # center | random (random applies to train only)
+    split: str = chosen("train", SPLITS)  # train | validation | all (folder only: every image, for evaluation)
+    resolution: int = ranged(64, 1)
+    crop: str = chosen("center", ("center", "random"))  # random applies to train only
     flip: bool = False  # random horizontal flip, train only
-    length: int = 10000  # shapes and photos only: train samples
-    validation_length: int = 256  # shapes and photos only
-    seed: int = 0
+    length: int = ranged(10000, 0)  # shapes and photos only: train samples
+    validation_length: int = ranged(256, 0)  # shapes and photos only
+    seed: int = ranged(0, 0)
     # hf: the set's split that data.split train / validation reads; validation null: a fixed 2%
     # hold-out of the train split (what a set with one split needs)
     hf_splits: dict[str, str | None] = field(default_factory=lambda: {"train": "train", "validation": "validation"})

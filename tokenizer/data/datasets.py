@@ -9,14 +9,14 @@ import numpy as np
 from PIL import Image
 from torch.utils.data import Dataset, default_collate
 
-from common.config import ConfigError
-from common.errors import UserFileNotFoundError, UserValueError
+from vqct.common.config import ConfigError, check_values
+from vqct.common.errors import UserFileNotFoundError, UserValueError
 
-from .config import KINDS, SPLITS, DataConfig
+from .config import DataConfig
+from .folders import CELEBAHQ_PARTS, LAYOUTS, list_split
 from .hf import HFImages
 from .images import Unreadable, label_array, read_image, to_rgb
 from .items import Augmented, DecodedImages
-from .layouts import CELEBAHQ_PARTS, LAYOUTS, list_split
 from .photos import MAX_SIZE as PHOTOS_MAX_SIZE
 from .photos import MIN_SIZE as PHOTOS_MIN_SIZE
 from .photos import PhotosConfig, PhotosDataset
@@ -117,13 +117,9 @@ class ImageFiles(DecodedImages):
 
 def build_dataset(config: DataConfig) -> Dataset:
     """The data set described by ``config`` (see the module docstring for layouts)."""
-    for key, valid in (("kind", KINDS), ("split", SPLITS), ("crop", ("center", "random"))):
-        if getattr(config, key) not in valid:
-            raise ConfigError(f"unknown data.{key} {getattr(config, key)!r}; valid: {', '.join(valid)}")
+    check_values(config, prefix="data.")
     if config.split == "all" and config.kind != "folder":
         raise ConfigError(f"data.split=all is for data.kind=folder only, got data.kind={config.kind!r}")
-    if config.resolution < 1 or config.seed < 0:
-        raise ConfigError(f"data.resolution must be >= 1 and data.seed >= 0, got {config.resolution}, {config.seed}")
     if config.kind == "shapes":
         length = config.length if config.split == "train" else config.validation_length
         if length < 1 or not 32 <= config.resolution <= 256:

@@ -20,15 +20,15 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from common.config import ConfigError
-from common.errors import UserValueError
+from vqct.common.config import ConfigError
+from vqct.common.errors import UserValueError
 
 from .config import SPLIT_KEYS, DataConfig
+from .folders import in_split
 from .images import Unreadable, label_array, read_image, to_rgb
 from .items import DecodedImages
-from .layouts import in_split
 
-logger = logging.getLogger("tokenizer.data")
+logger = logging.getLogger("vqct.tokenizer.data")
 
 # Files that save_to_disk writes at the top of its folder: a DatasetDict's, or a lone Dataset's.
 SAVED_MARKERS = ("dataset_dict.json", "state.json")

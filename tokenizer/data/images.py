@@ -10,8 +10,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-from common.errors import UserFileNotFoundError, UserValueError
-from common.metrics import to_8bit
+from vqct.common.errors import UserFileNotFoundError, UserValueError
+from vqct.common.image_size import check_image_size
+from vqct.common.metrics import to_8bit
 
 # Everything Pillow raises for unreadable, truncated or unconvertible files.
 DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError)
@@ -95,6 +96,11 @@ def load_image(source: str | Path | Image.Image, resolution: int) -> torch.Tenso
     if isinstance(source, Image.Image):
         image = to_rgb(source)
     else:
+        try:
+            with Image.open(source) as header:  # the size from the header, before any decoding
+                check_image_size(header, f"the image {source}")
+        except DECODE_ERRORS:
+            pass  # read_image names what is wrong with the file
         try:
             image = read_image(Path(source), to_rgb)
         except Unreadable as error:

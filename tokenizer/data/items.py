@@ -9,12 +9,12 @@ import numpy as np
 from PIL import Image, ImageFile
 from torch.utils.data import Dataset
 
-from common.errors import UserValueError
+from vqct.common.errors import UserValueError
 
 from .config import DataConfig
 from .images import Unreadable, transform
 
-logger = logging.getLogger("tokenizer.data")
+logger = logging.getLogger("vqct.tokenizer.data")
 
 
 class Augmented(Dataset):

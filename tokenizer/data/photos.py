@@ -27,8 +27,8 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
-from common.config import ConfigError
-from common.errors import UserFileNotFoundError, UserValueError
+from vqct.common.config import ConfigError
+from vqct.common.errors import UserFileNotFoundError, UserValueError
 
 SPLITS = ("train", "validation")
 MIN_SIZE, MAX_SIZE = 8, 256  # the smallest photograph (chelsea) is 451 x 300

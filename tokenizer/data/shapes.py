@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from common.config import ConfigError
+from vqct.common.config import ConfigError
 
 SHAPE_NAMES = ("circle", "square", "triangle", "diamond", "star", "ring", "cross", "ellipse")
 COLOURS = {

@@ -25,15 +25,15 @@ import numpy as np
 from PIL import Image
 from tqdm.auto import tqdm
 
-from common.config import ConfigError
-from common.errors import UserFileNotFoundError, UserValueError
+from vqct.common.config import ConfigError
+from vqct.common.errors import UserFileNotFoundError, UserValueError
 
 from .config import SPLIT_KEYS, DataConfig
+from .folders import in_split
 from .images import Unreadable, label_array, read_image, to_rgb
 from .items import DecodedImages
-from .layouts import in_split
 
-logger = logging.getLogger("tokenizer.data")
+logger = logging.getLogger("vqct.tokenizer.data")
 
 REMOTE = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]+://|pipe:)")
 BRACES = re.compile(r"\{([^{}]*)\}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from common.errors import UserValueError
+from vqct.common.errors import UserValueError
 
 from .base import Quantizer
 from .vector import Quantized

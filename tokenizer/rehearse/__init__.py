@@ -1,6 +1,6 @@
 """Rehearse the paper's ablations at quickstart size, seeded, on the built-in data:
 
-    python -m tokenizer.rehearse --out outputs/study --seeds 0 1 2 --jobs 2 \\
+    vqct-rehearse --out outputs/study --seeds 0 1 2 --jobs 2 \\
         --rows vqct ri_gcn mlp_transfer ri_mlp [key=value ...]
 
 Each row of Tables 1–5 (and Table 6's Reg-VQ tokenizer) is its paper config's own change applied
@@ -28,13 +28,13 @@ import logging
 import time
 from pathlib import Path
 
-from common.atomic import write_json, write_text
-from common.config import ConfigError, load_config
-from common.errors import exit_code
-from common.shipped_configs import shipped_config
-from tokenizer.codebook import LanguageCodebook, build_language_codebook
-from tokenizer.config import TokenizerTrainConfig
-from tokenizer.losses import load_lpips
+from vqct.common.atomic import write_json, write_text
+from vqct.common.config import ConfigError, load_config
+from vqct.common.errors import exit_code
+from vqct.common.shipped_configs import shipped_config
+from vqct.tokenizer.config import TokenizerTrainConfig
+from vqct.tokenizer.language import LanguageCodebook, build_language_codebook
+from vqct.tokenizer.losses import load_lpips
 
 from .report import markdown, summarize
 from .rows import LANGUAGE_CODEBOOKS, QUICKSTART, ROWS, Row, codebook_folder, row_changes, row_overrides, run_folder
@@ -42,7 +42,7 @@ from .runs import RehearsalError, Run, train_and_measure
 
 __all__ = ["QUICKSTART", "ROWS", "RehearsalError", "main", "rehearse", "row_changes", "row_overrides"]
 
-log = logging.getLogger("tokenizer.rehearse")
+log = logging.getLogger("vqct.tokenizer.rehearse")
 
 
 def language_codebook(out: Path, name: str, common: list[str]) -> LanguageCodebook:
@@ -51,7 +51,7 @@ def language_codebook(out: Path, name: str, common: list[str]) -> LanguageCodebo
     if not folder.is_dir():
         config = load_config(TokenizerTrainConfig, shipped_config(QUICKSTART), [*common, *LANGUAGE_CODEBOOKS[name]])
         log.info("building the %s language codebook into %s", name, folder)
-        build_language_codebook(config.codebook).save(folder)
+        build_language_codebook(config.language).save(folder)
     return LanguageCodebook.load(folder)
 
 
@@ -94,10 +94,13 @@ def rehearse(
     quickstart = load_config(
         TokenizerTrainConfig, shipped_config(QUICKSTART), list(common)
     )  # a bad override stops here
-    codebooks = {name: language_codebook(out, name, list(common)) for name in dict.fromkeys(r.codebook for r in rows)}
+    language_codebooks = {
+        name: language_codebook(out, name, list(common)) for name in dict.fromkeys(r.language_codebook for r in rows)
+    }
     runs = []
     for row in rows:
-        sizes = (len(codebooks[row.codebook].adjectives), len(codebooks[row.codebook].nouns))
+        vocabulary = language_codebooks[row.language_codebook]
+        sizes = (len(vocabulary.adjectives), len(vocabulary.nouns))
         for seed in seeds:
             overrides = row_overrides(
                 row,
@@ -111,7 +114,7 @@ def rehearse(
             runs.append(Run(row, seed, run_folder(out, row, seed), tuple(overrides)))
     lpips_loads = any(run.config().loss.perceptual_weight > 0 for run in runs) and load_lpips() is not None
     recipes = {run.row.name: recipe(run.config(), steps, lpips_loads) for run in runs}
-    results = train_and_measure(runs, codebooks, jobs)
+    results = train_and_measure(runs, language_codebooks, jobs)
     summary = summarize(rows, results)
     header = {
         "data": quickstart.data.kind,
@@ -131,7 +134,7 @@ def rehearse(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m tokenizer.rehearse", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="vqct-rehearse", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--out", type=Path, default=Path("outputs/rehearsal"), help="output folder")
     parser.add_argument("--steps", type=int, default=1200, help="training steps per run (the quickstart's 1,200)")

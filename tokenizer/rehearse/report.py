@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from common.paired import Spread, paired_difference, spread
+from vqct.common.paired import Spread, paired_difference, spread
 
 from .rows import BASELINE_ROW, CONTRASTS, Row
 

@@ -2,7 +2,7 @@
 
 A row takes the keys its paper config's YAML sets (not its base's), minus those that only make
 sense at paper scale; the rehearsal supplies those (output folder, the language codebook built
-once, codebook sizes equal to that codebook's). Contrasts name the paired differences that test
+once, learned codebooks as large as its vocabulary). Contrasts name the paired differences that test
 one claim each: the 2×2 of {word vectors, random vectors} × {GCN, MLP}, and the capacity check.
 """
 
@@ -14,8 +14,8 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from common.config import dotted
-from common.shipped_configs import shipped_config
+from vqct.common.config import dotted
+from vqct.common.shipped_configs import shipped_config
 
 # Shipped config names (common.shipped_configs): the rows are the toolkit's own configs, wherever
 # it is installed, never a same-named file in the working folder.
@@ -28,8 +28,8 @@ PAPER_SCALE_KEYS = (
     "model.quantizer.split_codebook_sizes",
 )
 # The language codebooks rows are trained with, each built once per study: the quickstart's
-# codebook config (GloVe 50-d) with these overrides.
-LANGUAGE_CODEBOOKS = {"glove": (), "minilm": ("codebook.embedding.provider=minilm",)}
+# language codebook config (GloVe 50-d) with these overrides.
+LANGUAGE_CODEBOOKS = {"glove": (), "minilm": ("language.embedding.provider=minilm",)}
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ class Row:
     table: str  # the paper's table and row, "–" where the row is ours
     label: str
     config: str | None  # a shipped config under tokenizer/; None: the quickstart VQCT itself
-    codebook: str = "glove"  # a LANGUAGE_CODEBOOKS name
+    language_codebook: str = "glove"  # a LANGUAGE_CODEBOOKS name
 
 
 ROWS = (
@@ -141,5 +141,8 @@ def row_overrides(
         f"model.quantizer.codebook_size={adjectives + nouns}",
         f"model.quantizer.split_codebook_sizes=[{adjectives},{nouns}]",
     ]
-    shared = [f"output_dir={run_folder(out, row, seed)}", f"language_codebook={codebook_folder(out, row.codebook)}"]
+    shared = [
+        f"output_dir={run_folder(out, row, seed)}",
+        f"language_codebook={codebook_folder(out, row.language_codebook)}",
+    ]
     return shared + schedule + list(common) + row_changes(row)

@@ -21,17 +21,17 @@ import torch
 from omegaconf import OmegaConf
 from tqdm.auto import tqdm
 
-from common.config import dotted, load_config, to_yaml
-from common.errors import UserError
-from common.shipped_configs import shipped_config
-from tokenizer.codebook import LanguageCodebook
-from tokenizer.config import TokenizerTrainConfig
-from tokenizer.geometry import codebook_geometry
-from tokenizer.model import VQCTTokenizer
+from vqct.common.config import dotted, load_config, to_yaml
+from vqct.common.errors import UserError
+from vqct.common.shipped_configs import shipped_config
+from vqct.tokenizer.config import TokenizerTrainConfig
+from vqct.tokenizer.geometry import codebook_geometry
+from vqct.tokenizer.language import LanguageCodebook
+from vqct.tokenizer.model import VQCTTokenizer
 
 from .rows import QUICKSTART, Row
 
-log = logging.getLogger("tokenizer.rehearse")
+log = logging.getLogger("vqct.tokenizer.rehearse")
 SINGLE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
@@ -67,7 +67,14 @@ def check_same_config(run: Run) -> None:
 def train(run: Run) -> float:
     """Train one run in its own process (one run's state never leaks into the next), its output in
     train.log beside it; seconds taken."""
-    command = [sys.executable, "-m", "tokenizer.train", "--config", str(shipped_config(QUICKSTART)), *run.overrides]
+    command = [
+        sys.executable,
+        "-m",
+        "vqct.tokenizer.train",
+        "--config",
+        str(shipped_config(QUICKSTART)),
+        *run.overrides,
+    ]
     run.folder.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     with open(run.folder / "train.log", "ab") as output:
@@ -80,14 +87,14 @@ def train(run: Run) -> float:
 
 
 @torch.no_grad()
-def start_geometry(run: Run, codebook: LanguageCodebook) -> dict[str, float]:
+def start_geometry(run: Run, language_codebook: LanguageCodebook) -> dict[str, float]:
     """The codebooks' geometry as a run of this row and seed starts (built as training builds it)."""
     torch.manual_seed(run.seed)
-    model = VQCTTokenizer.build(run.config().model, codebook, seed=run.seed).eval()
+    model = VQCTTokenizer.build(run.config().model, language_codebook, seed=run.seed).eval()
     return codebook_geometry(model.group_codebooks(), model.group_names)
 
 
-def measured(run: Run, seconds: float | None, codebook: LanguageCodebook) -> dict:
+def measured(run: Run, seconds: float | None, language_codebook: LanguageCodebook) -> dict:
     """One run's final validation (every validation image), and its codebooks' start geometry."""
     final = json.loads((run.folder / "metrics.json").read_text())["final"]
     grids = sorted((run.folder / "samples").glob("*.png"))
@@ -96,14 +103,14 @@ def measured(run: Run, seconds: float | None, codebook: LanguageCodebook) -> dic
         "seed": run.seed,
         "step": final["step"],
         "metrics": {key.removeprefix("val/"): value for key, value in final.items() if key.startswith("val/")},
-        "start_geometry": start_geometry(run, codebook),
+        "start_geometry": start_geometry(run, language_codebook),
         "train_seconds": seconds,  # this invocation's, process start to end; None when measured as it was
         "loop_seconds": final["seconds"],  # the training loop's, from the run's own metrics
         "grid": str(grids[-1]) if grids else None,
     }
 
 
-def train_and_measure(runs: list[Run], codebooks: dict[str, LanguageCodebook], jobs: int) -> list[dict]:
+def train_and_measure(runs: list[Run], language_codebooks: dict[str, LanguageCodebook], jobs: int) -> list[dict]:
     """Every run trained (those not yet done, ``jobs`` at a time) and measured, in ``runs``' order."""
     for run in runs:
         check_same_config(run)
@@ -123,4 +130,4 @@ def train_and_measure(runs: list[Run], codebooks: dict[str, LanguageCodebook], j
                 raise
             bar.update(1)
             bar.write(f"{run.row.name} seed {run.seed}: trained in {seconds[run]:.0f} s")
-    return [measured(run, seconds.get(run), codebooks[run.row.codebook]) for run in runs]
+    return [measured(run, seconds.get(run), language_codebooks[run.row.language_codebook]) for run in runs]

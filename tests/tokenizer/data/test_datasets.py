@@ -9,8 +9,8 @@ from omegaconf import OmegaConf
 from PIL import Image
 from torch.utils.data import DataLoader
 
-from common.errors import UserValueError
-from tokenizer.data import CELEBAHQ_PARTS, KINDS, DataConfig, build_dataset, collate
+from vqct.common.errors import UserValueError
+from vqct.tokenizer.data import CELEBAHQ_PARTS, KINDS, DataConfig, build_dataset, collate
 
 
 def _build(**overrides):
@@ -118,7 +118,7 @@ def test_folder_modes_converted_and_bad_files_skipped(mixed_folder, caplog):
     root, files = mixed_folder
     dataset = _build(kind="folder", root=str(root), resolution=16)
     assert len(dataset) == len(files)  # nested files found, .txt ignored
-    with caplog.at_level(logging.WARNING, logger="tokenizer.data"):
+    with caplog.at_level(logging.WARNING, logger="vqct.tokenizer.data"):
         for _ in range(2):
             items = [dataset[i] for i in range(len(dataset))]
     for item in items:
@@ -358,7 +358,7 @@ def test_structured_config_and_collate(mixed_folder):
 def test_folder_split_all_takes_every_image(tmp_path):
     from PIL import Image
 
-    from tokenizer.data import DataConfig, build_dataset
+    from vqct.tokenizer.data import DataConfig, build_dataset
 
     for i in range(60):
         Image.new("RGB", (8, 8), (i, 0, 0)).save(tmp_path / f"{i:02d}.png")
@@ -370,7 +370,7 @@ def test_folder_split_all_takes_every_image(tmp_path):
 
 
 def test_validation_sample_is_spread_over_the_whole_split():
-    from common.loop import spread_sample
+    from vqct.common.loop import spread_sample
 
     sample = spread_sample(list(range(100)), 8)
     assert list(sample) == [0, 12, 25, 37, 50, 62, 75, 87]  # not the first 8

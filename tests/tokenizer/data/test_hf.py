@@ -5,8 +5,6 @@ import sys
 import pytest
 import torch
 
-from common.config import ConfigError
-from common.errors import UserValueError
 from tests.tokenizer.data.tiny_sets import (
     AUGMENTED,
     NAMES,
@@ -16,7 +14,9 @@ from tests.tokenizer.data.tiny_sets import (
     write_ade20k,
     write_hf_saved,
 )
-from tokenizer.data import DataConfig, build_dataset
+from vqct.common.config import ConfigError
+from vqct.common.errors import UserValueError
+from vqct.tokenizer.data import DataConfig, build_dataset
 
 datasets = pytest.importorskip("datasets")
 

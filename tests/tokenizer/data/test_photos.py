@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from tokenizer.data import DataConfig, build_dataset, photos
-from tokenizer.data.photos import (
+from vqct.tokenizer.data import DataConfig, build_dataset, photos
+from vqct.tokenizer.data.photos import (
     PHOTOS,
     PhotosConfig,
     PhotosDataset,

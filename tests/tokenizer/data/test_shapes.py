@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from tokenizer.data.shapes import (
+from vqct.tokenizer.data.shapes import (
     CLASS_NAMES,
     COLOURS,
     NUM_CLASSES,

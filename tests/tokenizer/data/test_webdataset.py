@@ -7,11 +7,11 @@ import tarfile
 import pytest
 import torch
 
-from common.config import ConfigError
-from common.errors import UserFileNotFoundError, UserValueError
 from tests.tokenizer.data.tiny_sets import AUGMENTED, NAMES, assert_same_items, tree, write_ade20k, write_shards
-from tokenizer.data import DataConfig, build_dataset
-from tokenizer.data.shards import expand_braces
+from vqct.common.config import ConfigError
+from vqct.common.errors import UserFileNotFoundError, UserValueError
+from vqct.tokenizer.data import DataConfig, build_dataset
+from vqct.tokenizer.data.shards import expand_braces
 
 SHARDS = {"train": "train-{000000..000001}.tar", "validation": "validation-*.tar"}
 

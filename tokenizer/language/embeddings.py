@@ -28,8 +28,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from common.config import ConfigError
-from common.errors import UserError
+from vqct.common.config import ConfigError, chosen, ranged
+from vqct.common.errors import UserError
 
 ADJECTIVE_PROMPT = "a photo of {} object"
 NOUN_PROMPT = "a photo of {}"
@@ -45,10 +45,10 @@ class ProviderUnavailableError(UserError, RuntimeError):
 class EmbeddingConfig:
     provider: str = "glove"  # clip | glove | minilm | hf:<hub id or folder>
     model: str | None = None  # clip: hub id or local folder (default openai/clip-vit-base-patch32)
-    pooling: str = "mean"  # hf: mean | cls
+    pooling: str = chosen("mean", ("mean", "cls"))  # hf
     adjective_prompt: str = ADJECTIVE_PROMPT
     noun_prompt: str = NOUN_PROMPT
-    batch_size: int = 256
+    batch_size: int = ranged(256, 1)
     device: str = "auto"  # auto: cuda or mps when present, else cpu
 
 

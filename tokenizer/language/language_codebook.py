@@ -17,8 +17,8 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
-from common.atomic import atomic_directory
-from common.errors import UserError
+from vqct.common.atomic import atomic_directory
+from vqct.common.errors import UserError
 
 from .graph import edge_weights, normalized_adjacency
 
@@ -110,12 +110,12 @@ class LanguageCodebook:
             if not path.is_file():
                 raise CodebookFileError(
                     f"{path} is missing: {directory} is not a language codebook "
-                    "(make one with: python -m tokenizer.codebook build --out DIR)"
+                    "(make one with: vqct-language-codebook build --out DIR)"
                 )
         try:
             metadata = json.loads(metadata_path.read_text())
             tensors = load_file(str(tensors_path))
-            codebook = cls(
+            language_codebook = cls(
                 adjectives=metadata["adjectives"],
                 nouns=metadata["nouns"],
                 info=metadata.get("info", {}),
@@ -127,6 +127,6 @@ class LanguageCodebook:
             ) from None
         if metadata.get("format_version") != FORMAT_VERSION:
             raise CodebookFileError(f"{metadata_path}: format_version {metadata.get('format_version')} unsupported")
-        if codebook.content_hash != metadata.get("content_hash"):
+        if language_codebook.content_hash != metadata.get("content_hash"):
             raise CodebookFileError(f"{directory}: content hash mismatch, the files were altered or are corrupt")
-        return codebook
+        return language_codebook

@@ -7,7 +7,7 @@ import os
 import zlib
 from pathlib import Path
 
-from common.errors import UserFileNotFoundError, UserValueError
+from vqct.common.errors import UserFileNotFoundError, UserValueError
 
 from .config import SPLITS, DataConfig
 

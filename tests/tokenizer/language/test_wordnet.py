@@ -1,4 +1,4 @@
-"""tokenizer.codebook.wordnet: WordNet from nltk's data, Debian's files, apt, or a download."""
+"""vqct.tokenizer.language.wordnet: WordNet from nltk's data, Debian's files, apt, or a download."""
 
 import contextlib
 import gzip
@@ -13,7 +13,7 @@ from pathlib import Path
 import nltk
 import pytest
 
-from tokenizer.codebook import wordnet as w
+from vqct.tokenizer.language import wordnet as w
 
 DEBIAN = Path("/usr/share/wordnet")
 
@@ -60,6 +60,7 @@ def test_lexnames_matches_wordnet_format():
         assert [f"{n}\t{name}" for n, name in rows] == [line.rsplit("\t", 1)[0] for line in lines]
 
 
+@pytest.mark.slow
 def test_works_here():
     start = time.perf_counter()
     wn = w.ensure_wordnet()
@@ -77,6 +78,7 @@ def test_works_here():
     nltk.corpus.wordnet._unload()  # its root leaves nltk.data.path with this test's monkeypatch
 
 
+@pytest.mark.slow
 def test_copies_debian_files_into_cache(debian_files, isolated, tmp_path, monkeypatch):
     monkeypatch.setenv("VQCT_WORDNET_DICT", str(DEBIAN))
     # nltk's path holds a WordNet that loads but is cut short: it must be passed over.
@@ -128,6 +130,7 @@ def test_unavailable_error_names_every_fix(isolated, tmp_path, monkeypatch):
     assert not (isolated / "wordnet").exists()
 
 
+@pytest.mark.slow
 def test_half_written_cache_is_not_trusted(debian_files, isolated, monkeypatch):
     monkeypatch.setenv("VQCT_WORDNET_DICT", str(DEBIAN))
     monkeypatch.setattr(nltk, "download", lambda *a, **k: False)

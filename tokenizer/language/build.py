@@ -23,31 +23,35 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from common.config import ConfigError, to_dict
+from vqct.common.config import ConfigError, check_values, chosen, ranged, to_dict
 
 from .corpus import CorpusError, iter_source
 from .embeddings import EmbeddingConfig, WordVectorProvider, load_provider
-from .graph import check_edge_rule, edge_tensors, modifications
+from .graph import EDGE_RULES, edge_tensors, modifications
 from .language_codebook import LanguageCodebook
 from .lexicon import ADJECTIVE, ADVERB, NOUN, VERB, Lexicon
 from .pos import ADJECTIVE_TAGS, CLOSED_CLASS_TAGS, NOUN_TAGS, make_tagger, tokenize
 from .wordnet import ensure_wordnet
 
+POS_RULES = ("majority", "separate")
+
 
 @dataclass
 class LanguageCodebookConfig:
-    vocabulary_source: str = "corpus"  # corpus | model
+    vocabulary_source: str = chosen("corpus", ("corpus", "model"))
     corpus: list[str] = field(default_factory=lambda: ["builtin:shapes", "builtin:wordnet"])
-    shapes_captions: int = 5000  # how many captions builtin:shapes contributes
-    min_count: int = 10  # corpus vocabulary: keep words seen more than this many times
-    max_adjectives: int | None = None
-    max_nouns: int | None = None
-    tagger: str = "auto"  # auto (nltk's tagger where its data is installed, else wordnet) | nltk | wordnet
-    pos_rule: str = "majority"  # corpus vocabulary, a word tagged both ways: majority | separate
+    shapes_captions: int = ranged(5000, 0)  # how many captions builtin:shapes contributes
+    min_count: int = ranged(10, 0)  # corpus vocabulary: keep words seen more than this many times
+    max_adjectives: int | None = ranged(None, 1)
+    max_nouns: int | None = ranged(None, 1)
+    # auto (nltk's tagger where its data is installed, else wordnet) | nltk | wordnet
+    tagger: str = chosen("auto", ("auto", "nltk", "wordnet"))
+    # corpus vocabulary, a word tagged both ways: majority | separate
+    pos_rule: str = chosen("majority", POS_RULES)
     # which adjectives before a noun modify it: run (all of "small red" in "a small red circle") |
-    # adjacent (only "red", the official code's rule); tokenizer/codebook/graph.py
-    edge_rule: str = "run"
-    seed: int = 0
+    # adjacent (only "red", the official code's rule); tokenizer/language/graph.py
+    edge_rule: str = chosen("run", EDGE_RULES)
+    seed: int = ranged(0, 0)
     embedding: EmbeddingConfig = field(default_factory=EmbeddingConfig)
 
 
@@ -100,9 +104,6 @@ def _normalize(token: str, tag: str, lexicon: Lexicon) -> str | None:
     return word
 
 
-POS_RULES = ("majority", "separate")
-
-
 def corpus_vocabulary(stats: CorpusStatistics, min_count: int, rule: str = "majority") -> dict[str, list[str]]:
     """Adjectives and nouns seen more than ``min_count`` times, most frequent first; a word tagged
     both ways in one list (``majority``) or in each list where it passes (``separate``)."""
@@ -141,9 +142,7 @@ def model_vocabulary(provider: WordVectorProvider, lexicon: Lexicon) -> dict[str
 
 def build_language_codebook(config: LanguageCodebookConfig) -> LanguageCodebook:
     started = time.perf_counter()
-    if config.vocabulary_source not in {"corpus", "model"}:
-        raise ConfigError(f"vocabulary_source must be 'corpus' or 'model', got '{config.vocabulary_source}'")
-    check_edge_rule(config.edge_rule)
+    check_values(config)
     wordnet = ensure_wordnet()
     lexicon = Lexicon(wordnet)
     tagger_name, tagger = make_tagger(config.tagger, lexicon)

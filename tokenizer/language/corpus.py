@@ -14,7 +14,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-from common.errors import UserError
+from vqct.common.errors import UserError
 
 
 class CorpusError(UserError, ValueError):

@@ -1,13 +1,13 @@
 import pytest
 
-import tokenizer.codebook.build as build_module
-from common.config import ConfigError, load_config
+import vqct.tokenizer.language.build as build_module
 from tests import ROOT
-from tokenizer.codebook.__main__ import main
-from tokenizer.codebook.build import LanguageCodebookConfig, build_language_codebook
-from tokenizer.codebook.language_codebook import LanguageCodebook
-from tokenizer.codebook.lexicon import ADJECTIVE, NOUN
-from tokenizer.codebook.wordnet import WordNetUnavailableError
+from vqct.common.config import ConfigError, load_config
+from vqct.tokenizer.language.__main__ import main
+from vqct.tokenizer.language.build import LanguageCodebookConfig, build_language_codebook
+from vqct.tokenizer.language.language_codebook import LanguageCodebook
+from vqct.tokenizer.language.lexicon import ADJECTIVE, NOUN
+from vqct.tokenizer.language.wordnet import WordNetUnavailableError
 
 CAPTIONS = """a small red bird sits on a green branch
 the small bird has a red breast and a white belly
@@ -31,38 +31,49 @@ def config(corpus, *overrides):
 
 
 def test_corpus_vocabulary_counts_and_graph(corpus):
-    prior = build_language_codebook(config(corpus))
-    assert prior.adjectives[:4] == ["red", "white", "green", "small"]  # most frequent first, ties a→z
-    assert set(prior.nouns) >= {"bird", "branch", "breast", "belly", "beak", "dog", "grass"}
-    assert "birds" not in prior.nouns  # lemmatized to the singular
-    counts = dict(zip(prior.nouns, prior.noun_counts.tolist()))
+    language_codebook = build_language_codebook(config(corpus))
+    assert language_codebook.adjectives[:4] == ["red", "white", "green", "small"]  # most frequent first, ties a→z
+    assert set(language_codebook.nouns) >= {"bird", "branch", "breast", "belly", "beak", "dog", "grass"}
+    assert "birds" not in language_codebook.nouns  # lemmatized to the singular
+    counts = dict(zip(language_codebook.nouns, language_codebook.noun_counts.tolist()))
     assert counts["bird"] == 4
     edges = {
-        (prior.adjectives[a], prior.nouns[n]): w
-        for (a, n), w in zip(prior.edge_index.T.tolist(), prior.edge_weight.tolist())
+        (language_codebook.adjectives[a], language_codebook.nouns[n]): w
+        for (a, n), w in zip(language_codebook.edge_index.T.tolist(), language_codebook.edge_weight.tolist())
     }
     assert edges[("red", "bird")] == 2 and edges[("small", "bird")] == 2 and edges[("green", "branch")] == 1
     assert ("white", "bird") in edges and ("long", "beak") in edges and ("yellow", "beak") in edges
-    assert prior.adjective_vectors.shape == (len(prior.adjectives), 50)
-    assert prior.info["report"]["tagger"] == "wordnet" and prior.info["provider"] == "glove"
+    assert language_codebook.adjective_vectors.shape == (len(language_codebook.adjectives), 50)
+    assert language_codebook.info["report"]["tagger"] == "wordnet" and language_codebook.info["provider"] == "glove"
 
 
 def test_min_count_and_maximum_sizes(corpus):
     assert build_language_codebook(config(corpus, "min_count=2")).adjectives == ["red", "white"]
-    prior = build_language_codebook(config(corpus, "max_adjectives=2", "max_nouns=3"))
-    assert (len(prior.adjectives), len(prior.nouns)) == (2, 3)
+    language_codebook = build_language_codebook(config(corpus, "max_adjectives=2", "max_nouns=3"))
+    assert (len(language_codebook.adjectives), len(language_codebook.nouns)) == (2, 3)
 
 
+@pytest.mark.slow
 def test_vocabulary_from_the_model_filtered_by_wordnet(corpus):
-    prior = build_language_codebook(config(corpus, "vocabulary_source=model", "max_adjectives=2000", "max_nouns=4000"))
-    assert (len(prior.adjectives), len(prior.nouns)) == (2000, 4000)
-    assert prior.adjectives[:2] == ["new", "two"] and "time" in prior.nouns[:10]  # GloVe's frequency order
-    assert "the" not in prior.adjectives + prior.nouns and "said" not in prior.adjectives + prior.nouns
-    assert ("red", "bird") in {(prior.adjectives[a], prior.nouns[n]) for a, n in prior.edge_index.T.tolist()}
+    language_codebook = build_language_codebook(
+        config(corpus, "vocabulary_source=model", "max_adjectives=2000", "max_nouns=4000")
+    )
+    assert (len(language_codebook.adjectives), len(language_codebook.nouns)) == (2000, 4000)
+    assert (
+        language_codebook.adjectives[:2] == ["new", "two"] and "time" in language_codebook.nouns[:10]
+    )  # GloVe's frequency order
+    assert (
+        "the" not in language_codebook.adjectives + language_codebook.nouns
+        and "said" not in language_codebook.adjectives + language_codebook.nouns
+    )
+    assert ("red", "bird") in {
+        (language_codebook.adjectives[a], language_codebook.nouns[n])
+        for a, n in language_codebook.edge_index.T.tolist()
+    }
 
 
 def test_cli_build_then_show(corpus, tmp_path, capsys):
-    out = tmp_path / "prior"
+    out = tmp_path / "language_codebook"
     assert main(["build", f"corpus=[{corpus}]", "min_count=0", "tagger=wordnet", "--out", str(out)]) == 0
     assert LanguageCodebook.load(out).adjectives[0] == "red"
     assert main(["show", str(out), "--words", "bird", "zebra"]) == 0
@@ -85,7 +96,7 @@ def test_bad_input_is_one_clear_error_and_writes_nothing(tmp_path, corpus, capsy
     empty = tmp_path / "empty.txt"
     empty.write_text("\n\n")
     overrides = [o.replace("EMPTY", str(empty)) for o in overrides]
-    out = tmp_path / "prior"
+    out = tmp_path / "language_codebook"
     code = main(["build", f"corpus=[{corpus}]", "tagger=wordnet", *overrides, "--out", str(out)])
     assert code == 2
     assert message in capsys.readouterr().err
@@ -97,9 +108,9 @@ def test_missing_wordnet_is_reported_with_the_fixes(corpus, tmp_path, capsys, mo
         raise WordNetUnavailableError("WordNet is not available. Fix it: nltk.download('wordnet') ...")
 
     monkeypatch.setattr(build_module, "ensure_wordnet", unavailable)
-    assert main(["build", f"corpus=[{corpus}]", "--out", str(tmp_path / "prior")]) == 2
+    assert main(["build", f"corpus=[{corpus}]", "--out", str(tmp_path / "language_codebook")]) == 2
     assert "nltk.download('wordnet')" in capsys.readouterr().err
-    assert not (tmp_path / "prior").exists()
+    assert not (tmp_path / "language_codebook").exists()
 
 
 def test_a_word_tagged_both_ways_is_in_one_list_or_in_both():
@@ -114,9 +125,9 @@ def test_a_word_tagged_both_ways_is_in_one_list_or_in_both():
 
 
 def test_the_paper_config_needs_nltks_tagger_and_says_so(corpus, monkeypatch):
-    """configs/codebook/paper.yaml uses the official rules and never falls back to the WordNet tagger."""
-    monkeypatch.setattr("tokenizer.codebook.pos.nltk_tagger_available", lambda: False)
-    paper = load_config(LanguageCodebookConfig, ROOT / "configs" / "codebook" / "paper.yaml")
+    """configs/language_codebook/paper.yaml uses the official rules and never falls back to the WordNet tagger."""
+    monkeypatch.setattr("vqct.tokenizer.language.pos.nltk_tagger_available", lambda: False)
+    paper = load_config(LanguageCodebookConfig, ROOT / "configs" / "language_codebook" / "paper.yaml")
     assert (paper.tagger, paper.pos_rule) == ("nltk", "separate")
     with pytest.raises(ConfigError, match="tagger=nltk needs nltk's tagger data"):
         build_language_codebook(config(corpus, "tagger=nltk", "pos_rule=separate"))

@@ -7,7 +7,7 @@ from collections.abc import Iterator, Sequence
 
 import torch
 
-from common.config import ConfigError
+from vqct.common.config import ConfigError
 
 from .pos import ADJECTIVE_TAGS, NOUN_TAGS
 

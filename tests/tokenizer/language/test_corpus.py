@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from tokenizer.codebook.corpus import CorpusError, iter_source
+from vqct.tokenizer.language.corpus import CorpusError, iter_source
 
 
 def sentences(source, **kwargs):

@@ -4,8 +4,8 @@ from collections import Counter
 import pytest
 import torch
 
-from common.config import ConfigError
-from tokenizer.codebook.graph import edge_tensors, edge_weights, modifications, normalized_adjacency
+from vqct.common.config import ConfigError
+from vqct.tokenizer.language.graph import edge_tensors, edge_weights, modifications, normalized_adjacency
 
 TAGS = ["DT", "JJ", "JJ", "NN", "IN", "DT", "JJ", "NN", "JJ", "VB", "JJ"]
 

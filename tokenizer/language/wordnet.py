@@ -4,7 +4,7 @@
 ends in one WordNetUnavailableError listing the fixes, never an nltk traceback.
 
 Finding WordNet never changes the system. Installing Debian's packages is a separate, explicit
-step (``install_wordnet``, ``python -m tokenizer.codebook install-wordnet``; ``make setup`` runs
+step (``install_wordnet``, ``vqct-language-codebook install-wordnet``; ``make setup`` runs
 it)."""
 
 import contextlib
@@ -23,8 +23,8 @@ import nltk
 from nltk.corpus.reader import CorpusReader, WordNetCorpusReader
 from nltk.corpus.util import LazyCorpusLoader
 
-from common.cache import cache_dir
-from common.errors import UserError
+from vqct.common.cache import cache_dir
+from vqct.common.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ _PROBES = (("dog", "n"), ("run", "v"), ("good", "a"), ("well", "r"))
 _PARTIAL = ".wordnet-partial-"  # prefix of an unfinished copy: never a name nltk looks up
 _FIXES = """Fix it one of these ways:
   1. with a network: python -c "import nltk; nltk.download('wordnet')"
-  2. as root: python -m tokenizer.codebook install-wordnet
+  2. as root: vqct-language-codebook install-wordnet
      (apt-get install wordnet-base wordnet-sense-index; this toolkit then makes them readable by nltk)
   3. point NLTK_DATA at a folder that holds corpora/wordnet"""
 _lock = threading.Lock()

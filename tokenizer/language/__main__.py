@@ -1,4 +1,4 @@
-"""``python -m tokenizer.codebook build|show|install-wordnet``: make and inspect language codebooks,
+"""``vqct-language-codebook build|show|install-wordnet``: make and inspect language codebooks,
 and install WordNet from Debian's packages (the one command that changes the system, as root)."""
 
 from __future__ import annotations
@@ -7,9 +7,9 @@ import argparse
 import logging
 import sys
 
-from common.config import load_config
-from common.errors import exit_code
-from common.shipped_configs import find_config
+from vqct.common.config import load_config
+from vqct.common.errors import exit_code
+from vqct.common.shipped_configs import find_config
 
 from .build import LanguageCodebookConfig, build_language_codebook
 from .language_codebook import LanguageCodebook
@@ -18,12 +18,12 @@ from .wordnet import install_wordnet
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tokenizer.codebook", description=__doc__)
+    parser = argparse.ArgumentParser(prog="vqct-language-codebook", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     build = commands.add_parser("build", help="build a language codebook and write it to --out")
     build.add_argument(
         "--config",
-        help="YAML file, or a shipped config by name (e.g. configs/codebook/default.yaml); defaults apply without one",
+        help="YAML file, or a shipped config by name (e.g. configs/language_codebook/default.yaml); defaults apply without one",
     )
     build.add_argument("--out", required=True, help="output folder (replaced atomically)")
     build.add_argument(
@@ -45,14 +45,14 @@ def run(args) -> int:
         print(f"WordNet ready: {install_wordnet().root.path}")
         return 0
     if args.command == "build":
-        path = None if args.config is None else find_config(args.config, "codebook")
+        path = None if args.config is None else find_config(args.config, "language_codebook")
         config = load_config(LanguageCodebookConfig, path, args.overrides)
-        codebook = build_language_codebook(config)
-        codebook.save(args.out)
+        language_codebook = build_language_codebook(config)
+        language_codebook.save(args.out)
         print(f"wrote {args.out}")
     else:
-        codebook = LanguageCodebook.load(args.directory)
-    print(describe(codebook, args.words if args.command == "show" else (), getattr(args, "neighbours", 5)))
+        language_codebook = LanguageCodebook.load(args.directory)
+    print(describe(language_codebook, args.words if args.command == "show" else (), getattr(args, "neighbours", 5)))
     return 0
 
 

@@ -4,15 +4,16 @@ from pathlib import Path
 
 import pytest
 
-from common.config import load_config
-from prior import PriorTrainConfig
-from tokenizer import TokenizerTrainConfig
-from tokenizer.codebook import LanguageCodebookConfig
+from vqct.common.config import load_config
+from vqct.prior import PriorTrainConfig
+from vqct.tokenizer import TokenizerTrainConfig
+from vqct.tokenizer.language import LanguageCodebookConfig
+from vqct.tokenizer.model import QUANTIZER_KINDS
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
 
-@pytest.mark.parametrize("path", sorted((CONFIGS / "codebook").glob("*.yaml")), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", sorted((CONFIGS / "language_codebook").glob("*.yaml")), ids=lambda p: p.name)
 def test_codebook_configs_load(path):
     assert load_config(LanguageCodebookConfig, path).embedding.provider in {"glove", "clip", "minilm"}
 
@@ -22,7 +23,7 @@ def test_codebook_configs_load(path):
 )
 def test_tokenizer_configs_load(path):
     config = load_config(TokenizerTrainConfig, path)
-    assert config.model.quantizer.kind in {"dual", "single", "vq", "cvq", "gumbel", "regvq", "none"}
+    assert config.model.quantizer.kind in QUANTIZER_KINDS
     assert config.output_dir.startswith("outputs/")
 
 

@@ -22,7 +22,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from common.config import ConfigError
+from vqct.common.config import ConfigError
 
 from .lexicon import ADJECTIVE, ADVERB, NOUN, VERB, Lexicon
 

@@ -1,9 +1,9 @@
 import pytest
 
-from common.config import ConfigError
-from tokenizer.codebook.lexicon import ADJECTIVE, NOUN, Lexicon
-from tokenizer.codebook.pos import WordNetTagger, make_tagger, tokenize
-from tokenizer.codebook.wordnet import ensure_wordnet
+from vqct.common.config import ConfigError
+from vqct.tokenizer.language.lexicon import ADJECTIVE, NOUN, Lexicon
+from vqct.tokenizer.language.pos import WordNetTagger, make_tagger, tokenize
+from vqct.tokenizer.language.wordnet import ensure_wordnet
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +37,7 @@ def test_tokenize_keeps_words_numbers_and_punctuation():
 
 
 def test_auto_falls_back_to_wordnet_without_tagger_data(lexicon, monkeypatch):
-    import tokenizer.codebook.pos as pos
+    import vqct.tokenizer.language.pos as pos
 
     monkeypatch.setattr(pos, "nltk_tagger_available", lambda: False)
     name, tagger = make_tagger("auto", lexicon)

@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from tokenizer.codebook.embeddings import (
+from vqct.tokenizer.language.embeddings import (
     EmbeddingConfig,
     ProviderUnavailableError,
     load_provider,

@@ -1,0 +1,15 @@
+"""The largest picture a command or the app reads from a user: 4096×4096. The size comes from the
+file's header, so a huge picture (or a header that only claims one) is refused before a pixel is
+decoded or a buffer allocated."""
+
+from PIL import Image
+
+from .errors import UserError, UserValueError
+
+MAX_PIXELS = 4096 * 4096
+
+
+def check_image_size(image: Image.Image, what: str, error: type[UserError] = UserValueError) -> None:
+    """``image`` (opened, not yet loaded) within ``MAX_PIXELS``; ``what`` names it in the ``error``."""
+    if image.width * image.height > MAX_PIXELS:
+        raise error(f"{what} is {image.width}×{image.height} pixels; the limit is 4096×4096")
