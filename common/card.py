@@ -11,7 +11,7 @@ import shutil
 from pathlib import Path
 
 import yaml
-from huggingface_hub import ModelCard, ModelCardData
+from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 USAGE = {
     "tokenizer": (
@@ -28,6 +28,10 @@ USAGE = {
 }
 
 
+# The metrics a card reports to the Hub's model index (the card's table lists every one), with the
+# name the index shows; a label map → image prior and a tokenizer are both image-to-image.
+INDEXED_METRICS = {"val/psnr": "PSNR (dB)", "val/ssim": "SSIM", "val/fid": "FID", "val/loss": "validation loss"}
+
 TRAINED_HERE = (
     "Trained with the VQCT toolkit (CVPR 2024, *Codebook Transfer with Part-of-Speech for "
     "Vector-Quantized Image Modeling*)."
@@ -43,13 +47,27 @@ def write_model_card(
     metrics: dict | None,
     grid: Path | None,
     origin: str = TRAINED_HERE,
+    training: dict | None = None,
+    license: str = "mit",
+    base_model: str | None = None,
 ) -> Path:
     """README.md in ``folder`` (and samples.png when ``grid`` exists); returns the card's path.
     ``origin`` is the card's first sentence, where the weights come from (a converted model was
-    not trained here, and has no data section: the config has none)."""
+    not trained here, and has no data section: the config has none). ``training``: facts of the
+    training a user of the weights needs (the perceptual loss it had), one line each. ``license``
+    and ``base_model``: the weights' own (a converted model keeps its source's licence)."""
     tags = ["vqct", "image-tokenizer" if kind == "tokenizer" else "image-generation", "vector-quantization"]
     data = config.get("data", {})
-    metadata = ModelCardData(library_name="vqct", tags=tags, license="mit")
+    dataset = data.get("root") if data.get("kind") == "hf" else None  # a Hub data set by its id
+    metadata = ModelCardData(
+        library_name="vqct",
+        tags=tags,
+        license=license,
+        base_model=base_model,
+        datasets=[dataset] if dataset else None,
+        model_name=repo,
+        eval_results=eval_results(metrics or {}, data, dataset) or None,
+    )
     lines = [
         f"# VQCT {kind}: {repo}",
         "",
@@ -72,6 +90,10 @@ def write_model_card(
             + ".",
             "",
         ]
+    if training:
+        lines += ["## Training", ""]
+        lines += [f"- {name.replace('_', ' ')}: {value}" for name, value in training.items()]
+        lines.append("")
     if metrics:
         lines += ["## Metrics (last validation)", "", "| metric | value |", "|---|---:|"]
         lines += [f"| {name} | {value:.4g} |" for name, value in metrics.items() if isinstance(value, (int, float))]
@@ -89,3 +111,21 @@ def write_model_card(
     # huggingface_hub writes the metadata header the Hub reads (and checks it is valid YAML)
     ModelCard(f"---\n{metadata.to_yaml()}\n---\n\n" + "\n".join(lines)).save(card)
     return card
+
+
+def eval_results(metrics: dict, data: dict, dataset: str | None) -> list[EvalResult]:
+    """The last validation's headline metrics as the Hub's model-index entries."""
+    kind = data.get("kind", "unknown")
+    return [
+        EvalResult(
+            task_type="image-to-image",
+            dataset_type=dataset or f"vqct-{kind}",
+            dataset_name=f"{kind} (validation split)",
+            dataset_split="validation",
+            metric_type=name.removeprefix("val/"),
+            metric_name=shown,
+            metric_value=round(float(metrics[name]), 4),
+        )
+        for name, shown in INDEXED_METRICS.items()
+        if isinstance(metrics.get(name), int | float)
+    ]

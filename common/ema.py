@@ -70,3 +70,9 @@ class WeightAverage:
     def copy_to_module(self) -> None:
         """The averaged weights into the module for good (the final model)."""
         self.ema.copy_to(self.module.parameters())
+
+
+def averaged(ema: WeightAverage | None) -> contextlib.AbstractContextManager:
+    """The EMA weights swapped in for the block where a run keeps an EMA; the weights as trained
+    where it does not (validation and sample grids read whichever the final model will be)."""
+    return ema.swapped_in() if ema is not None else contextlib.nullcontext()

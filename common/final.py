@@ -24,7 +24,15 @@ def save_final(model, config: RunConfig, log, *, kind: str, metrics: dict | None
     repo = config.hub_model_id or str(final)
     with atomic_directory(final) as staging:
         model.eval().save_pretrained(staging)
-        write_model_card(staging, kind=kind, repo=repo, config=to_dict(config), metrics=metrics, grid=grid)
+        write_model_card(
+            staging,
+            kind=kind,
+            repo=repo,
+            config=to_dict(config),
+            metrics=metrics,
+            grid=grid,
+            training=getattr(model, "trained_with", None),
+        )
     log.info("wrote %s", final)
     if config.push_to_hub:
         api = HfApi()

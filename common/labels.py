@@ -86,11 +86,12 @@ def labels_from_array(
     return torch.from_numpy(ids)
 
 
-def read_label_map(path: str | Path, num_classes: int, size: int | None = None) -> torch.Tensor:
-    """A label-map file → class ids [H, W] (with ``size``: centre square, nearest-neighbour resize)."""
-    path = Path(path)
+def read_label_map(source: str | Path | Image.Image, num_classes: int, size: int | None = None) -> torch.Tensor:
+    """A label-map file or PIL image → class ids [H, W] (with ``size``: centre square,
+    nearest-neighbour resize)."""
+    path = Path(getattr(source, "filename", "") or "the label map") if isinstance(source, Image.Image) else Path(source)
     try:
-        image = Image.open(path)
+        image = source if isinstance(source, Image.Image) else Image.open(path)
     except FileNotFoundError:
         raise
     except Exception as error:  # Pillow raises many kinds for files that are not images

@@ -13,7 +13,10 @@ Two protocols:
 from __future__ import annotations
 
 import torch
-from torchmetrics.functional.image import structural_similarity_index_measure
+from torchmetrics.functional.image import peak_signal_noise_ratio, structural_similarity_index_measure
+
+# PSNR of identical images is infinite; capped here so a mean over a set stays finite
+MAX_PSNR = 100.0
 
 
 def to_unit(images: torch.Tensor) -> torch.Tensor:
@@ -26,7 +29,7 @@ def pixel_metrics(images: torch.Tensor, reconstructions: torch.Tensor) -> dict[s
     x, y = to_unit(images), to_unit(reconstructions)
     l2 = (x - y).pow(2).flatten(1).mean(1)
     return {
-        "psnr": 10 * torch.log10(1.0 / l2.clamp(min=1e-10)),
+        "psnr": _psnr(y, x, 1.0),
         "ssim": structural_similarity_index_measure(y, x, data_range=1.0, reduction="none"),
         "l1": (x - y).abs().flatten(1).mean(1),
         "l2": l2,
@@ -43,11 +46,15 @@ def paper_pixel_metrics(images: torch.Tensor, reconstructions: torch.Tensor) -> 
     [-1, 1] unclamped, ``paper/psnr`` (dB) and ``paper/ssim`` on 8-bit images."""
     x, y = images.float(), reconstructions.float()
     x8, y8 = to_8bit(images), to_8bit(reconstructions)
-    mse8 = (x8 - y8).pow(2).flatten(1).mean(1)
     return {
         "paper/l1": (x - y).abs().flatten(1).mean(1),
         "paper/l2": (x - y).pow(2).flatten(1).mean(1),
-        # identical images: capped at 100 dB, as ours
-        "paper/psnr": 10 * torch.log10(255.0**2 / mse8.clamp(min=255.0**2 * 1e-10)),
+        "paper/psnr": _psnr(y8, x8, 255.0),
         "paper/ssim": structural_similarity_index_measure(y8 / 255, x8 / 255, data_range=1.0, reduction="none"),
     }
+
+
+def _psnr(predictions: torch.Tensor, targets: torch.Tensor, data_range: float) -> torch.Tensor:
+    """Per-image PSNR (torchmetrics'), capped at ``MAX_PSNR``."""
+    per_image = peak_signal_noise_ratio(predictions, targets, data_range=data_range, reduction="none", dim=(1, 2, 3))
+    return per_image.clamp(max=MAX_PSNR)

@@ -34,12 +34,12 @@ from pathlib import Path
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
-from torchvision.utils import save_image
 
 from vqct.common.atomic import write_json
 from vqct.common.device import checked_device
 from vqct.common.errors import UserValueError, exit_code
 from vqct.common.fid import FIDUnavailableError, fid_statistics, statistics_distance
+from vqct.common.grid import save_labelled_grid
 from vqct.common.hub import load_pretrained
 from vqct.common.labels import colourize
 from vqct.common.metrics import pixel_metrics
@@ -125,6 +125,35 @@ def completion(model: VQCTPrior, examples: dict, reconstructions: torch.Tensor, 
     }
 
 
+def background_spread(images: torch.Tensor, labels: torch.Tensor) -> float:
+    """How much the background's colour varies across images: each image's mean colour over its
+    background pixels (class 0), then the sd across images, averaged over R, G, B, in [0, 1] units.
+    A prior whose backgrounds all come out one colour scores near 0; the real images' is the target."""
+    background = (labels == 0).unsqueeze(1).float()  # [B, 1, H, W]
+    has = background.flatten(1).sum(1) > 0
+    colour = ((images + 1) / 2 * background).flatten(2).sum(2) / background.flatten(1).sum(1, keepdim=True).clamp(min=1)
+    return float(colour[has].std(0).mean()) if int(has.sum()) > 1 else float("nan")
+
+
+def diversity(model, examples, sampling, args, maps: int = 4, draws: int = 4) -> dict[str, float]:
+    """Mean pairwise l1 (pixels in [0, 1]) of ``draws`` samples of one map, over the first ``maps``
+    maps; beside it, that of the real images of those maps (different maps: the most a set differs).
+    Samples of one map that are all alike score near 0."""
+    maps = min(maps, args.num)
+    labels = examples["label"][:maps].repeat_interleave(draws, 0) if "label" in examples else None
+    generator = torch.Generator(args.device).manual_seed(args.seed + 1)
+    _, samples = model.generate(labels, num=maps * draws, sampling=sampling, generator=generator)
+    groups = ((samples.clamp(-1, 1).cpu() + 1) / 2).reshape(maps, draws, -1)
+    within = torch.cdist(groups, groups, p=1) / groups.shape[-1]  # [maps, draws, draws]
+    real = ((examples["image"][:maps] + 1) / 2).flatten(1)
+    between = torch.cdist(real, real, p=1) / real.shape[-1]
+    pairs = draws * (draws - 1)
+    return {
+        "samples_of_one_map": float(within.sum((1, 2)).mean() / pairs),
+        "real_images_of_different_maps": float(between.sum() / (maps * (maps - 1))) if maps > 1 else float("nan"),
+    }
+
+
 def markdown(metrics: dict) -> str:
     lines = [
         f"# Prior evaluation: {metrics['prior']}",
@@ -146,6 +175,19 @@ def markdown(metrics: dict) -> str:
     if "completion" in metrics:
         lines += ["Completion of the lower half (PSNR, dB, upper half unless named):", ""]
         lines += [f"- {name}: {value:.2f}" for name, value in metrics["completion"].items()] + [""]
+    if "background_spread" in metrics:
+        spread = metrics["background_spread"]
+        lines += [
+            "Background colour spread (sd across images of each one's mean background colour, [0, 1]): "
+            + ", ".join(f"{name} {value:.3f}" for name, value in spread.items()),
+            "",
+        ]
+    if "diversity" in metrics:
+        lines += [
+            "Diversity (mean pairwise l1, [0, 1]): "
+            + ", ".join(f"{name.replace('_', ' ')} {value:.3f}" for name, value in metrics["diversity"].items()),
+            "",
+        ]
     for name in ("fid_samples", "fid_reconstructions"):
         if name in metrics:
             lines.append(f"- {name}: {metrics[name]:.2f}")
@@ -155,13 +197,15 @@ def markdown(metrics: dict) -> str:
 def run(args) -> int:
     args.device = str(checked_device(args.device))  # one clear error for a device this machine lacks
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    if out.exists() and not out.is_dir():
+        raise UserValueError(f"--out {out}: a file, not a folder")
     model = load_pretrained(VQCTPrior, args.prior, "--prior").to(args.device).eval()
+    sampling = sampling_from_flags(model, args)
     if args.num == "all":
         args.num = validation_size(model)
     examples = validation_examples(model, args.num)
     semantic = model.prior_config.condition == "semantic"
-    sampling = sampling_from_flags(model, args)
+    out.mkdir(parents=True, exist_ok=True)  # every input checked: nothing written before
     generator = torch.Generator(args.device).manual_seed(args.seed)
     started = time.perf_counter()
     _, samples = model.generate(
@@ -180,6 +224,15 @@ def run(args) -> int:
     }
     if semantic:
         metrics["label_following"] = label_following(model, examples, samples, reconstructions, args)
+        metrics["background_spread"] = {
+            name: background_spread(images, examples["label"])
+            for name, images in (
+                ("samples", samples),
+                ("reconstructions", reconstructions),
+                ("real", examples["image"]),
+            )
+        }
+    metrics["diversity"] = diversity(model, examples, sampling, args)
     if not args.no_completion:
         metrics["completion"] = completion(
             model, examples, reconstructions, examples["label"] if semantic else None, sampling, args
@@ -193,10 +246,10 @@ def run(args) -> int:
             )
         except FIDUnavailableError as error:
             log.warning("FID skipped: %s", error)
-    rows = [samples[:8], examples["image"][:8]]
+    rows = [("sample", samples), ("real", examples["image"])]
     if semantic:
-        rows.insert(0, colourize(examples["label"][:8], model.num_classes))
-    save_image((torch.cat(rows) + 1) / 2, out / "grid.png", nrow=min(8, args.num))
+        rows.insert(0, ("map", colourize(examples["label"][:8], model.num_classes)))
+    save_labelled_grid(rows, out / "grid.png")
     write_json(out / "metrics.json", metrics)
     (out / "metrics.md").write_text(markdown(metrics))
     print(markdown(metrics), end="")

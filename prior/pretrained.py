@@ -14,16 +14,20 @@ uses them unless given others, and ``sampling_with(**overrides)`` changes some o
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, replace
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from huggingface_hub import PyTorchModelHubMixin
+from PIL import Image
 from torch import nn
 
 from vqct.common.errors import UserValueError
 from vqct.common.hub import SafePretrained
-from vqct.tokenizer import VQCTTokenizer
+from vqct.common.labels import read_label_map
+from vqct.tokenizer import VQCTTokenizer, load_image, to_pil_images
 
 from .build import build_prior
 from .config import PriorConfig, SamplingConfig, resolve_prior_config
@@ -228,6 +232,52 @@ class VQCTPrior(
             condition, sampling=sampling, generator=generator, known_codes=known, known_cells=kept
         )
         return codes, generated, kept
+
+    def generate_images(
+        self,
+        label_maps: Sequence[str | Path | Image.Image] | None = None,
+        *,
+        num: int | None = None,
+        sampling: SamplingConfig | None = None,
+        seed: int = 0,
+    ) -> list[Image.Image]:
+        """Label maps as files or PIL images (palette PNGs, or pictures painted in the palette's
+        colours: ``common.labels``) → one PIL image each; with none, ``num`` images (a semantic prior
+        then samples its unconditional mode)."""
+        condition = None
+        if label_maps is not None:
+            maps = [read_label_map(source, self.num_classes, self.resolution) for source in label_maps]
+            condition = torch.stack(maps).to(self.device)
+        generator = torch.Generator(self.device).manual_seed(seed)
+        _, images = self.generate(condition, num=num, sampling=sampling, generator=generator)
+        return to_pil_images(images)
+
+    def complete_images(
+        self,
+        image: str | Path | Image.Image,
+        mask: str | Path | Image.Image,
+        *,
+        num: int = 1,
+        label_map: str | Path | Image.Image | None = None,
+        sampling: SamplingConfig | None = None,
+        seed: int = 0,
+    ) -> list[Image.Image]:
+        """An image and a mask (files or PIL images; white marks what to regenerate) → ``num``
+        completions as PIL images, with ``label_map`` as the condition where given."""
+        pixels = load_image(image, self.resolution)[None].expand(num, -1, -1, -1).to(self.device)
+        region = mask_region(mask, self.resolution)[None].expand(num, -1, -1)
+        condition = None
+        if label_map is not None:
+            condition = read_label_map(label_map, self.num_classes, self.resolution)[None].expand(num, -1, -1)
+        generator = torch.Generator(self.device).manual_seed(seed)
+        _, images, _ = self.complete(pixels, region, condition, sampling=sampling, generator=generator)
+        return to_pil_images(images)
+
+
+def mask_region(mask: str | Path | Image.Image, resolution: int) -> torch.Tensor:
+    """A mask picture → [resolution, resolution] bool, True where it is white (> 127), prepared as
+    images are (short side resized, centre crop)."""
+    return load_image(mask, resolution).mean(0) > 0  # grey in [-1, 1]: white where above 0
 
 
 def _raster_prefix(known_cells: torch.Tensor) -> int:

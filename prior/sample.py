@@ -11,7 +11,7 @@ mask, white (> 127) marks the region to regenerate; every code cell it touches i
 the others keep the image's own codes (an autoregressive prior keeps only the raster prefix
 before the first such cell); without ``--cond`` a semantic prior completes with NULL condition
 tokens (the unconditional mode its condition dropout trained). Writes into ``--out``: sample-<k>.png, map-<k>.png (the maps used),
-grid.png (maps above samples, the first 64), for completion input.png, mask.png and kept.png (the cells kept), and
+grid.png (maps above samples, the first 8, labelled and enlarged), for completion input.png, mask.png and kept.png (the cells kept), and
 samples.json (the settings and the time taken).
 """
 
@@ -32,17 +32,18 @@ from tqdm.auto import tqdm
 from vqct.common.atomic import write_json
 from vqct.common.device import checked_device
 from vqct.common.errors import UserValueError, exit_code
+from vqct.common.grid import MAX_COLUMNS, save_labelled_grid
 from vqct.common.hub import load_pretrained
 from vqct.common.labels import colourize, read_label_map, save_label_map
 from vqct.tokenizer import DECODE_ERRORS, load_image
 
 from .examples import validation_examples
-from .pretrained import VQCTPrior
+from .pretrained import VQCTPrior, mask_region
 from .sampling_flags import add_sampling_flags, sampling_from_flags
 
 log = logging.getLogger("vqct.prior.sample")
-# grid.png shows the first samples only; every sample is its own PNG
-GRID_SAMPLES = 64
+# grid.png shows the first samples only (a row of the labelled grid); every sample is its own PNG
+GRID_SAMPLES = MAX_COLUMNS
 
 
 def read_mask(path: str, image_path: str, resolution: int) -> torch.Tensor:
@@ -63,7 +64,7 @@ def read_mask(path: str, image_path: str, resolution: int) -> torch.Tensor:
                 f"--mask {path} is {mask_w}×{mask_h} pixels, --image {image_path} {image_w}×{image_h}: "
                 "the mask must have the image's shape for the two to align"
             )
-    region = load_image(path, resolution).mean(0) > 0  # grey in [-1, 1]: white where > 0
+    region = mask_region(path, resolution)
     if not region.any():
         raise UserValueError(f"--mask {path} has no white pixel: nothing to regenerate")
     return region
@@ -128,9 +129,8 @@ def run(args) -> int:
         factor = model.tokenizer.downsample_factor
         kept_pixels = kept[:1, None].float().repeat_interleave(factor, -1).repeat_interleave(factor, -2)
         save_image(kept_pixels, out / "kept.png")
-    samples, shown = torch.cat(grid_samples), min(args.num, GRID_SAMPLES)
-    rows = [torch.cat(grid_maps), samples] if grid_maps else [samples]
-    save_image((torch.cat(rows) + 1) / 2, out / "grid.png", nrow=shown if grid_maps else min(shown, 8))
+    rows = [("map", torch.cat(grid_maps))] if grid_maps else []
+    save_labelled_grid([*rows, ("completion" if completing else "sample", torch.cat(grid_samples))], out / "grid.png")
     seconds = time.perf_counter() - started
     write_json(
         out / "samples.json",

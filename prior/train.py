@@ -12,11 +12,9 @@ metrics.json, final/ (``VQCTPrior.save_pretrained``: the prior with its tokenize
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import sys
 import time
-from functools import partial
 from pathlib import Path
 
 if __name__ == "__main__" and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
@@ -27,15 +25,15 @@ import torch.nn.functional as F
 from accelerate import Accelerator
 from diffusers.optimization import get_scheduler
 from torch.utils.data import DataLoader
-from torchvision.utils import save_image
 from tqdm.auto import tqdm
 
 from vqct.common.accelerator import make_accelerator
 from vqct.common.checkpoints import resume, save_checkpoint
 from vqct.common.config import ConfigError, to_dict
-from vqct.common.ema import EMA_FILE, EMA_NAME, WeightAverage
+from vqct.common.ema import EMA_FILE, EMA_NAME, WeightAverage, averaged
 from vqct.common.errors import exit_code
 from vqct.common.final import finish
+from vqct.common.grid import save_labelled_grid
 from vqct.common.history import record_validation
 from vqct.common.hub import load_pretrained
 from vqct.common.labels import colourize
@@ -102,12 +100,12 @@ def sample_grid(model: VQCTPrior, examples: dict, config: PriorTrainConfig, path
     condition = condition_of(model, examples)
     num = len(examples["codes"])
     _, samples = model.generate(condition, num=num, sampling=config.sampling, generator=generator)
-    rows = [samples.clamp(-1, 1), model.decode(examples["codes"]).clamp(-1, 1)]
+    rows = [("sample", samples), ("reconstruction", model.decode(examples["codes"]))]
     if condition is not None:
         # the cached maps are at the token grid: each cell drawn as a block of the image's size
         maps = colourize(condition, model.num_classes).to(samples.device)
-        rows.insert(0, F.interpolate(maps, size=samples.shape[-2:], mode="nearest"))
-    save_image((torch.cat(rows).float().cpu() + 1) / 2, path, nrow=num)
+        rows.insert(0, ("map", F.interpolate(maps, size=samples.shape[-2:], mode="nearest")))
+    save_labelled_grid(rows, path)
     model.prior.train()
 
 
@@ -200,11 +198,6 @@ def train(argv: list[str] | None = None) -> int:
             len(train_set),
         )
 
-    def with_ema(action):
-        """Run ``action`` with the EMA weights swapped in (the trained ones put back after)."""
-        with ema.swapped_in() if ema is not None else contextlib.nullcontext():
-            return action()
-
     # loop
     progress = tqdm(
         total=config.max_steps, initial=step, desc="training prior", disable=not accelerator.is_main_process
@@ -238,11 +231,13 @@ def train(argv: list[str] | None = None) -> int:
             accelerator.log(scalars, step=step)
             progress.set_postfix(loss=f"{scalars['loss/train']:.4f}")
         if due(step, config.validation_steps, config.max_steps):
-            metrics = {"val/loss": with_ema(lambda: validate(model, prior, validation_loader, accelerator, config))}
+            with averaged(ema):
+                metrics = {"val/loss": validate(model, prior, validation_loader, accelerator, config)}
             accelerator.log(metrics, step=step)
             if accelerator.is_main_process:  # the grid first: the model card takes the newest
                 grid_file = output_dir / "samples" / f"samples-{step:07d}.png"
-                with_ema(partial(sample_grid, model, examples, config, grid_file))
+                with averaged(ema):
+                    sample_grid(model, examples, config, grid_file)
                 log_grid(accelerator, grid_file, step)
             entry = {"step": step, "seconds": round(time.perf_counter() - started, 1), "train/loss": float(loss)}
             record_validation(accelerator, output_dir, history, entry | metrics)

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vqct.common.config import check_values, chosen, ranged
+from vqct.common.config import ConfigError, check_values, chosen, ranged
 
 from .discriminator import PatchDiscriminator, hinge_d_loss, vanilla_d_loss
 
@@ -41,8 +41,23 @@ class LossConfig:
     disc_layers: int = ranged(3, 1)
 
 
-def load_lpips() -> nn.Module | None:
-    """LPIPS-VGG in eval mode, or None when its backbone weights cannot be had (offline)."""
+WEIGHTS_HINT = "put vgg16-397923af.pth in $TORCH_HOME/hub/checkpoints/ or run once with a network"
+
+
+@dataclass
+class Perceptual:
+    """The perceptual loss a run trains with, and the line that records it (model card, config.json)."""
+
+    model: nn.Module | None
+    record: str
+
+
+def load_perceptual(config: LossConfig) -> Perceptual:
+    """LPIPS-VGG for a config that weights it. Its VGG-16 weights missing (offline) stop the run
+    here, before anything is written, unless ``loss.allow_missing_perceptual`` lets it train
+    without (and say so): a paper run must not lose its perceptual loss silently."""
+    if config.perceptual_weight == 0:
+        return Perceptual(None, "none (loss.perceptual_weight=0)")
     try:
         import lpips
 
@@ -50,22 +65,26 @@ def load_lpips() -> nn.Module | None:
             warnings.simplefilter("ignore")
             model = lpips.LPIPS(net="vgg", verbose=False)
     except Exception as error:  # a download failure surfaces as URLError, OSError or RuntimeError
-        log.warning(
-            "perceptual loss off: LPIPS's VGG-16 backbone weights could not be loaded (%s). "
-            "Put vgg16-397923af.pth in $TORCH_HOME/hub/checkpoints/ or run once with a network.",
-            str(error).splitlines()[0][:120],
-        )
-        return None
-    return model.eval().requires_grad_(False)
+        reason = str(error).splitlines()[0][:120] if str(error).strip() else type(error).__name__
+        if not config.allow_missing_perceptual:
+            raise ConfigError(
+                f"loss.perceptual_weight={config.perceptual_weight:g} needs LPIPS's VGG-16 weights, which could not "
+                f"be loaded ({reason}): {WEIGHTS_HINT}; or set loss.allow_missing_perceptual=true to train "
+                "without it (the model card will say so)"
+            ) from None
+        log.warning("perceptual loss off: LPIPS's VGG-16 weights could not be loaded (%s); %s", reason, WEIGHTS_HINT)
+        return Perceptual(None, "none: LPIPS's weights could not be loaded (loss.allow_missing_perceptual=true)")
+    return Perceptual(model.eval().requires_grad_(False), f"LPIPS (VGG-16), weight {config.perceptual_weight:g}")
 
 
 class VQGANLoss(nn.Module):
-    def __init__(self, config: LossConfig):
+    def __init__(self, config: LossConfig, perceptual: Perceptual | None = None):
+        """``perceptual``: loaded by the caller before anything is written (``load_perceptual``)."""
         super().__init__()
         check_values(config, prefix="loss.")
         self.config = config
         self.discriminator = PatchDiscriminator(ndf=config.disc_channels, n_layers=config.disc_layers)
-        self.perceptual = load_lpips() if config.perceptual_weight > 0 else None
+        self.perceptual = (perceptual or load_perceptual(config)).model
 
     def gan_active(self, step: int) -> bool:
         return self.config.disc_weight > 0 and step >= self.config.disc_start

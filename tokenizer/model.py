@@ -151,6 +151,7 @@ class VQCTTokenizer(
         "nouns": list[str] | None,
         "word_dim": int,
         "graph_nnz": int,
+        "trained_with": dict | None,
     }
 
     def __init__(
@@ -161,18 +162,28 @@ class VQCTTokenizer(
         nouns: list[str] | None = None,
         word_dim: int = 0,
         graph_nnz: int = 0,
+        trained_with: dict | None = None,
     ):
+        """``trained_with``: facts of its training a reader of the saved model needs (the perceptual
+        loss it had), recorded in config.json and the model card."""
         super().__init__()
         # "model_config", not "config": huggingface_hub's mixin would flatten a dict named config
         self.config = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(TokenizerModelConfig), model_config))
         self.adjectives, self.nouns = list(adjectives or []), list(nouns or [])
         self.word_dim, self.graph_nnz = word_dim, graph_nnz
+        self.trained_with = dict(trained_with or {})
         autoencoder, quantizer = self.config.autoencoder, self.config.quantizer
         self.encoder = Encoder(autoencoder)
         self.quant_conv = nn.Conv2d(autoencoder.z_channels, quantizer.embed_dim, 1)
         self.quantizer = build_quantizer(quantizer, len(self.adjectives), len(self.nouns), word_dim, graph_nnz)
         self.post_quant_conv = nn.Conv2d(quantizer.embed_dim, autoencoder.z_channels, 1)
         self.decoder = Decoder(autoencoder)
+
+    def record_training(self, **facts: str) -> None:
+        """Facts of this model's training a reader needs (the perceptual loss it had), kept in
+        ``trained_with``: saved in config.json and shown in the model card."""
+        self.trained_with.update(facts)
+        self._hub_mixin_config = {**(self._hub_mixin_config or {}), "trained_with": dict(self.trained_with)}
 
     @property
     def init_kwargs(self) -> dict:
@@ -183,6 +194,7 @@ class VQCTTokenizer(
             "nouns": list(self.nouns),
             "word_dim": self.word_dim,
             "graph_nnz": self.graph_nnz,
+            "trained_with": dict(self.trained_with),
         }
 
     @classmethod

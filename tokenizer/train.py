@@ -24,15 +24,16 @@ import torch
 from accelerate import Accelerator
 from diffusers.optimization import get_scheduler
 from torch.utils.data import DataLoader
-from torchvision.utils import save_image
 from tqdm.auto import tqdm
 
 from vqct.common.accelerator import make_accelerator
 from vqct.common.checkpoints import resume, save_checkpoint
 from vqct.common.config import to_dict
+from vqct.common.ema import EMA_FILE, EMA_NAME, WeightAverage, averaged
 from vqct.common.errors import exit_code
 from vqct.common.fid import FIDUnavailableError, frechet_distance, inception_weights_path
 from vqct.common.final import finish
+from vqct.common.grid import save_labelled_grid
 from vqct.common.history import record_validation
 from vqct.common.hub import load_pretrained
 from vqct.common.loop import due, loader_options, resumable_batches, spread_sample
@@ -43,7 +44,7 @@ from vqct.tokenizer.config import TokenizerTrainConfig, scaled_learning_rate
 from vqct.tokenizer.data import build_dataset
 from vqct.tokenizer.geometry import codebook_geometry
 from vqct.tokenizer.language import LanguageCodebook, build_language_codebook
-from vqct.tokenizer.losses import VQGANLoss
+from vqct.tokenizer.losses import VQGANLoss, load_perceptual
 from vqct.tokenizer.model import LANGUAGE_KINDS, VQCTTokenizer
 from vqct.tokenizer.usage import CodeHistogram
 
@@ -81,9 +82,8 @@ def validate(model, loader, accelerator, step: int, output_dir: Path, with_fid: 
             originals.append(accelerator.gather_for_metrics(images).cpu())
             reconstructed.append(accelerator.gather_for_metrics(reconstructions.clamp(-1, 1)).cpu())
         if i == 0 and accelerator.is_main_process:
-            grid = torch.cat([images[:8], reconstructions[:8].clamp(-1, 1)])
             path = output_dir / "samples" / f"reconstructions-{step:07d}.png"
-            save_image((grid.float() + 1) / 2, path, nrow=min(8, len(images)))
+            save_labelled_grid([("real", images), ("reconstruction", reconstructions)], path)
             log_grid(accelerator, path, step, "reconstructions")
     model.train()
     metrics = {f"val/{name}": float(torch.cat(values).mean()) for name, values in measured.items()}
@@ -114,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
 def train(argv: list[str] | None = None) -> int:
     config = read_run_config(TokenizerTrainConfig, argv, __doc__, "tokenizer")
     output_dir = Path(config.output_dir)
+    perceptual = load_perceptual(config.loss)  # a paper run without its LPIPS weights stops here, before any file
     accelerator = make_accelerator(config)
 
     # data
@@ -141,7 +142,8 @@ def train(argv: list[str] | None = None) -> int:
     else:
         language_codebook = load_language_codebook(config, accelerator, output_dir)
         model = VQCTTokenizer.build(config.model, language_codebook, seed=config.seed)
-    loss_fn = VQGANLoss(config.loss)
+    model.record_training(perceptual_loss=perceptual.record)
+    loss_fn = VQGANLoss(config.loss, perceptual)
     memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
     model.to(memory_format=memory_format)
     loss_fn.discriminator.to(memory_format=memory_format)
@@ -186,7 +188,10 @@ def train(argv: list[str] | None = None) -> int:
     bare_model = accelerator.unwrap_model(model)
     names = bare_model.group_names
 
-    step, history = resume(accelerator, config, "tokenizer", log)
+    # the EMA of the weights (use_ema): validation, grids and the final model use it; checkpoints keep it
+    ema = WeightAverage(bare_model, config.ema_decay, accelerator.device) if config.use_ema else None
+    load_extra = None if ema is None else (lambda folder: ema.load(folder / EMA_FILE, accelerator.device))
+    step, history = resume(accelerator, config, "tokenizer", log, load_extra)
     if accelerator.is_main_process:
         log.info(
             "model: %s quantizer, %.2f M parameters, codebooks %s, lr %.3g",
@@ -234,6 +239,8 @@ def train(argv: list[str] | None = None) -> int:
             continue
         step += 1
         progress.update(1)
+        if ema is not None:
+            ema.step()
         if due(step, config.log_steps, config.max_steps):
             histogram = CodeHistogram(bare_model.codebook_sizes, accelerator.device)
             histogram.update(quantized.indices)
@@ -246,9 +253,10 @@ def train(argv: list[str] | None = None) -> int:
             )
         if due(step, config.validation_steps, config.max_steps):
             with_fid = use_fid and due(step, config.fid_steps, config.max_steps)
-            metrics = validate(
-                model, fid_loader if with_fid else validation_loader, accelerator, step, output_dir, with_fid
-            )
+            with averaged(ema):
+                metrics = validate(
+                    model, fid_loader if with_fid else validation_loader, accelerator, step, output_dir, with_fid
+                )
             accelerator.log(metrics, step=step)
             entry = {"step": step, "seconds": round(time.perf_counter() - started, 1), **metrics}
             record_validation(accelerator, output_dir, history, entry)
@@ -260,12 +268,15 @@ def train(argv: list[str] | None = None) -> int:
                 output_dir,
                 step,
                 config.checkpoints_total_limit,
+                {EMA_NAME: ema.tensors()} if ema is not None else None,
                 keep_every=config.checkpoints_keep_every,
             )
         if step >= config.max_steps:
             break
     progress.close()
 
+    if ema is not None:  # the final model: the EMA weights
+        ema.copy_to_module()
     finish(accelerator, bare_model, config, log, kind="tokenizer", history=history)
     return 0
 

@@ -107,3 +107,17 @@ def test_a_prior_loaded_by_repo_id_brings_its_tokenizer(prior_model, tmp_path, m
     codes = torch.randint(0, 4, (1, 2, 8, 8))
     assert torch.equal(loaded.tokenizer.decode(codes), prior_model.tokenizer.decode(codes))
     shutil.rmtree(repo)
+
+
+def test_the_card_metadata_carries_the_metrics_and_data_set_the_hub_indexes(tmp_path):
+    from huggingface_hub import ModelCard
+
+    from vqct.common.card import write_model_card
+
+    config = {"data": {"kind": "hf", "root": "someone/faces", "resolution": 64}}
+    metrics = {"step": 8, "val/psnr": 23.5, "val/ssim": 0.61, "val/l1": 0.04}
+    write_model_card(tmp_path, kind="tokenizer", repo="someone/tok", config=config, metrics=metrics, grid=None)
+    data = ModelCard.load(tmp_path / "README.md").data
+    indexed = {result.metric_type: result.metric_value for result in data.eval_results}
+    assert indexed == {"psnr": 23.5, "ssim": 0.61}  # the headline metrics; the card's table has all
+    assert data.datasets == ["someone/faces"] and data.license == "mit" and data.base_model is None

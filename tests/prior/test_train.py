@@ -14,6 +14,7 @@ from safetensors.torch import load_file
 import vqct.prior.evaluate as evaluate_cli
 import vqct.prior.sample as sample_cli
 from tests import ROOT, accelerate_command, train_in_process
+from vqct.common.grid import GAP, LABEL_WIDTH, MIN_CELL
 from vqct.common.labels import save_label_map
 from vqct.prior import PriorConfig, SamplingConfig, VQCTPrior
 from vqct.tokenizer import VQCTTokenizer
@@ -78,10 +79,11 @@ def test_accelerate_launch_trains_and_saves_a_prior_that_loads(tokenizer_dir, tm
 def test_script_writes_tokens_grids_metrics_checkpoints_and_final_model(trained, tokenizer_dir):
     assert sorted(p.name for p in (trained / "checkpoints").iterdir()) == ["checkpoint-2", "checkpoint-4"]
     assert sorted(p.name for p in (trained / "samples").iterdir()) == ["samples-0000002.png", "samples-0000004.png"]
+    # rows map, sample, reconstruction: two 32 px images each, shown at 128 px
     assert Image.open(trained / "samples" / "samples-0000004.png").size == (
-        2 * 32 + 3 * 2,
-        3 * 32 + 4 * 2,
-    )  # maps, samples, real
+        LABEL_WIDTH + 2 * (MIN_CELL + GAP) + GAP,
+        3 * (MIN_CELL + GAP) + GAP,
+    )
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     accumulator = EventAccumulator(str(next((trained / "logs").rglob("events.out.tfevents.*")).parent))
@@ -250,6 +252,11 @@ def test_evaluate_command_writes_label_following_completion_and_grid(trained, tm
     assert set(metrics["label_following"]) == {"real", "reconstructions", "samples", "samples_shuffled_maps"}
     assert all(0 <= v["pixel_accuracy"] <= 1 for v in metrics["label_following"].values())
     assert metrics["completion"]["kept_vs_original_psnr"] > 0 and metrics["seconds_per_image"] > 0
+    assert set(metrics["background_spread"]) == {"samples", "reconstructions", "real"}
+    assert metrics["background_spread"]["real"] > 0.05  # the shapes' backgrounds come in many colours
+    assert set(metrics["diversity"]) == {"samples_of_one_map", "real_images_of_different_maps"}
+    assert metrics["diversity"]["real_images_of_different_maps"] > 0
+    assert "Background colour spread" in (out / "metrics.md").read_text()
     assert (
         (out / "grid.png").is_file()
         and (out / "segmenter.safetensors").is_file()
@@ -377,4 +384,37 @@ def test_sample_command_writes_batch_by_batch_and_grids_the_first(trained, tmp_p
     assert sample_cli.main([*argv, "--out", str(out)]) == 0
     assert sorted(p.name for p in out.glob("sample-*.png")) == [f"sample-{k:03d}.png" for k in range(5)]
     assert np.all(np.asarray(Image.open(out / "map-004.png")) == 3)
-    assert Image.open(out / "grid.png").size == (2 * 32 + 3 * 2, 2 * 32 + 3 * 2)  # 2 maps over 2 samples
+    assert Image.open(out / "grid.png").size == (  # 2 maps over 2 samples
+        LABEL_WIDTH + 2 * (MIN_CELL + GAP) + GAP,
+        2 * (MIN_CELL + GAP) + GAP,
+    )
+
+
+def test_the_python_api_takes_files_or_pil_images_and_gives_pil_images(trained, tmp_path):
+    model = VQCTPrior.from_pretrained(trained / "final").eval()
+    labels = torch.zeros(32, 32, dtype=torch.long)
+    labels[8:24, 8:24] = 2
+    save_label_map(labels, 9, tmp_path / "map.png")
+    from_file = model.generate_images([tmp_path / "map.png"], seed=3)
+    from_pil = model.generate_images([Image.open(tmp_path / "map.png")], seed=3)
+    assert len(from_file) == 1 and from_file[0].size == (32, 32) and from_file[0].mode == "RGB"
+    assert np.array_equal(np.asarray(from_file[0]), np.asarray(from_pil[0]))  # the same map either way
+
+    face = Image.fromarray(np.full((32, 32, 3), 200, dtype=np.uint8))
+    mask = Image.fromarray(np.repeat((np.arange(32) >= 16)[:, None], 32, 1).astype(np.uint8) * 255)
+    completions = model.complete_images(face, mask, num=2, label_map=tmp_path / "map.png", seed=1)
+    assert [image.size for image in completions] == [(32, 32), (32, 32)]
+    again = model.complete_images(face, mask, num=2, label_map=tmp_path / "map.png", seed=1)
+    assert all(np.array_equal(np.asarray(a), np.asarray(b)) for a, b in zip(completions, again, strict=True))
+
+
+def test_background_spread_is_zero_for_one_background_colour_and_grows_with_more():
+    from vqct.prior.evaluate import background_spread
+
+    labels = torch.zeros(4, 8, 8, dtype=torch.long)
+    labels[:, 2:6, 2:6] = 1  # the object, left out
+    same = torch.zeros(4, 3, 8, 8)
+    same[:, :, 2:6, 2:6] = torch.rand(4, 3, 1, 1)  # objects vary, backgrounds do not
+    assert background_spread(same, labels) < 1e-6
+    varied = torch.linspace(-1, 1, 4).view(4, 1, 1, 1).expand(4, 3, 8, 8)
+    assert background_spread(varied, labels) > 0.3

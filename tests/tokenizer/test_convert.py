@@ -350,3 +350,17 @@ def test_a_missing_or_empty_diffusers_folder_is_one_error(tmp_path, capsys):
     assert "no config.json" in capsys.readouterr().err
     assert main(["--diffusers", str(tmp_path / "nowhere"), "--out", str(tmp_path / "out")]) == 2
     assert "nowhere: no such folder" in capsys.readouterr().err
+
+
+def test_a_converted_model_keeps_its_sources_licence_or_says_it_is_unknown(tmp_path):
+    from huggingface_hub import ModelCard
+
+    diffusers = pytest.importorskip("diffusers")
+    tiny_vqmodel(diffusers).save_pretrained(tmp_path / "source")
+    assert main(["--diffusers", str(tmp_path / "source"), "--out", str(tmp_path / "unknown")]) == 0
+    card = ModelCard.load(tmp_path / "unknown" / "README.md")
+    assert card.data.license == "other" and "could not be read here: check it before use" in card.text
+    (tmp_path / "source" / "README.md").write_text("---\nlicense: openrail++\n---\n# a VQ model\n")
+    assert main(["--diffusers", str(tmp_path / "source"), "--out", str(tmp_path / "known")]) == 0
+    card = ModelCard.load(tmp_path / "known" / "README.md")
+    assert card.data.license == "openrail++" and "keep their source's licence (openrail++)" in card.text

@@ -241,3 +241,64 @@ def test_init_from_fine_tunes_a_saved_tokenizer(tmp_path, tiny_language_codebook
     expected, got = weights(start), weights(out)
     assert expected.keys() == got.keys() and all(torch.equal(expected[k], got[k]) for k in expected)
     assert VQCTTokenizer.from_pretrained(out / "final").config.quantizer.kind == "dual"  # init_from's, not the override
+
+
+@pytest.fixture
+def lpips_unavailable(monkeypatch):
+    """LPIPS's VGG-16 weights cannot be had, as offline (whatever this machine's cache holds)."""
+    import lpips
+
+    def unavailable(*args, **kwargs):
+        raise OSError("no network: vgg16-397923af.pth")
+
+    monkeypatch.setattr(lpips, "LPIPS", unavailable)
+
+
+def test_a_paper_config_without_lpips_weights_stops_before_writing_anything(tmp_path, lpips_unavailable):
+    out = tmp_path / "paper"
+    done = train_in_process("tokenizer", f"output_dir={out}", config="celebahq_vqct_f16")
+    assert done.returncode == 2
+    assert "loss.perceptual_weight=1 needs LPIPS's VGG-16 weights" in done.stderr
+    assert "loss.allow_missing_perceptual=true" in done.stderr
+    assert not out.exists()
+
+
+def test_a_run_allowed_to_lose_lpips_says_so_in_its_config_and_card(
+    tmp_path, tiny_language_codebook_dir, lpips_unavailable
+):
+    out = tmp_path / "run"
+    train(
+        out,
+        "max_steps=1",
+        "loss.perceptual_weight=1",
+        "loss.allow_missing_perceptual=true",
+        prior_dir=tiny_language_codebook_dir,
+    )
+    recorded = json.loads((out / "final" / "config.json").read_text())["trained_with"]["perceptual_loss"]
+    assert recorded.startswith("none: LPIPS's weights could not be loaded")
+    assert f"- perceptual loss: {recorded}" in (out / "final" / "README.md").read_text()
+    assert VQCTTokenizer.from_pretrained(out / "final").trained_with == {"perceptual_loss": recorded}
+
+
+def test_ema_is_the_final_model_and_a_resumed_run_keeps_it(tmp_path, tiny_language_codebook_dir):
+    """use_ema=true: checkpoints hold the EMA beside the weights, the final model is the EMA (not the
+    weights as trained), and a run resumed from step 2 ends where the uninterrupted one does."""
+    steps = ["max_steps=4", "checkpointing_steps=2", "validation_steps=100", "use_ema=true", "ema_decay=0.5"]
+    reference = tmp_path / "reference"
+    train(reference, *steps, prior_dir=tiny_language_codebook_dir)
+    last = reference / "checkpoints" / "checkpoint-4"
+    average = load_file(str(last / "ema.safetensors"))
+    trained = load_file(str(last / "model.safetensors"))
+    final = weights(reference)
+    assert average["optimization_step"] == 4
+    differs = [name for name in final if not torch.equal(final[name], trained[name])]
+    assert differs, "the final model is the weights as trained, not their average"
+
+    stopped = tmp_path / "stopped"
+    shutil.copytree(reference, stopped)
+    for finished in (stopped / "checkpoints" / "checkpoint-4", stopped / "final"):
+        shutil.rmtree(finished)
+    resumed = train(stopped, *steps, "resume_from_checkpoint=latest", prior_dir=tiny_language_codebook_dir)
+    assert "resumed from" in resumed.stderr
+    for name, tensor in weights(stopped).items():
+        assert torch.equal(tensor, final[name]), name

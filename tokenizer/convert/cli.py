@@ -23,10 +23,13 @@ import logging
 import sys
 from pathlib import Path
 
+from huggingface_hub import ModelCard
+
 from vqct.common.atomic import atomic_directory
 from vqct.common.card import write_model_card
 from vqct.common.config import to_dict
 from vqct.common.errors import exit_code
+from vqct.common.hub import HUB_ID
 
 from .diffusers_vqmodel import convert_diffusers
 from .taming import convert_taming
@@ -72,6 +75,10 @@ def convert(args: argparse.Namespace) -> int:
             f" (subfolder `{args.subfolder}`)" if args.subfolder else ""
         )
         source = {"diffusers": args.diffusers, "subfolder": args.subfolder}
+    license, base_model = (
+        source_license(args),
+        args.diffusers if args.diffusers and HUB_ID.match(args.diffusers) else None,
+    )
     out = Path(args.out)
     with atomic_directory(out) as staging:
         model.save_pretrained(staging)
@@ -83,10 +90,33 @@ def convert(args: argparse.Namespace) -> int:
             metrics=None,
             grid=None,
             origin=f"Converted by `vqct-convert` from {origin}: the VQGAN baseline "
-            "(`model.quantizer.kind=vq`), with no language codebook. Not trained or measured here.",
+            "(`model.quantizer.kind=vq`), with no language codebook. Not trained or measured here. "
+            + (
+                f"The weights keep their source's licence ({license})."
+                if license != "other"
+                else "The weights' licence is their source's, which could not be read here: check it before use."
+            ),
+            license=license,
+            base_model=base_model,
         )
     log.info("wrote %s (model.safetensors, config.json, README.md): VQCTTokenizer.from_pretrained(%r)", out, str(out))
     return 0
+
+
+def source_license(args: argparse.Namespace) -> str:
+    """The licence a diffusers source's model card declares (its folder's README.md, or the Hub
+    repo's card); "other" where none can be read (a taming checkpoint carries none)."""
+    if not args.diffusers:
+        return "other"
+    folder = Path(args.diffusers)
+    try:
+        card = ModelCard.load(folder / "README.md" if folder.is_dir() else args.diffusers)
+    except Exception as error:  # noqa: BLE001 -- no card, no network: the licence is unknown, said so
+        log.info(
+            "the source's licence could not be read (%s)", str(error).splitlines()[0][:120] if str(error) else error
+        )
+        return "other"
+    return card.data.license or "other"
 
 
 if __name__ == "__main__":

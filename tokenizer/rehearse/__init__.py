@@ -34,7 +34,7 @@ from vqct.common.errors import exit_code
 from vqct.common.shipped_configs import shipped_config
 from vqct.tokenizer.config import TokenizerTrainConfig
 from vqct.tokenizer.language import LanguageCodebook, build_language_codebook
-from vqct.tokenizer.losses import load_lpips
+from vqct.tokenizer.losses import LossConfig, load_perceptual
 
 from .report import markdown, summarize
 from .rows import LANGUAGE_CODEBOOKS, QUICKSTART, ROWS, Row, codebook_folder, row_changes, row_overrides, run_folder
@@ -112,7 +112,8 @@ def rehearse(
                 common=common,
             )
             runs.append(Run(row, seed, run_folder(out, row, seed), tuple(overrides)))
-    lpips_loads = any(run.config().loss.perceptual_weight > 0 for run in runs) and load_lpips() is not None
+    weighted = any(run.config().loss.perceptual_weight > 0 for run in runs)
+    lpips_loads = weighted and load_perceptual(LossConfig(allow_missing_perceptual=True)).model is not None
     recipes = {run.row.name: recipe(run.config(), steps, lpips_loads) for run in runs}
     results = train_and_measure(runs, language_codebooks, jobs)
     summary = summarize(rows, results)
