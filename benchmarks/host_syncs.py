@@ -15,7 +15,8 @@ from collections import Counter
 
 import torch
 
-from benchmarks.suite import prior_training_step, tokenizer_preset
+from benchmarks.prior_workload import prior_training_step
+from benchmarks.suite import tokenizer_preset
 from benchmarks.tokenizer_step import training_step
 from vqct.common.timing import synchronize
 

@@ -28,29 +28,23 @@ import argparse
 import platform
 import statistics
 import time
-from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from benchmarks.prior_workload import QUICK_GRID, PassCounter, prior_config, prior_training_step, random_batch
 from benchmarks.synthetic_codebook import PAPER_ADJECTIVES, PAPER_NOUNS, synthetic_codebook
 from benchmarks.tokenizer_step import model_config, training_step
 from vqct.common.atomic import write_json
-from vqct.common.config import load_config
-from vqct.common.shipped_configs import shipped_config
 from vqct.common.timing import synchronize, time_calls
 from vqct.prior import build_prior
-from vqct.prior.config import PriorTrainConfig
 from vqct.prior.sequence import TokenVocabulary
 from vqct.tokenizer import VQCTTokenizer
 
 # Dense (no sparsity) bf16 tensor-core peaks from the vendors' data sheets, TFLOP/s.
 PEAK_TFLOPS = {"H200": 989.0, "H100 80GB HBM3": 989.0, "H100 PCIe": 756.0, "A100": 312.0, "L4": 121.0}
-# --quick: the paper's models shrunk to what a laptop CPU runs in seconds
-QUICK_PRIOR = dict(dim=64, depth=2, heads=2)
-QUICK_GRID = 4
 
 
 def device_name(device: torch.device) -> str:
@@ -156,47 +150,6 @@ def transfer_row(args, device, vqct_step_seconds: float) -> dict:
     }
 
 
-def prior_config(name: str, quick: bool) -> PriorTrainConfig:
-    config = load_config(PriorTrainConfig, shipped_config(f"prior/{name}"))
-    if quick:
-        config.model = replace(config.model, **QUICK_PRIOR)
-    return config
-
-
-def random_batch(vocabulary: TokenVocabulary, batch: int, grid: int, condition: str, device: torch.device):
-    generator = torch.Generator().manual_seed(0)
-    adjectives = torch.randint(vocabulary.num_adjectives, (batch, 1, grid, grid), generator=generator)
-    nouns = torch.randint(vocabulary.num_nouns, (batch, 1, grid, grid), generator=generator)
-    codes = torch.cat([adjectives, nouns], 1).to(device)
-    maps = None
-    if condition == "semantic":  # a 16 px-per-cell map, as a 256 px map over a 16×16 grid
-        maps = torch.randint(vocabulary.num_classes, (batch, grid * 16, grid * 16), generator=generator).to(device)
-    return codes, maps
-
-
-def prior_training_step(args, device, dtype, name: str = "celebahq_semantic.yaml", *, compile: bool = False):
-    """(one call = one training step of prior config ``name`` on a fixed batch, its config, image
-    tokens per step); ``compile`` as the train script's ``compile=true``."""
-    config = prior_config(name, args.quick)
-    vocabulary = TokenVocabulary(PAPER_ADJECTIVES, PAPER_NOUNS, config.model.num_classes)
-    torch.manual_seed(0)
-    model = build_prior(config.model, vocabulary).to(device).train()
-    if compile:
-        model.compile()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, fused=device.type == "cuda")
-    grid = QUICK_GRID if args.quick else 16
-    codes, maps = random_batch(vocabulary, config.batch_size, grid, config.model.condition, device)
-
-    def step():
-        with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
-            loss = model(codes, maps)
-        loss.backward()
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-
-    return step, config, config.batch_size * vocabulary.image_length(grid, grid)
-
-
 def prior_training_row(args, device, dtype, peak) -> dict:
     step, config, tokens = prior_training_step(args, device, dtype)
     with FlopCounterMode(display=False) as counter:
@@ -279,17 +232,6 @@ def profile_top(step, device: torch.device, rows: int = 12) -> str:
         synchronize(device)
     key = "self_cuda_time_total" if device.type == "cuda" else "self_cpu_time_total"
     return profiler.key_averages().table(sort_by=key, row_limit=rows)
-
-
-class PassCounter:
-    """Counts forward passes of a prior's transformer."""
-
-    def __init__(self, model):
-        self.count = 0
-        model.net.register_forward_pre_hook(self._seen)
-
-    def _seen(self, module, inputs):
-        self.count += 1
 
 
 def sampling_rows(args, device, dtype) -> list[dict]:

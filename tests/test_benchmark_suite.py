@@ -10,7 +10,8 @@ import torch
 
 from benchmarks.host_syncs import main as host_syncs_main
 from benchmarks.host_syncs import sync_sites
-from benchmarks.suite import main, prior_training_step
+from benchmarks.prior_workload import prior_training_step
+from benchmarks.suite import main
 
 
 def test_the_quick_suite_measures_every_row(tmp_path, capsys):

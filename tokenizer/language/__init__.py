@@ -2,13 +2,13 @@
 
 from .build import LanguageCodebookConfig, build_language_codebook
 from .embeddings import EmbeddingConfig, ProviderUnavailableError, load_provider
-from .language_codebook import CodebookFileError, LanguageCodebook
+from .language_codebook import LanguageCodebook, LanguageCodebookFileError
 
 __all__ = [
     "LanguageCodebook",
     "LanguageCodebookConfig",
     "EmbeddingConfig",
-    "CodebookFileError",
+    "LanguageCodebookFileError",
     "ProviderUnavailableError",
     "build_language_codebook",
     "load_provider",

@@ -28,7 +28,7 @@ FORMAT_VERSION = 1
 _TENSOR_NAMES = ("adjective_vectors", "noun_vectors", "edge_index", "edge_weight", "adjective_counts", "noun_counts")
 
 
-class CodebookFileError(UserError, ValueError):
+class LanguageCodebookFileError(UserError, ValueError):
     """A language codebook folder that is missing, incomplete or altered."""
 
 
@@ -55,13 +55,13 @@ class LanguageCodebook:
         }
         for name, (got, want) in checks.items():
             if got != want:
-                raise CodebookFileError(f"{name} has {got} rows, expected {want}")
+                raise LanguageCodebookFileError(f"{name} has {got} rows, expected {want}")
         if self.adjective_vectors.shape[1] != self.noun_vectors.shape[1]:
-            raise CodebookFileError("adjective and noun vectors differ in width")
+            raise LanguageCodebookFileError("adjective and noun vectors differ in width")
         if self.edge_index.numel() and (
             int(self.edge_index[0].max()) >= a or int(self.edge_index[1].max()) >= n or int(self.edge_index.min()) < 0
         ):
-            raise CodebookFileError("edge_index points outside the vocabulary")
+            raise LanguageCodebookFileError("edge_index points outside the vocabulary")
 
     @property
     def dim(self) -> int:
@@ -108,7 +108,7 @@ class LanguageCodebook:
         tensors_path, metadata_path = directory / TENSORS_FILE, directory / METADATA_FILE
         for path in (tensors_path, metadata_path):
             if not path.is_file():
-                raise CodebookFileError(
+                raise LanguageCodebookFileError(
                     f"{path} is missing: {directory} is not a language codebook "
                     "(make one with: vqct-language-codebook build --out DIR)"
                 )
@@ -122,11 +122,15 @@ class LanguageCodebook:
                 **{name: tensors[name] for name in _TENSOR_NAMES},
             )
         except Exception as error:  # safetensors, json and shape errors all mean "unreadable"
-            raise CodebookFileError(
+            raise LanguageCodebookFileError(
                 f"{directory}: unreadable language codebook ({type(error).__name__}: {error})"
             ) from None
         if metadata.get("format_version") != FORMAT_VERSION:
-            raise CodebookFileError(f"{metadata_path}: format_version {metadata.get('format_version')} unsupported")
+            raise LanguageCodebookFileError(
+                f"{metadata_path}: format_version {metadata.get('format_version')} unsupported"
+            )
         if language_codebook.content_hash != metadata.get("content_hash"):
-            raise CodebookFileError(f"{directory}: content hash mismatch, the files were altered or are corrupt")
+            raise LanguageCodebookFileError(
+                f"{directory}: content hash mismatch, the files were altered or are corrupt"
+            )
         return language_codebook

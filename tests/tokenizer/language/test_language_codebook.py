@@ -7,8 +7,8 @@ import vqct.tokenizer.language.language_codebook as language_codebook_module
 from vqct.tokenizer.language.language_codebook import (
     METADATA_FILE,
     TENSORS_FILE,
-    CodebookFileError,
     LanguageCodebook,
+    LanguageCodebookFileError,
 )
 
 
@@ -61,17 +61,17 @@ def test_altered_or_missing_files_are_rejected(tmp_path):
     metadata = json.loads((tmp_path / "language_codebook" / METADATA_FILE).read_text())
     metadata["nouns"][0] = "ellipse"
     (tmp_path / "language_codebook" / METADATA_FILE).write_text(json.dumps(metadata))
-    with pytest.raises(CodebookFileError, match="content hash mismatch"):
+    with pytest.raises(LanguageCodebookFileError, match="content hash mismatch"):
         LanguageCodebook.load(tmp_path / "language_codebook")
     (tmp_path / "language_codebook" / TENSORS_FILE).write_bytes(b"garbage")
-    with pytest.raises(CodebookFileError, match="unreadable"):
+    with pytest.raises(LanguageCodebookFileError, match="unreadable"):
         LanguageCodebook.load(tmp_path / "language_codebook")
-    with pytest.raises(CodebookFileError, match="is not a language codebook"):
+    with pytest.raises(LanguageCodebookFileError, match="is not a language codebook"):
         LanguageCodebook.load(tmp_path / "nowhere")
 
 
 def test_inconsistent_shapes_are_rejected():
-    with pytest.raises(CodebookFileError, match="edge_index points outside"):
+    with pytest.raises(LanguageCodebookFileError, match="edge_index points outside"):
         LanguageCodebook(
             **{
                 **make_language_codebook().__dict__,
@@ -79,7 +79,7 @@ def test_inconsistent_shapes_are_rejected():
                 "edge_weight": torch.ones(1),
             }
         )
-    with pytest.raises(CodebookFileError, match="noun_vectors has 2 rows"):
+    with pytest.raises(LanguageCodebookFileError, match="noun_vectors has 2 rows"):
         LanguageCodebook(**{**make_language_codebook().__dict__, "noun_vectors": torch.randn(2, 4)})
 
 
