@@ -3,7 +3,7 @@ completion of a painted region, and inspection of an image's codes and words.
 
 Every user mistake raises ``DemoInputError`` with a sentence the UI shows as it is (the app
 keeps serving): no image, a file that is not an image or is cut short, an image above
-``MAX_PIXELS`` (refused from its header, before any pixel is decoded), an empty region, a map
+``common.image_size.MAX_PIXELS`` (refused from its header, before any pixel is decoded), an empty region, a map
 painted outside the palette. Grayscale, palette and RGBA images are converted.
 """
 
@@ -19,7 +19,7 @@ from PIL import Image
 
 from vqct.common.errors import UserError
 from vqct.common.hub import load_pretrained
-from vqct.common.image_size import MAX_PIXELS
+from vqct.common.image_size import check_image_size
 from vqct.common.labels import LabelMapError, labels_from_array, palette
 from vqct.common.metrics import pixel_metrics
 from vqct.prior import SamplingConfig, VQCTPrior, condition_tokens
@@ -60,13 +60,9 @@ def _checked_seed(seed) -> int:
     return int(value)
 
 
-def _size_message(what: str, width: int, height: int) -> str:
-    return f"the {what} is {width}×{height} pixels; the limit is {MAX_PIXELS // 4096}×4096"
-
-
 def check_upload(path) -> None:
     """An uploaded file (a path or a file object), before anything decodes it: an image Pillow reads
-    whole, of at most ``MAX_PIXELS``. The size comes from the header, so a huge image is refused at
+    whole, of at most ``common.image_size.MAX_PIXELS``. The size comes from the header, so a huge image is refused at
     once. Messages never name the file's path on the server."""
     try:
         image = Image.open(path)
@@ -75,8 +71,7 @@ def check_upload(path) -> None:
             "the uploaded file is not an image this app reads (PNG, JPEG, WebP, BMP, GIF or TIFF; SVG is not one)"
         ) from None
     with image:
-        if image.width * image.height > MAX_PIXELS:
-            raise DemoInputError(_size_message("uploaded image", image.width, image.height))
+        check_image_size(image, "the uploaded image", DemoInputError)
         try:
             image.load()
         except DECODE_ERRORS:
@@ -91,8 +86,7 @@ def _checked_array(image, what: str) -> np.ndarray:
     array = np.asarray(image)
     if array.dtype == object or array.ndim not in (2, 3):
         raise DemoInputError(f"the {what} is not an image")
-    if array.shape[0] * array.shape[1] > MAX_PIXELS:
-        raise DemoInputError(_size_message(what, array.shape[1], array.shape[0]))
+    check_image_size((array.shape[1], array.shape[0]), f"the {what}", DemoInputError)
     return array
 
 

@@ -9,7 +9,9 @@ from .errors import UserError, UserValueError
 MAX_PIXELS = 4096 * 4096
 
 
-def check_image_size(image: Image.Image, what: str, error: type[UserError] = UserValueError) -> None:
-    """``image`` (opened, not yet loaded) within ``MAX_PIXELS``; ``what`` names it in the ``error``."""
-    if image.width * image.height > MAX_PIXELS:
-        raise error(f"{what} is {image.width}×{image.height} pixels; the limit is 4096×4096")
+def check_image_size(image: Image.Image | tuple[int, int], what: str, error: type[UserError] = UserValueError) -> None:
+    """``image`` (opened, not yet loaded, or its (width, height)) within ``MAX_PIXELS``; ``what``
+    names it in the ``error``."""
+    width, height = image.size if isinstance(image, Image.Image) else image
+    if width * height > MAX_PIXELS:
+        raise error(f"{what} is {width}×{height} pixels; the limit is 4096×4096")
