@@ -31,12 +31,15 @@ quickstart: setup
 	@echo "  tokenizer metrics and grids: $(OUT)/tokenizer/metrics.json, $(OUT)/tokenizer/samples/"
 	@echo "  models: $(OUT)/tokenizer/final (VQCTTokenizer), $(OUT)/prior/final (VQCTPrior, tokenizer inside)"
 
+# one pytest worker per core (pytest-xdist); TEST_WORKERS=0 runs the suite in this process
+TEST_WORKERS ?= auto
+
 test: setup
-	$(PYTHON) -m pytest -q $(PYTEST_ARGS)
+	$(PYTHON) -m pytest -q -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 # the unmarked tier: no fresh interpreters, no browser (docs/architecture.md, "Tests")
 test-fast: setup
-	$(PYTHON) -m pytest -q -m "not slow and not browser" $(PYTEST_ARGS)
+	$(PYTHON) -m pytest -q -n $(TEST_WORKERS) -m "not slow and not browser" $(PYTEST_ARGS)
 
 lint: setup
 	.venv/bin/ruff check .

@@ -1,7 +1,10 @@
 """Shared fixtures: a tiny language codebook built for real (shapes captions only, GloVe) and
 tiny tokenizer model configs."""
 
+import os
+
 import pytest
+import torch
 
 from vqct.common.config import load_config
 from vqct.tokenizer import (
@@ -12,6 +15,15 @@ from vqct.tokenizer import (
 )
 from vqct.tokenizer.autoencoder import AutoencoderConfig
 from vqct.tokenizer.transfer import TransferConfig
+
+
+def pytest_configure(config):
+    """Under pytest-xdist (make test) the cores are shared out: each worker's torch gets its
+    share of threads instead of every worker starting one per core and all of them contending."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if workers > 1:
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
+
 
 TINY_CODEBOOK_OVERRIDES = ["corpus=[builtin:shapes]", "shapes_captions=200", "min_count=0", "tagger=wordnet"]
 
