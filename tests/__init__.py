@@ -19,8 +19,8 @@ def accelerate_command(stage: str, *arguments: str, processes: int = 1, config: 
     if processes > 1:
         # `--cpu --num_processes 2` starts one process (accelerate 1.15); CPU processes that form a
         # group come from the distributed launcher told to use the CPU.
-        # port 0: the launcher picks a free one, so two such runs in parallel test workers don't collide
         launcher = ["env", "ACCELERATE_USE_CPU=true", *launcher, "--multi_gpu", "--num_cpu_threads_per_process", "1"]
+        # port 0: the launcher picks a free one, so two such runs in parallel test workers don't collide
         launcher += ["--main_process_port", "0"]
     script = [str(ROOT / stage / "train.py"), "--config", str(ROOT / "configs" / stage / f"{config}.yaml")]
     return [*launcher, "--num_machines", "1", "--dynamo_backend", "no", *script, *arguments]
