@@ -29,6 +29,7 @@ from tqdm.auto import tqdm
 
 from vqct.common.accelerator import make_accelerator
 from vqct.common.checkpoints import resume, save_checkpoint
+from vqct.common.compile import compile_if_possible
 from vqct.common.config import ConfigError, to_dict
 from vqct.common.ema import EMA_FILE, EMA_NAME, WeightAverage, averaged
 from vqct.common.errors import exit_code
@@ -179,8 +180,8 @@ def train(argv: list[str] | None = None) -> int:
         num_training_steps=config.max_steps * accelerator.num_processes,
     )
     model.tokenizer.to(accelerator.device)
-    if config.compile:
-        model.prior.compile()  # its forward, the training loss; sampling stays eager
+    if config.compile:  # the prior's forward, the training loss; sampling stays eager
+        compile_if_possible(model.prior, accelerator.device, log)
     prior, optimizer, train_loader, validation_loader, scheduler = accelerator.prepare(
         model.prior, optimizer, train_loader, validation_loader, scheduler
     )

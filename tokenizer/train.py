@@ -28,6 +28,7 @@ from tqdm.auto import tqdm
 
 from vqct.common.accelerator import make_accelerator
 from vqct.common.checkpoints import resume, save_checkpoint
+from vqct.common.compile import compile_if_possible
 from vqct.common.config import to_dict
 from vqct.common.ema import EMA_FILE, EMA_NAME, WeightAverage, averaged
 from vqct.common.errors import exit_code
@@ -148,7 +149,7 @@ def train(argv: list[str] | None = None) -> int:
     model.to(memory_format=memory_format)
     loss_fn.discriminator.to(memory_format=memory_format)
     if config.compile:
-        model.compile()
+        compile_if_possible(model, accelerator.device, log)
     lr = scaled_learning_rate(config, accelerator.num_processes)
     betas = (config.adam_beta1, config.adam_beta2)
     fused = accelerator.device.type == "cuda"  # one kernel for the whole update instead of one per op
