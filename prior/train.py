@@ -23,6 +23,7 @@ if __name__ == "__main__" and Path(sys.path[0]).resolve() == Path(__file__).reso
 import torch
 import torch.nn.functional as F
 from accelerate import Accelerator
+from accelerate.utils import set_seed
 from diffusers.optimization import get_scheduler
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
@@ -127,6 +128,9 @@ def train(argv: list[str] | None = None) -> int:
     # tokens
     tokenizer = load_pretrained(VQCTTokenizer, config.tokenizer, "tokenizer")
     folder = token_folder(config, tokenizer, accelerator)
+    # loading the tokenizer and encoding the cache draw from the global RNG: seed again, so the prior
+    # (its initial weights, its dropout) is the same whether the cache was encoded here or given
+    set_seed(config.seed)
     train_set, validation_set = TokenDataset(folder / "train"), TokenDataset(folder / "validation")
     check_condition(config, train_set, folder)
     token_grid = tuple(train_set.codes.shape[-2:])

@@ -119,6 +119,26 @@ def test_resume_latest_continues_to_the_same_weights(trained, tokenizer_dir, tmp
     assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a if k.startswith("prior.")), "the resumed run diverged"
 
 
+def test_a_given_token_cache_trains_the_same_prior_as_one_encoded_in_the_run(trained, tokenizer_dir, tmp_path):
+    # encoding draws from the global RNG; the prior's initial weights and dropout must not depend on it
+    done = train(
+        tmp_path / "run",
+        tokenizer_dir,
+        f"tokens={trained / 'tokens'}",
+        "max_steps=4",
+        "checkpointing_steps=2",
+        "validation_steps=2",
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    a, b = (
+        load_file(str(trained / "final" / "model.safetensors")),
+        load_file(str(tmp_path / "run" / "final" / "model.safetensors")),
+    )
+    # equal to float noise (the resumed runs above are held to the same): a different initial
+    # draw would differ by the size of the weights
+    assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a if k.startswith("prior.")), "the cache changed the run"
+
+
 @pytest.mark.slow
 def test_two_processes_with_guidance_dropout_and_ema_resume_to_the_uninterrupted_weights(tokenizer_dir, tmp_path):
     """Two gloo processes, each with its own shard of the token cache, conditions dropped for
