@@ -1,7 +1,8 @@
 """``compile=true`` in a training config: torch.compile of the trained model's forward where this
 machine can compile it. On a CPU, Inductor generates C++ and needs a C++ compiler; a machine
 without one (a fresh one often has only Python and pip) trains eager, with a warning, instead of
-failing at its first step. Same model either way; eager steps are slower."""
+failing at its first step. The same architecture and checkpoint names either way; eager steps
+are slower, and compiled CPU runs do not repeat to the bit (docs/results.md)."""
 
 from __future__ import annotations
 
