@@ -31,7 +31,7 @@ class AutoregressivePrior(BasePrior):
         start = self._start(self.condition_prefix(condition, batch, (h, w), drop_prob=drop, generator=generator))
         sequence = torch.cat([start, image[:, :-1]], 1)
         cells = self._input_cells(start.shape[1] - 1, (h, w))
-        logits = self._net(sequence, cells, self._cell_labels(start, (h, w)))[:, start.shape[1] - 1 :]
+        logits = self._net(sequence, cells, self._cell_labels(condition, start, (h, w)))[:, start.shape[1] - 1 :]
         logits = logits.masked_fill(~slot_mask(self.vocabulary, image.shape[1], logits.device), float("-inf"))
         return F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), image.reshape(-1))
 
@@ -64,7 +64,7 @@ class AutoregressivePrior(BasePrior):
         tokens = interleave(vocabulary, prefix_codes.to(device))[:, :known] if known else start.new_empty(batch, 0)
         allowed = slot_mask(vocabulary, length, device)
         cells = self._input_cells(start.shape[1] - 1, token_grid)
-        labels = self._cell_labels(start, token_grid)
+        labels = self._cell_labels(condition, start, token_grid)
         cache = None
         for position in range(known, length):
             sequence = torch.cat([start, tokens.repeat(2, 1) if guided else tokens], 1)

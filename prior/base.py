@@ -24,7 +24,7 @@ from vqct.common.config import ConfigError, check_values
 
 from .config import PriorConfig, resolve_prior_config
 from .sampling import uniform_noise
-from .sequence import TokenVocabulary, condition_tokens
+from .sequence import TokenVocabulary, cell_majority, condition_tokens
 
 
 class BasePrior(nn.Module):
@@ -61,6 +61,8 @@ class BasePrior(nn.Module):
             attn_layers = Encoder(**layers, disable_abs_pos_emb=False)
         if config.label_embedding and config.condition != "semantic":
             raise ConfigError(f"label_embedding needs condition='semantic', got '{config.condition}'")
+        if config.label_detail > 1 and not config.label_embedding:
+            raise ConfigError(f"model.label_detail={config.label_detail} needs model.label_embedding=true")
         self.net = TransformerWrapper(
             num_tokens=vocabulary.vocab_size,
             max_seq_len=config.max_seq_len,
@@ -71,12 +73,16 @@ class BasePrior(nn.Module):
         if config.cell_embedding:
             tables["cell"] = config.max_cells + 1  # id 0: no cell (BOS, a class token)
         if config.label_embedding:
-            tables["label"] = config.num_classes + 1  # id 0: no label (BOS, a dropped condition)
+            # per sub-cell k: id k·(C + 1) means no label (BOS, a dropped condition), k·(C + 1) + 1 + c class c
+            tables["label"] = (config.num_classes + 1) * config.label_detail**2
         # added to the token embeddings (x-transformers' ``sum_embeds``); initialized at their scale
         # (Kaiming), not nn.Embedding's N(0, 1), which at dim 128 is 8× larger and drowned the tokens
         self.extra_embeds = nn.ModuleDict({name: nn.Embedding(size, config.dim) for name, size in tables.items()})
         for table in self.extra_embeds.values():
             nn.init.kaiming_normal_(table.weight)
+        if config.label_embedding:
+            with torch.no_grad():  # a cell's label vector sums s² of them: keep the sum at one vector's scale
+                self.extra_embeds["label"].weight /= config.label_detail
 
     @property
     def device(self) -> torch.device:
@@ -101,7 +107,7 @@ class BasePrior(nn.Module):
             raise ValueError(f"this prior needs a '{kind}' condition")
         condition = condition.to(device)
         if kind == "semantic":
-            tokens = condition_tokens(vocabulary, condition, *token_grid)
+            tokens = condition_tokens(vocabulary, self._label_detail_map(condition, token_grid), *token_grid)
         else:
             if condition.dim() != 1 or ((condition < 0) | (condition >= vocabulary.num_classes)).any():
                 raise ValueError(f"class condition must be ids [B] in [0, {vocabulary.num_classes}), got {condition}")
@@ -129,14 +135,29 @@ class BasePrior(nn.Module):
         image = torch.arange(cells * groups) // groups + 1
         return torch.cat([prefix, torch.zeros(1, dtype=torch.long), image]).to(self.device)
 
-    def _cell_labels(self, start: torch.Tensor, token_grid: tuple[int, int]) -> torch.Tensor | None:
-        """Per sample, the label id of every cell [B, 1 + h·w] (column 0: no cell) read from the
-        condition prefix of ``start``; None without a label embedding."""
+    def _label_detail_map(self, condition: torch.Tensor, token_grid: tuple[int, int]) -> torch.Tensor:
+        """A label map [B, H, W] → the majority class of each of the s×s sub-cells of every cell
+        [B, s·h, s·w] (s = ``label_detail``; -1: no pixel with a class). Training (token caches hold
+        maps at this size) and sampling (full maps) both read a map through it, so the two agree."""
+        s = self.config.label_detail
+        return cell_majority(condition, s * token_grid[0], s * token_grid[1], self.vocabulary.num_classes)
+
+    def _cell_labels(
+        self, condition: torch.Tensor | None, start: torch.Tensor, token_grid: tuple[int, int]
+    ) -> torch.Tensor | None:
+        """Per sample, the label-embedding ids of every cell [B, 1 + h·w, s²] (column 0: no cell),
+        one per sub-cell, from the maps ``condition`` [B, H, W]; a cell whose condition token in
+        ``start`` is NULL (a dropped condition, the NULL rows of guidance, no pixel with a class)
+        gets no label. None without a label embedding."""
         if not self.config.label_embedding:
             return None
-        prefix = start[:, : token_grid[0] * token_grid[1]]
-        labels = torch.where(prefix == self.vocabulary.null, 0, prefix - self.vocabulary.condition_offset + 1)
-        return F.pad(labels, (1, 0))
+        (h, w), s, classes = token_grid, self.config.label_detail, self.vocabulary.num_classes
+        detail = self._label_detail_map(condition.to(start.device), token_grid)
+        detail = detail.repeat(start.shape[0] // detail.shape[0], 1, 1)  # guidance: [cond | NULL] rows
+        sub_cells = detail.reshape(-1, h, s, w, s).permute(0, 1, 3, 2, 4).reshape(-1, h * w, s * s)
+        dropped = start[:, : h * w, None] == self.vocabulary.null
+        labels = torch.where(dropped | (sub_cells < 0), 0, sub_cells + 1)
+        return F.pad(labels, (0, 0, 1, 0)) + torch.arange(s * s, device=start.device) * (classes + 1)
 
     def _net(self, tokens: torch.Tensor, cells: torch.Tensor, cell_labels: torch.Tensor | None = None, **kwargs):
         """The transformer on tokens [B, n] whose cell ids are ``cells`` [n]; ``cell_labels`` from
@@ -144,9 +165,11 @@ class BasePrior(nn.Module):
         ids = {}
         if self.config.cell_embedding:
             ids["cell"] = cells.expand(tokens.shape[0], -1)
-        if self.config.label_embedding:
-            ids["label"] = cell_labels.gather(1, cells.expand(tokens.shape[0], -1))
         extra = sum(self.extra_embeds[name](value) for name, value in ids.items()) if ids else None
+        if self.config.label_embedding:
+            index = cells[None, :, None].expand(tokens.shape[0], -1, cell_labels.shape[-1])
+            labels = self.extra_embeds["label"](cell_labels.gather(1, index)).sum(-2)  # over a cell's sub-cells
+            extra = labels if extra is None else extra + labels
         return self.net(tokens, sum_embeds=extra, **kwargs)
 
     def _start(self, prefix: torch.Tensor) -> torch.Tensor:

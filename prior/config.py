@@ -31,6 +31,9 @@ class PriorConfig:
     cell_embedding: bool = True  # a learned vector per token-grid cell, shared by a cell's condition and image tokens
     max_cells: int = ranged(1024, 1)  # the largest token grid (h·w) the cell embedding covers: 32×32
     label_embedding: bool = False  # semantic condition: a learned vector per class, added at every token of a cell
+    # label_embedding: each cell split into s×s sub-cells (majority class each), one learned vector per
+    # (sub-cell, class) summed, so a token also sees where in its cell a shape's edge runs; 1: the cell's class
+    label_detail: int = ranged(1, 1)
 
 
 def resolve_prior_config(config: PriorConfig | dict) -> PriorConfig:

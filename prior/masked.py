@@ -24,9 +24,12 @@ def cosine_mask_ratio(t: torch.Tensor) -> torch.Tensor:
 class MaskedPrior(BasePrior):
     causal = False
 
-    def _logits(self, start: torch.Tensor, image: torch.Tensor, token_grid: tuple[int, int]) -> torch.Tensor:
+    def _logits(
+        self, start: torch.Tensor, labels: torch.Tensor | None, image: torch.Tensor, token_grid: tuple[int, int]
+    ) -> torch.Tensor:
+        """``labels``: ``_cell_labels`` of the rows of ``start``."""
         cells = self._cells(start.shape[1] - 1, token_grid)
-        return self._net(torch.cat([start, image], 1), cells, self._cell_labels(start, token_grid))[:, start.shape[1] :]
+        return self._net(torch.cat([start, image], 1), cells, labels)[:, start.shape[1] :]
 
     def forward(
         self, codes: torch.Tensor, condition: torch.Tensor | None = None, *, generator: torch.Generator | None = None
@@ -41,7 +44,8 @@ class MaskedPrior(BasePrior):
         count = torch.ceil(cosine_mask_ratio(uniform_noise((batch,), generator, device)) * length).clamp(1, length)
         ranks = uniform_noise((batch, length), generator, device).argsort(1).argsort(1)  # a random order per sample
         masked = ranks < count[:, None]
-        logits = self._logits(start, image.masked_fill(masked, vocabulary.mask), (h, w))
+        labels = self._cell_labels(condition, start, (h, w))
+        logits = self._logits(start, labels, image.masked_fill(masked, vocabulary.mask), (h, w))
         logits = logits.masked_fill(~slot_mask(vocabulary, length, device), float("-inf"))
         # the mean over masked tokens, unmasked ones ignored: a boolean index would wait on the device for its size
         targets = image.masked_fill(~masked, IGNORED).reshape(-1)
@@ -83,12 +87,15 @@ class MaskedPrior(BasePrior):
             tokens = torch.where(fixed, interleave(vocabulary, known_codes.to(device)), tokens)
         unknown = (tokens == vocabulary.mask).sum(1)
         allowed = slot_mask(vocabulary, length, device)
+        labels = self._cell_labels(condition, start, token_grid)
         for step in range(steps):
             masked = tokens == vocabulary.mask
             if not masked.any():
                 break
             logits = mix_guided(
-                self._logits(start, tokens.repeat(2, 1) if guided else tokens, token_grid), guided, guidance_scale
+                self._logits(start, labels, tokens.repeat(2, 1) if guided else tokens, token_grid),
+                guided,
+                guidance_scale,
             )
             logits = logits.float().masked_fill(~allowed, float("-inf"))
             if temperature == 0:

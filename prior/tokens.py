@@ -1,16 +1,16 @@
 """Token cache: encode a data set with a frozen tokenizer once, so prior training never runs the
 tokenizer's encoder.
 
-    python -m vqct.prior.tokens --tokenizer DIR_OR_HUB_ID --data CONFIG [--split train] --out DIR
+    python -m vqct.prior.tokens --tokenizer DIR_OR_HUB_ID --data CONFIG [--split train] [--label-detail S] --out DIR
 
 ``--data`` is a tokenizer training config, a file or a shipped one by name (its data section; no
 random crop or flip here: the cache must be one fixed encoding). Writes ``DIR/<split>/shard-<k>.safetensors`` with ``codes``
 [n, G, h, w] (int32), ``index`` [n] (data set indices) and, where the data set has semantic maps,
-``labels`` [n, h, w] (uint8): each map reduced to the token grid while encoding, every cell
-holding the majority class of its pixels (255: no pixel with a class), which is all the prior
-reads of a map (``prior.sequence.condition_tokens`` gives the same tokens for it as for the full
-map). Full maps would grow with the data set: CelebA-HQ's 27,000 at 256² are 1.8 GB as uint8
-in every process, their cells 7 MB. Plus ``DIR/<split>/manifest.json``. Each shard is
+``labels`` [n, S·h, S·w] (uint8): each map reduced while encoding to S×S sub-cells per token-grid
+cell (``--label-detail``, the prior's ``model.label_detail``; 1: the grid itself), each holding
+the majority class of its pixels (255: no pixel with a class), which is all the prior reads of a
+map (it reads a full map through the same reduction). Full maps would grow with the data set:
+CelebA-HQ's 27,000 at 256² are 1.8 GB as uint8 in every process, their 16×16 cells 7 MB. Plus ``DIR/<split>/manifest.json``. Each shard is
 written to a temporary file and renamed as soon as it fills, so memory stays one shard's worth
 and an interrupted run leaves only whole shards; running the same command again encodes just the
 missing ones.
@@ -61,12 +61,16 @@ def encode_dataset(
     batch_size: int,
     device: torch.device,
     meta: dict,
+    label_detail: int = 1,
 ) -> dict:
-    """Encode every missing shard of ``dataset`` into ``folder``; returns the manifest written."""
+    """Encode every missing shard of ``dataset`` into ``folder``, label maps at ``label_detail``
+    sub-cells per cell side; returns the manifest written."""
+    meta = {**meta, "label_detail": label_detail}
     folder.mkdir(parents=True, exist_ok=True)
     manifest_file = folder / MANIFEST
     if manifest_file.is_file():
-        previous = json.loads(manifest_file.read_text())
+        # caches written before label_detail existed hold maps at the token grid: detail 1
+        previous = {"label_detail": 1, **json.loads(manifest_file.read_text())}
         if {k: previous.get(k) for k in meta} != meta:
             raise UserValueError(f"{folder} holds a cache of another tokenizer or data set; choose another --out")
     shards = math.ceil(len(dataset) / shard_size)
@@ -82,7 +86,8 @@ def encode_dataset(
             batch_codes = tokenizer.encode(batch["image"].to(device)).to(torch.int32)
             codes.append(batch_codes.cpu())
             if "label" in batch:
-                cells = cell_majority(batch["label"].to(device), *batch_codes.shape[-2:], classes=NO_CLASS)
+                h, w = batch_codes.shape[-2:]
+                cells = cell_majority(batch["label"].to(device), label_detail * h, label_detail * w, classes=NO_CLASS)
                 labels.append(cells.masked_fill(cells < 0, NO_CLASS).to(torch.uint8).cpu())
         tensors = {"codes": torch.cat(codes), "index": torch.tensor(list(indices), dtype=torch.int64)}
         if labels:
@@ -131,6 +136,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--split", action="append", choices=["train", "validation"], help="default: train and validation"
     )
+    parser.add_argument(
+        "--label-detail",
+        type=int,
+        default=1,
+        help="sub-cells per side of a token-grid cell kept of each label map: the prior's model.label_detail",
+    )
     parser.add_argument("--shard-size", type=int, default=4096)
     parser.add_argument("--batch-size", type=int, default=64)
     add_device_flag(parser)
@@ -146,11 +157,15 @@ def cache_tokens(
     out: Path,
     splits=SPLITS,
     *,
+    label_detail: int = 1,
     shard_size: int = 4096,
     batch_size: int = 64,
     device: torch.device | None = None,
 ) -> dict[str, dict]:
-    """Encode each split of ``data`` into out/<split> (missing shards only); split → manifest."""
+    """Encode each split of ``data`` into out/<split> (missing shards only), label maps at
+    ``label_detail`` sub-cells per cell side; split → manifest."""
+    if label_detail < 1:
+        raise UserValueError(f"--label-detail must be at least 1, got {label_detail}")
     device = device or torch.device(default_device())
     manifests = {}
     for split in splits:
@@ -165,6 +180,7 @@ def cache_tokens(
             batch_size=batch_size,
             device=device,
             meta=meta,
+            label_detail=label_detail,
         )
     return manifests
 
@@ -181,6 +197,7 @@ def run(args) -> int:
         data,
         Path(args.out),
         args.split or SPLITS,
+        label_detail=args.label_detail,
         shard_size=args.shard_size,
         batch_size=args.batch_size,
         device=checked_device(args.device),

@@ -57,7 +57,14 @@ def token_folder(config: PriorTrainConfig, tokenizer: VQCTTokenizer, accelerator
     with accelerator.main_process_first():
         if accelerator.is_main_process:
             log.info("encoding the data set into %s", folder)
-            cache_tokens(tokenizer, config.tokenizer, config.data, folder, device=accelerator.device)
+            cache_tokens(
+                tokenizer,
+                config.tokenizer,
+                config.data,
+                folder,
+                label_detail=config.model.label_detail,
+                device=accelerator.device,
+            )
     return folder
 
 
@@ -69,6 +76,13 @@ def check_condition(config: PriorTrainConfig, data: TokenDataset, folder: Path) 
         if data.labels is None:
             raise ConfigError(
                 f"model.condition=semantic needs label maps, and the token cache {folder} has none (data.kind={config.data.kind})"
+            )
+        detail = data.labels.shape[-1] // data.codes.shape[-1]
+        if detail != config.model.label_detail:
+            raise ConfigError(
+                f"model.label_detail={config.model.label_detail} but the token cache {folder} holds maps at "
+                f"{detail} sub-cells per cell side; encode one with python -m vqct.prior.tokens … "
+                f"--label-detail {config.model.label_detail}, or set tokens=null"
             )
         largest = int(data.labels.max())
         if largest >= config.model.num_classes:
@@ -104,7 +118,7 @@ def sample_grid(model: VQCTPrior, examples: dict, config: PriorTrainConfig, path
     _, samples = model.generate(condition, num=num, sampling=config.sampling, generator=generator)
     rows = [("sample", samples), ("reconstruction", model.decode(examples["codes"]))]
     if condition is not None:
-        # the cached maps are at the token grid: each cell drawn as a block of the image's size
+        # the cached maps are at the token grid (or label_detail sub-cells): each cell a block of pixels
         maps = colourize(condition, model.num_classes).to(samples.device)
         rows.insert(0, ("map", F.interpolate(maps, size=samples.shape[-2:], mode="nearest")))
     save_labelled_grid(rows, path)

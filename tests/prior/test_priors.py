@@ -164,8 +164,8 @@ def test_masked_loss_is_the_mean_over_masked_tokens_only():
     seen = {}
     original = model._logits
 
-    def capture(start, image, grid):
-        seen["input"], seen["logits"] = image, original(start, image, grid)
+    def capture(start, labels, image, grid):
+        seen["input"], seen["logits"] = image, original(start, labels, image, grid)
         return seen["logits"]
 
     model._logits = capture
@@ -251,7 +251,7 @@ def test_label_embedding_gives_each_token_its_cells_class():
     conditions = label_maps(16)
     prefix = condition_tokens(LAYOUT, conditions, *GRID)
     model(random_codes(16), conditions, generator=seeded(10))
-    labels = seen[-1]  # [B, 9 condition + BOS + 17 image inputs]
+    labels = seen[-1][..., 0]  # [B, 9 condition + BOS + 17 image inputs, 1 sub-cell]
     dropped = (labels == 0).all(1)
     assert 0 < dropped.sum() < 16  # a dropped condition leaves no label anywhere in its row
     classes = prefix[~dropped] - LAYOUT.condition_offset + 1
@@ -262,6 +262,50 @@ def test_label_embedding_gives_each_token_its_cells_class():
     assert torch.equal(kept[:, 10:], classes[:, cells])
     with pytest.raises(ValueError, match="label_embedding needs condition='semantic'"):
         make_prior(condition="none", label_embedding=True)
+
+
+def test_label_detail_gives_each_token_its_cells_sub_cell_classes():
+    """label_detail=2: every token gets one id per quarter of its cell, that quarter's majority
+    class offset by the quarter's index; a dropped condition gets each quarter's "no label" id."""
+    model = make_prior(label_embedding=True, label_detail=2, cond_drop_prob=0.5).train()
+    seen = []
+    model.extra_embeds["label"].register_forward_hook(lambda module, inputs, output: seen.append(inputs[0].clone()))
+    conditions = label_maps(16)  # 12×12 maps on a 3×3 grid: quarters of 2×2 pixels
+    model(random_codes(16), conditions, generator=seeded(10))
+    labels = seen[-1]  # [B, 9 condition + BOS + 17 image inputs, 4 quarters]
+    offsets = torch.arange(4) * (C + 1)
+    dropped = (labels == offsets).all(2).all(1)
+    assert 0 < dropped.sum() < 16
+    quarters = torch.zeros(16, 9, 4, dtype=torch.long)
+    for cell in range(9):
+        row, col = divmod(cell, 3)
+        for quarter in range(4):
+            y, x = 4 * row + 2 * (quarter // 2), 4 * col + 2 * (quarter % 2)
+            block = conditions[:, y : y + 2, x : x + 2].flatten(1)
+            quarters[:, cell, quarter] = torch.stack([torch.bincount(b, minlength=C).argmax() for b in block])
+    expected = quarters + 1 + offsets
+    assert torch.equal(labels[~dropped, :9], expected[~dropped])
+    assert torch.equal(labels[~dropped, 9], expected[~dropped, 0])  # BOS predicts a₁, of cell 1
+    assert torch.equal(labels[dropped], offsets.expand(int(dropped.sum()), 27, 4))
+
+
+@pytest.mark.parametrize("kind", ["autoregressive", "masked"])
+def test_label_detail_lets_the_prior_see_where_in_a_cell_a_shape_lies(kind):
+    """Two maps with the same majority class in every cell but shapes at other places inside the
+    cells: the same prediction at label_detail=1, different ones at label_detail=4."""
+    left = torch.zeros(1, 12, 12, dtype=torch.long)
+    left[:, :, :4] = 1  # the first column of cells is class 1
+    right = left.clone()
+    right[:, :, 4] = 2  # a line a quarter of a cell wide in the second column: a minority in its cells
+    assert torch.equal(condition_tokens(LAYOUT, left, *GRID), condition_tokens(LAYOUT, right, *GRID))
+    codes = random_codes(1)
+    for detail, same in ((1, True), (4, False)):
+        model = make_prior(kind, label_embedding=True, label_detail=detail, cond_drop_prob=0.0)
+        # the same generator for both maps: the masked loss draws which tokens to mask
+        losses = [model(codes, maps, generator=seeded(3)) for maps in (left, right)]
+        assert torch.isclose(losses[0], losses[1]).item() is same
+    with pytest.raises(ValueError, match="label_detail=2 needs model.label_embedding=true"):
+        make_prior(label_detail=2)
 
 
 def test_label_embedding_changes_what_the_prior_predicts():

@@ -39,6 +39,23 @@ def test_cache_holds_the_tokenizers_codes_and_the_label_maps(tokenizer, tmp_path
     assert cached[7]["codes"].shape == (2, 16, 16) and len(cached) == 10
 
 
+def test_label_detail_caches_sub_cells_and_a_cache_of_another_detail_is_refused(tokenizer, tmp_path):
+    dataset = shapes(4)
+    options = dict(shard_size=4, batch_size=4, device=torch.device("cpu"), meta={"tokenizer": "t"})
+    encode_dataset(tokenizer, dataset, tmp_path, label_detail=2, **options)
+    maps = torch.stack([dataset[i]["label"] for i in range(4)])
+    # a 16×16 grid at 32 px: 2×2 sub-cells of one pixel each, the maps themselves
+    assert torch.equal(TokenDataset(tmp_path).labels, maps.to(torch.uint8))
+    with pytest.raises(ValueError, match="another tokenizer or data set"):
+        encode_dataset(tokenizer, dataset, tmp_path, label_detail=1, **options)
+    manifest = json.loads((tmp_path / MANIFEST).read_text())
+    del manifest["label_detail"]  # a cache from before label_detail: token-grid maps
+    (tmp_path / MANIFEST).write_text(json.dumps(manifest))
+    encode_dataset(tokenizer, dataset, tmp_path, **options)  # detail 1: accepted as the same cache
+    with pytest.raises(ValueError, match="another tokenizer or data set"):
+        encode_dataset(tokenizer, dataset, tmp_path, label_detail=2, **options)
+
+
 def test_a_cell_without_any_classed_pixel_is_cached_as_no_class_and_read_as_null(tokenizer, tmp_path):
     class Ignored(torch.utils.data.Dataset):
         def __len__(self):

@@ -169,6 +169,18 @@ def test_missing_tokenizer_is_one_clear_error(tmp_path):
     assert "Traceback" not in done.stderr  # one line, not the launcher's CalledProcessError
 
 
+def test_a_token_cache_of_another_label_detail_names_the_key(trained, tokenizer_dir, tmp_path):
+    done = train(
+        tmp_path / "run",
+        tokenizer_dir,
+        f"tokens={trained / 'tokens'}",
+        "model.label_embedding=true",
+        "model.label_detail=2",
+        "max_steps=1",
+    )
+    assert done.returncode != 0 and "model.label_detail=2" in done.stderr and "--label-detail 2" in done.stderr
+
+
 def test_too_few_classes_names_the_key(trained, tokenizer_dir, tmp_path):
     done = train(tmp_path / "run", tokenizer_dir, f"tokens={trained / 'tokens'}", "model.num_classes=3", "max_steps=1")
     assert done.returncode != 0 and "model.num_classes=3" in done.stderr
