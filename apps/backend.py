@@ -22,7 +22,7 @@ from vqct.common.hub import load_pretrained
 from vqct.common.image_size import check_image_size
 from vqct.common.labels import LabelMapError, labels_from_array, palette
 from vqct.common.metrics import pixel_metrics
-from vqct.prior import SamplingConfig, VQCTPrior, condition_tokens
+from vqct.prior import SamplingConfig, VQCTPrior
 from vqct.tokenizer import DECODE_ERRORS, LANGUAGE_KINDS, VQCTTokenizer, load_image, to_pil_images
 
 # Brush strokes are anti-aliased against the canvas: allow more stray edge pixels than a file.
@@ -38,7 +38,7 @@ class Timed:
     images: list[Image.Image]
     seconds: float
     notes: tuple[str, ...] = ()  # what was done to the input that the user did not ask for
-    condition: Image.Image | None = None  # the label map as the prior read it, one colour a token cell
+    condition: Image.Image | None = None  # the label map as the prior read it, one colour a cell (or sub-cell)
 
 
 def to_pil(images: torch.Tensor, scale: int = 1) -> list[Image.Image]:
@@ -155,11 +155,9 @@ class DemoModels:
         return composite if caught_up else example
 
     def cells(self, labels: torch.Tensor) -> torch.Tensor:
-        """The map as the prior reads it: the majority class of each token cell, [h, w]."""
-        vocabulary, token_grid = self.prior.vocabulary, self.prior.token_grid
-        return (condition_tokens(vocabulary, labels[None], *token_grid)[0] - vocabulary.condition_offset).view(
-            *token_grid
-        )
+        """The map as the prior reads it: the majority class of each token cell, or of each of its
+        sub-cells with ``model.label_detail`` > 1, [s·h, s·w] (-1: no class)."""
+        return self.prior.prior.read_map(labels[None], self.prior.token_grid)[0]
 
     def cells_picture(self, cells: torch.Tensor) -> Image.Image:
         colours = palette(max(self.num_classes, 1))[cells.clamp(0, self.num_classes - 1).numpy()]
@@ -173,10 +171,11 @@ class DemoModels:
         if height != width:
             side = min(height, width)
             notes.append(f"the {width}×{height} map was centre-cropped to {side}×{side}")
-        token_grid = self.prior.token_grid
         if bool((labels > 0).any()) and not bool((cells > 0).any()):
+            rows, columns = cells.shape
+            unit = "a token cell" if rows == self.prior.token_grid[0] else "a token cell's sub-cell"
             notes.append(
-                f"every painted shape is smaller than a token cell ({token_grid[0]}×{token_grid[1]} cells): "
+                f"every painted shape is smaller than {unit} ({rows}×{columns} of them): "
                 "the prior sees an empty map; paint larger shapes"
             )
         return tuple(notes)

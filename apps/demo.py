@@ -227,7 +227,7 @@ def build_app(models: DemoModels, examples_dir: Path) -> gr.Blocks:
             with gr.Row():
                 synth_gallery = gr.Gallery(label="Samples", columns=4, elem_id="synthesis-gallery", scale=3)
                 prior_view = gr.Image(
-                    label="The map as the prior read it (one class a token cell)",
+                    label="The map as the prior read it",
                     elem_id="prior-view",
                     format="png",  # exact class colours (the default WebP is lossy)
                     visible=semantic,

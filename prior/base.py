@@ -107,7 +107,7 @@ class BasePrior(nn.Module):
             raise ValueError(f"this prior needs a '{kind}' condition")
         condition = condition.to(device)
         if kind == "semantic":
-            tokens = condition_tokens(vocabulary, self._label_detail_map(condition, token_grid), *token_grid)
+            tokens = condition_tokens(vocabulary, self.read_map(condition, token_grid), *token_grid)
         else:
             if condition.dim() != 1 or ((condition < 0) | (condition >= vocabulary.num_classes)).any():
                 raise ValueError(f"class condition must be ids [B] in [0, {vocabulary.num_classes}), got {condition}")
@@ -135,10 +135,11 @@ class BasePrior(nn.Module):
         image = torch.arange(cells * groups) // groups + 1
         return torch.cat([prefix, torch.zeros(1, dtype=torch.long), image]).to(self.device)
 
-    def _label_detail_map(self, condition: torch.Tensor, token_grid: tuple[int, int]) -> torch.Tensor:
-        """A label map [B, H, W] → the majority class of each of the s×s sub-cells of every cell
-        [B, s·h, s·w] (s = ``label_detail``; -1: no pixel with a class). Training (token caches hold
-        maps at this size) and sampling (full maps) both read a map through it, so the two agree."""
+    def read_map(self, condition: torch.Tensor, token_grid: tuple[int, int]) -> torch.Tensor:
+        """The map as the prior reads it: label maps [B, H, W] → the majority class of each of the
+        s×s sub-cells of every cell [B, s·h, s·w] (s = ``label_detail``; -1: no pixel with a class).
+        Training (token caches hold maps at this size) and sampling (full maps) both read a map
+        through it, so the two agree."""
         s = self.config.label_detail
         return cell_majority(condition, s * token_grid[0], s * token_grid[1], self.vocabulary.num_classes)
 
@@ -152,7 +153,7 @@ class BasePrior(nn.Module):
         if not self.config.label_embedding:
             return None
         (h, w), s, classes = token_grid, self.config.label_detail, self.vocabulary.num_classes
-        detail = self._label_detail_map(condition.to(start.device), token_grid)
+        detail = self.read_map(condition.to(start.device), token_grid)
         detail = detail.repeat(start.shape[0] // detail.shape[0], 1, 1)  # guidance: [cond | NULL] rows
         sub_cells = detail.reshape(-1, h, s, w, s).permute(0, 1, 3, 2, 4).reshape(-1, h * w, s * s)
         dropped = start[:, : h * w, None] == self.vocabulary.null
