@@ -163,10 +163,9 @@ class BasePrior(nn.Module):
     def _net(self, tokens: torch.Tensor, cells: torch.Tensor, cell_labels: torch.Tensor | None = None, **kwargs):
         """The transformer on tokens [B, n] whose cell ids are ``cells`` [n]; ``cell_labels`` from
         ``_cell_labels`` when the prior has a label embedding."""
-        ids = {}
+        extra = None
         if self.config.cell_embedding:
-            ids["cell"] = cells.expand(tokens.shape[0], -1)
-        extra = sum(self.extra_embeds[name](value) for name, value in ids.items()) if ids else None
+            extra = self.extra_embeds["cell"](cells.expand(tokens.shape[0], -1))
         if self.config.label_embedding:
             index = cells[None, :, None].expand(tokens.shape[0], -1, cell_labels.shape[-1])
             labels = self.extra_embeds["label"](cell_labels.gather(1, index)).sum(-2)  # over a cell's sub-cells
