@@ -9,6 +9,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+import torch
 from gradio_client import Client, handle_file
 from PIL import Image
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
@@ -23,12 +24,12 @@ from vqct.prior.examples import validation_examples
 from vqct.tokenizer.model import VQCTTokenizer
 
 
-@pytest.fixture(scope="module")
-def prior_dir(tiny_language_codebook, tmp_path_factory, tiny_config):
-    config = tiny_config()
+def save_tiny_prior(folder, language_codebook, tokenizer_config, **prior_options):
+    """An untrained semantic prior over a 32 px tokenizer (8×8 codes), saved to ``folder``."""
+    config = tokenizer_config()
     config.autoencoder.resolution, config.autoencoder.ch_mult, config.autoencoder.attn_resolutions = 32, [1, 2, 2], []
-    tokenizer = VQCTTokenizer.build(config, tiny_language_codebook).eval()
-    prior = PriorConfig(dim=32, depth=1, heads=2, condition="semantic", num_classes=9)
+    tokenizer = VQCTTokenizer.build(config, language_codebook).eval()
+    prior = PriorConfig(dim=32, depth=1, heads=2, condition="semantic", num_classes=9, **prior_options)
     model = VQCTPrior.build(
         prior,
         tokenizer,
@@ -36,9 +37,13 @@ def prior_dir(tiny_language_codebook, tmp_path_factory, tiny_config):
         tokenizer_source="tiny",
         data={"kind": "shapes", "resolution": 32, "validation_length": 8},
     )
-    folder = tmp_path_factory.mktemp("demo") / "prior"
     model.save_pretrained(folder)
     return folder
+
+
+@pytest.fixture(scope="module")
+def prior_dir(tiny_language_codebook, tmp_path_factory, tiny_config):
+    return save_tiny_prior(tmp_path_factory.mktemp("demo") / "prior", tiny_language_codebook, tiny_config)
 
 
 @pytest.fixture(scope="module")
@@ -251,6 +256,22 @@ def test_examples_never_read_a_folder_the_model_names(tmp_path):
     finally:
         Image.open = real_open
     assert not [path for path in opened if str(private) in path]
+
+
+def test_the_map_shown_as_read_is_the_priors_sub_cells_with_label_detail(tiny_language_codebook, tiny_config, tmp_path):
+    folder = save_tiny_prior(
+        tmp_path / "prior", tiny_language_codebook, tiny_config, label_embedding=True, label_detail=2
+    )
+    models, picture = DemoModels(folder), np.zeros((32, 32, 3), dtype=np.uint8)
+    square = torch.zeros(32, 32, dtype=torch.long)
+    square[10:12, 10:12] = 3  # one sub-cell of 2×2 px: a minority in its 4×4 px token cell
+    cells = models.cells(square)
+    assert cells.shape == (16, 16) and cells[5, 5] == 3 and int((cells > 0).sum()) == 1
+    assert models.map_notes(picture, square, cells) == ()
+    dot = torch.zeros(32, 32, dtype=torch.long)
+    dot[10, 10] = 3  # one pixel: less than a sub-cell
+    (note,) = models.map_notes(picture, dot, models.cells(dot))
+    assert "smaller than a token cell's sub-cell (16×16 of them)" in note
 
 
 def test_a_request_sent_before_the_canvas_shows_the_example_synthesizes_the_example(prior_dir):
