@@ -173,7 +173,7 @@ class DemoModels:
             notes.append(f"the {width}×{height} map was centre-cropped to {side}×{side}")
         if bool((labels > 0).any()) and not bool((cells > 0).any()):
             rows, columns = cells.shape
-            unit = "a token cell" if rows == self.prior.token_grid[0] else "a token cell's sub-cell"
+            unit = "a token cell's sub-cell" if self.prior.prior_config.label_detail > 1 else "a token cell"
             notes.append(
                 f"every painted shape is smaller than {unit} ({rows}×{columns} of them): "
                 "the prior sees an empty map; paint larger shapes"

@@ -10,10 +10,10 @@ random crop or flip here: the cache must be one fixed encoding). Writes ``DIR/<s
 cell (``--label-detail``, the prior's ``model.label_detail``; 1: the grid itself), each holding
 the majority class of its pixels (255: no pixel with a class), which is all the prior reads of a
 map (it reads a full map through the same reduction). Full maps would grow with the data set:
-CelebA-HQ's 27,000 at 256² are 1.8 GB as uint8 in every process, their 16×16 cells 7 MB. Plus ``DIR/<split>/manifest.json``. Each shard is
-written to a temporary file and renamed as soon as it fills, so memory stays one shard's worth
-and an interrupted run leaves only whole shards; running the same command again encodes just the
-missing ones.
+CelebA-HQ's 27,000 at 256² are 1.8 GB as uint8 in every process, their 16×16 cells 7 MB. Plus
+``DIR/<split>/manifest.json``. Each shard is written to a temporary file and renamed as soon as
+it fills, so memory stays one shard's worth and an interrupted run leaves only whole shards;
+running the same command again encodes just the missing ones.
 """
 
 from __future__ import annotations
