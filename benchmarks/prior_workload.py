@@ -27,14 +27,19 @@ def prior_config(name: str, quick: bool) -> PriorTrainConfig:
     return config
 
 
-def random_batch(vocabulary: TokenVocabulary, batch: int, grid: int, condition: str, device: torch.device):
+def random_batch(
+    vocabulary: TokenVocabulary, batch: int, grid: int, condition: str, device: torch.device, pixels_per_cell: int = 16
+):
+    """Random codes [batch, 2, grid, grid] and, for a semantic prior, maps of ``pixels_per_cell``
+    pixels a cell side (16: a 256 px map over a 16×16 grid)."""
     generator = torch.Generator().manual_seed(0)
     adjectives = torch.randint(vocabulary.num_adjectives, (batch, 1, grid, grid), generator=generator)
     nouns = torch.randint(vocabulary.num_nouns, (batch, 1, grid, grid), generator=generator)
     codes = torch.cat([adjectives, nouns], 1).to(device)
     maps = None
-    if condition == "semantic":  # a 16 px-per-cell map, as a 256 px map over a 16×16 grid
-        maps = torch.randint(vocabulary.num_classes, (batch, grid * 16, grid * 16), generator=generator).to(device)
+    if condition == "semantic":
+        size = grid * pixels_per_cell
+        maps = torch.randint(vocabulary.num_classes, (batch, size, size), generator=generator).to(device)
     return codes, maps
 
 

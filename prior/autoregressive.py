@@ -5,7 +5,6 @@ sampling and raster-order completion."""
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 from .base import BasePrior
 from .sampling import mix_guided, sample_logits
@@ -29,11 +28,12 @@ class AutoregressivePrior(BasePrior):
         image = interleave(self.vocabulary, codes.to(self.device))
         drop = self.config.cond_drop_prob if self.training else 0.0
         start = self._start(self.condition_prefix(condition, batch, (h, w), drop_prob=drop, generator=generator))
+        labels = self._cell_labels(condition, start, (h, w))
+        start = self._kept_start(start)
         sequence = torch.cat([start, image[:, :-1]], 1)
         cells = self._input_cells(start.shape[1] - 1, (h, w))
-        logits = self._net(sequence, cells, self._cell_labels(condition, start, (h, w)))[:, start.shape[1] - 1 :]
-        logits = logits.masked_fill(~slot_mask(self.vocabulary, image.shape[1], logits.device), float("-inf"))
-        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), image.reshape(-1))
+        hidden = self._net(sequence, cells, labels, return_embeddings=True)[:, start.shape[1] - 1 :]
+        return self._slot_loss(hidden, image)
 
     @torch.no_grad()
     def sample(
@@ -63,8 +63,9 @@ class AutoregressivePrior(BasePrior):
         known = prefix_cells * vocabulary.groups
         tokens = interleave(vocabulary, prefix_codes.to(device))[:, :known] if known else start.new_empty(batch, 0)
         allowed = slot_mask(vocabulary, length, device)
-        cells = self._input_cells(start.shape[1] - 1, token_grid)
         labels = self._cell_labels(condition, start, token_grid)
+        start = self._kept_start(start)
+        cells = self._input_cells(start.shape[1] - 1, token_grid)
         cache = None
         for position in range(known, length):
             sequence = torch.cat([start, tokens.repeat(2, 1) if guided else tokens], 1)

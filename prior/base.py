@@ -5,9 +5,11 @@ label embeddings, condition dropout and guidance batching.
 each image token from the ones before it; ``MaskedPrior`` (bidirectional ``Encoder``, MaskGIT)
 reads [condition | BOS | image tokens with some replaced by MASK] and predicts the masked ones.
 Condition (``PriorConfig.condition``): ``semantic`` — a label map [B, H, W] down-sampled to the
-token grid (h·w tokens); ``class`` — class ids [B] (one token); ``none``. Logits are restricted
-to each slot's id range (``sequence.slot_mask``) before every softmax; guidance mixes
-uncond + s·(cond − uncond) before that mask. Call ``.eval()`` before sampling.
+token grid (h·w tokens), or with ``condition_prefix=false`` no tokens at all, the map reaching
+the network only through the label embedding; ``class`` — class ids [B] (one token); ``none``.
+Logits are restricted to each slot's id range (``sequence.slot_mask``) before every softmax, and
+training computes only those (``_slot_loss``); guidance mixes uncond + s·(cond − uncond) before
+that mask. Call ``.eval()`` before sampling.
 
 Why the cell and label embeddings, and what they measured: docs/prior.md, "Cell embedding" and
 "Label embedding".
@@ -25,6 +27,8 @@ from vqct.common.config import ConfigError, check_values
 from .config import PriorConfig, resolve_prior_config
 from .sampling import uniform_noise
 from .sequence import TokenVocabulary, cell_majority, condition_tokens
+
+IGNORED = -100  # the target of a token that is not predicted (an unmasked one of the masked prior)
 
 
 class BasePrior(nn.Module):
@@ -63,6 +67,10 @@ class BasePrior(nn.Module):
             raise ConfigError(f"label_embedding needs condition='semantic', got '{config.condition}'")
         if config.label_detail > 1 and not config.label_embedding:
             raise ConfigError(f"model.label_detail={config.label_detail} needs model.label_embedding=true")
+        if not config.condition_prefix and not config.label_embedding:
+            raise ConfigError(
+                "model.condition_prefix=false needs model.label_embedding=true: the map would reach the prior nowhere"
+            )
         self.net = TransformerWrapper(
             num_tokens=vocabulary.vocab_size,
             max_seq_len=config.max_seq_len,
@@ -171,6 +179,32 @@ class BasePrior(nn.Module):
             labels = self.extra_embeds["label"](cell_labels.gather(1, index)).sum(-2)  # over a cell's sub-cells
             extra = labels if extra is None else extra + labels
         return self.net(tokens, sum_embeds=extra, **kwargs)
+
+    def _slot_loss(
+        self, hidden: torch.Tensor, targets: torch.Tensor, counted: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Mean cross-entropy of the image tokens ``targets`` [B, L] predicted from the network's
+        last hidden states ``hidden`` [B, L, D] (``_net(…, return_embeddings=True)``), over the
+        tokens where ``counted`` (every one when None). Each slot's logits cover its own id range
+        only: the loss of masking the other ids to -inf, for a third of the output head's work
+        when adjectives and nouns alternate."""
+        weight, groups = self.net.to_logits.weight, self.vocabulary.groups
+        total = hidden.new_zeros((), dtype=torch.float32)
+        for slot, (low, high) in enumerate(self.vocabulary.group_ranges()):
+            logits = hidden[:, slot::groups] @ weight[low:high].T
+            target = targets[:, slot::groups] - low
+            if counted is not None:
+                target = target.masked_fill(~counted[:, slot::groups], IGNORED)
+            total = total + F.cross_entropy(
+                logits.flatten(0, 1).float(), target.flatten(), ignore_index=IGNORED, reduction="sum"
+            )
+        return total / (targets.numel() if counted is None else counted.sum())
+
+    def _kept_start(self, start: torch.Tensor) -> torch.Tensor:
+        """The start of the sequence the network reads: ``start`` without its condition tokens
+        when the map reaches the prior through the label embedding alone (they still decide, in
+        ``_cell_labels``, which rows are unconditional)."""
+        return start if self.config.condition_prefix else start[:, -1:]
 
     def _start(self, prefix: torch.Tensor) -> torch.Tensor:
         bos = torch.full((prefix.shape[0], 1), self.vocabulary.bos, dtype=torch.long, device=prefix.device)

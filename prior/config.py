@@ -34,6 +34,9 @@ class PriorConfig:
     # label_embedding: each cell split into s×s sub-cells (majority class each), one learned vector per
     # (sub-cell, class) summed, so a token also sees where in its cell a shape's edge runs; 1: the cell's class
     label_detail: int = ranged(1, 1)
+    # semantic condition: the map's h·w class tokens before BOS; false: the map reaches the prior
+    # through the label embedding alone, and the sequence is a third shorter
+    condition_prefix: bool = True
 
 
 def resolve_prior_config(config: PriorConfig | dict) -> PriorConfig:

@@ -7,13 +7,10 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 
 from .base import BasePrior
 from .sampling import gumbel_noise, mix_guided, uniform_noise
 from .sequence import cell_mask_to_tokens, deinterleave, interleave, slot_mask
-
-IGNORED = -100  # the target of an unmasked token: no loss there
 
 
 def cosine_mask_ratio(t: torch.Tensor) -> torch.Tensor:
@@ -24,12 +21,18 @@ def cosine_mask_ratio(t: torch.Tensor) -> torch.Tensor:
 class MaskedPrior(BasePrior):
     causal = False
 
-    def _logits(
-        self, start: torch.Tensor, labels: torch.Tensor | None, image: torch.Tensor, token_grid: tuple[int, int]
+    def _image_outputs(
+        self,
+        start: torch.Tensor,
+        labels: torch.Tensor | None,
+        image: torch.Tensor,
+        token_grid: tuple[int, int],
+        **kwargs,
     ) -> torch.Tensor:
-        """``labels``: ``_cell_labels`` of the rows of ``start``."""
+        """The network's logits at the image tokens (its hidden states with ``return_embeddings=True``);
+        ``labels``: ``_cell_labels`` of the rows of ``start``."""
         cells = self._cells(start.shape[1] - 1, token_grid)
-        return self._net(torch.cat([start, image], 1), cells, labels)[:, start.shape[1] :]
+        return self._net(torch.cat([start, image], 1), cells, labels, **kwargs)[:, start.shape[1] :]
 
     def forward(
         self, codes: torch.Tensor, condition: torch.Tensor | None = None, *, generator: torch.Generator | None = None
@@ -45,11 +48,10 @@ class MaskedPrior(BasePrior):
         ranks = uniform_noise((batch, length), generator, device).argsort(1).argsort(1)  # a random order per sample
         masked = ranks < count[:, None]
         labels = self._cell_labels(condition, start, (h, w))
-        logits = self._logits(start, labels, image.masked_fill(masked, vocabulary.mask), (h, w))
-        logits = logits.masked_fill(~slot_mask(vocabulary, length, device), float("-inf"))
+        inputs = image.masked_fill(masked, vocabulary.mask)
+        hidden = self._image_outputs(self._kept_start(start), labels, inputs, (h, w), return_embeddings=True)
         # the mean over masked tokens, unmasked ones ignored: a boolean index would wait on the device for its size
-        targets = image.masked_fill(~masked, IGNORED).reshape(-1)
-        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), targets, ignore_index=IGNORED)
+        return self._slot_loss(hidden, image, masked)
 
     @torch.no_grad()
     def sample(
@@ -88,12 +90,13 @@ class MaskedPrior(BasePrior):
         unknown = (tokens == vocabulary.mask).sum(1)
         allowed = slot_mask(vocabulary, length, device)
         labels = self._cell_labels(condition, start, token_grid)
+        start = self._kept_start(start)
         for step in range(steps):
             masked = tokens == vocabulary.mask
             if not masked.any():
                 break
             logits = mix_guided(
-                self._logits(start, labels, tokens.repeat(2, 1) if guided else tokens, token_grid),
+                self._image_outputs(start, labels, tokens.repeat(2, 1) if guided else tokens, token_grid),
                 guided,
                 guidance_scale,
             )

@@ -10,6 +10,7 @@ import torch
 
 from benchmarks.host_syncs import main as host_syncs_main
 from benchmarks.host_syncs import sync_sites
+from benchmarks.prior_step import main as prior_step_main
 from benchmarks.prior_workload import prior_training_step
 from benchmarks.suite import main
 
@@ -47,3 +48,13 @@ def test_host_syncs_steps_run_and_the_check_asks_for_cuda(capsys):
         sync_sites(step, torch.device("cpu"))
     assert host_syncs_main(["--quick"]) == 0
     assert "no CUDA device" in capsys.readouterr().out
+
+
+def test_the_quickstart_prior_step_is_timed_with_and_without_the_prefix(capsys):
+    assert prior_step_main(["--steps", "1", "--warmup", "0"]) == 0
+    rows = [line.split(" | ") for line in capsys.readouterr().out.splitlines() if line.startswith("| ")][1:]
+    assert [(row[0], row[2]) for row in rows] == [
+        ("| prefix + label embedding", "192"),
+        ("| label embedding alone", "128"),
+    ]
+    assert all(float(row[3]) > 0 for row in rows)

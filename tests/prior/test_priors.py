@@ -101,9 +101,13 @@ def test_samples_respect_slot_ranges(kind):
         dict(temperature=1.0, guidance_scale=2.5),
     ],
 )
-@pytest.mark.parametrize("label_embedding", [False, True])
-def test_kv_cache_matches_uncached_sampling(options, label_embedding):
-    model = make_prior(label_embedding=label_embedding)
+@pytest.mark.parametrize(
+    "network",
+    [{}, dict(label_embedding=True), dict(label_embedding=True, condition_prefix=False)],
+    ids=["plain", "label_embedding", "no_condition_prefix"],
+)
+def test_kv_cache_matches_uncached_sampling(options, network):
+    model = make_prior(**network)
     conditions = label_maps(4)
     cached = model.sample(conditions, GRID, use_cache=True, generator=seeded(3), **options)
     uncached = model.sample(conditions, GRID, use_cache=False, generator=seeded(3), **options)
@@ -162,19 +166,37 @@ def test_masked_loss_is_the_mean_over_masked_tokens_only():
     """The loss without a boolean index (no host sync) equals cross-entropy over just the masked tokens."""
     model, codes = make_prior("masked").train(), random_codes(batch=3)
     seen = {}
-    original = model._logits
+    original = model._image_outputs
 
-    def capture(start, labels, image, grid):
-        seen["input"], seen["logits"] = image, original(start, labels, image, grid)
-        return seen["logits"]
+    def capture(start, labels, image, grid, **kwargs):
+        seen["input"], seen["hidden"] = image, original(start, labels, image, grid, **kwargs)
+        return seen["hidden"]
 
-    model._logits = capture
+    model._image_outputs = capture
     loss = model(codes, label_maps(3), generator=seeded(0))
     masked = seen["input"] == LAYOUT.mask
     assert 0 < masked.sum() < masked.numel()  # some tokens kept, so ignoring them matters
-    logits = seen["logits"].masked_fill(~slot_mask(LAYOUT, masked.shape[1]), float("-inf"))
+    logits = model.net.to_logits(seen["hidden"]).masked_fill(~slot_mask(LAYOUT, masked.shape[1]), float("-inf"))
     reference = torch.nn.functional.cross_entropy(logits[masked], interleave(LAYOUT, codes)[masked])
     torch.testing.assert_close(loss, reference)
+
+
+def test_slot_loss_is_cross_entropy_over_each_slots_own_ids():
+    """Logits over a slot's range only give the loss of the full output head with the other ids
+    masked to -inf: adjective positions never pay for noun ids, nor nouns for adjectives."""
+    model = make_prior()
+    hidden, targets = torch.randn(2, 18, 32), interleave(LAYOUT, random_codes())
+    full = model.net.to_logits(hidden)
+    reference = torch.nn.functional.cross_entropy(
+        full.masked_fill(~slot_mask(LAYOUT, 18), float("-inf")).flatten(0, 1), targets.flatten()
+    )
+    torch.testing.assert_close(model._slot_loss(hidden, targets), reference)
+    assert not torch.isclose(reference, torch.nn.functional.cross_entropy(full.flatten(0, 1), targets.flatten()))
+    counted = torch.rand(2, 18, generator=seeded(1)) < 0.5
+    masked_reference = torch.nn.functional.cross_entropy(
+        full.masked_fill(~slot_mask(LAYOUT, 18), float("-inf"))[counted], targets[counted]
+    )
+    torch.testing.assert_close(model._slot_loss(hidden, targets, counted), masked_reference)
 
 
 def test_masked_completion_keeps_every_known_token():
@@ -306,6 +328,30 @@ def test_label_detail_lets_the_prior_see_where_in_a_cell_a_shape_lies(kind):
         assert torch.isclose(losses[0], losses[1]).item() is same
     with pytest.raises(ValueError, match="label_detail=2 needs model.label_embedding=true"):
         make_prior(label_detail=2)
+
+
+@pytest.mark.parametrize("kind", ["autoregressive", "masked"])
+def test_without_condition_prefix_the_map_reaches_the_prior_through_its_labels_alone(kind):
+    model = make_prior(kind, label_embedding=True, label_detail=2, condition_prefix=False)
+    inputs = []
+    model.net.register_forward_pre_hook(lambda module, args: inputs.append(args[0].clone()))
+    codes, maps, other = random_codes(2), label_maps(2), label_maps(2, seed=5)
+    loss = model(codes, maps, generator=seeded(3))
+    image_length = LAYOUT.image_length(*GRID)
+    # [BOS | image tokens but the last] or [BOS | image tokens]: no condition tokens
+    assert inputs[-1].shape[1] == (image_length if kind == "autoregressive" else image_length + 1)
+    tokens = inputs[-1]
+    assert (tokens[:, 0] == LAYOUT.bos).all()
+    condition_ids = (tokens >= LAYOUT.condition_offset) & (tokens < LAYOUT.bos)
+    assert not (condition_ids | (tokens == LAYOUT.null)).any()
+    assert not torch.isclose(loss, model(codes, other, generator=seeded(3)))
+    # the unconditional rows of guidance see no labels: at scale 0 the map makes no difference
+    unconditional = [model.sample(m, GRID, guidance_scale=0.0, generator=seeded(4)) for m in (maps, other)]
+    assert torch.equal(*unconditional)
+    conditional = [model.sample(m, GRID, generator=seeded(4)) for m in (maps, other)]
+    assert not torch.equal(*conditional)
+    with pytest.raises(ValueError, match="condition_prefix=false needs model.label_embedding=true"):
+        make_prior(kind, condition_prefix=False)
 
 
 def test_label_embedding_changes_what_the_prior_predicts():
