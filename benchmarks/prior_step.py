@@ -14,36 +14,24 @@ import statistics
 
 import torch
 
-from benchmarks.prior_workload import random_batch
+from benchmarks.prior_workload import training_step
 from benchmarks.synthetic_codebook import vocabulary_size
 from vqct.common.config import load_config
 from vqct.common.shipped_configs import shipped_config
 from vqct.common.timing import time_calls
-from vqct.prior import build_prior
 from vqct.prior.config import PriorTrainConfig
 from vqct.prior.sequence import TokenVocabulary
 
 GRID, PIXELS_PER_CELL = 8, 4  # 32 px images through the quickstart tokenizer's 4× down-sampling
 
 
-def training_step(condition_prefix: bool, compile: bool, device: torch.device):
+def quickstart_step(condition_prefix: bool, compile: bool, device: torch.device):
     """(one call = one quickstart prior step, the tokens its network reads per sample)."""
     config = load_config(
         PriorTrainConfig, shipped_config("prior/shapes.yaml"), [f"model.condition_prefix={condition_prefix}"]
     )
     vocabulary = TokenVocabulary(*vocabulary_size("default.yaml"), config.model.num_classes)
-    torch.manual_seed(0)
-    model = build_prior(config.model, vocabulary).to(device).train()
-    if compile:
-        model.compile()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate)
-    codes, maps = random_batch(vocabulary, config.batch_size, GRID, "semantic", device, PIXELS_PER_CELL)
-
-    def step():
-        model(codes, maps).backward()
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-
+    step = training_step(config, vocabulary, GRID, device, compile=compile, pixels_per_cell=PIXELS_PER_CELL)
     # [condition | BOS | image tokens but the last]
     read = (GRID * GRID if condition_prefix else 0) + vocabulary.image_length(GRID, GRID)
     return step, read
@@ -67,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     for compile in (False, True) if args.compile else (False,):
         medians = {}
         for prefix in (True, False):
-            step, read = training_step(prefix, compile, device)
+            step, read = quickstart_step(prefix, compile, device)
             medians[prefix] = statistics.median(time_calls(step, args.steps, device, args.warmup))
             label = "prefix + label embedding" if prefix else "label embedding alone"
             print(

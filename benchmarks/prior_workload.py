@@ -43,18 +43,25 @@ def random_batch(
     return codes, maps
 
 
-def prior_training_step(args, device, dtype, name: str = "celebahq_semantic.yaml", *, compile: bool = False):
-    """(one call = one training step of prior config ``name`` on a fixed batch, its config, image
-    tokens per step); ``compile`` as the train script's ``compile=true``."""
-    config = prior_config(name, args.quick)
-    vocabulary = TokenVocabulary(PAPER_ADJECTIVES, PAPER_NOUNS, config.model.num_classes)
+def training_step(
+    config: PriorTrainConfig,
+    vocabulary: TokenVocabulary,
+    grid: int,
+    device: torch.device,
+    dtype: torch.dtype | None = None,
+    *,
+    compile: bool = False,
+    pixels_per_cell: int = 16,
+):
+    """One call = one training step of ``config``'s prior on a fixed random batch of ``grid``×``grid``
+    codes (maps of ``pixels_per_cell`` pixels a cell side); ``compile`` as the train script's
+    ``compile=true``."""
     torch.manual_seed(0)
     model = build_prior(config.model, vocabulary).to(device).train()
     if compile:
         model.compile()
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, fused=device.type == "cuda")
-    grid = QUICK_GRID if args.quick else 16
-    codes, maps = random_batch(vocabulary, config.batch_size, grid, config.model.condition, device)
+    codes, maps = random_batch(vocabulary, config.batch_size, grid, config.model.condition, device, pixels_per_cell)
 
     def step():
         with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
@@ -63,6 +70,16 @@ def prior_training_step(args, device, dtype, name: str = "celebahq_semantic.yaml
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
 
+    return step
+
+
+def prior_training_step(args, device, dtype, name: str = "celebahq_semantic.yaml", *, compile: bool = False):
+    """(one call = one training step of prior config ``name`` on a fixed batch, its config, image
+    tokens per step); ``compile`` as the train script's ``compile=true``."""
+    config = prior_config(name, args.quick)
+    vocabulary = TokenVocabulary(PAPER_ADJECTIVES, PAPER_NOUNS, config.model.num_classes)
+    grid = QUICK_GRID if args.quick else 16
+    step = training_step(config, vocabulary, grid, device, dtype, compile=compile)
     return step, config, config.batch_size * vocabulary.image_length(grid, grid)
 
 
