@@ -28,8 +28,7 @@ class AutoregressivePrior(BasePrior):
         image = interleave(self.vocabulary, codes.to(self.device))
         drop = self.config.cond_drop_prob if self.training else 0.0
         start = self._start(self.condition_prefix(condition, batch, (h, w), drop_prob=drop, generator=generator))
-        labels = self._cell_labels(condition, start, (h, w))
-        start = self._kept_start(start)
+        start, labels = self._read_start(condition, start, (h, w))
         sequence = torch.cat([start, image[:, :-1]], 1)
         cells = self._input_cells(start.shape[1] - 1, (h, w))
         hidden = self._net(sequence, cells, labels, return_embeddings=True)[:, start.shape[1] - 1 :]
@@ -63,8 +62,7 @@ class AutoregressivePrior(BasePrior):
         known = prefix_cells * vocabulary.groups
         tokens = interleave(vocabulary, prefix_codes.to(device))[:, :known] if known else start.new_empty(batch, 0)
         allowed = slot_mask(vocabulary, length, device)
-        labels = self._cell_labels(condition, start, token_grid)
-        start = self._kept_start(start)
+        start, labels = self._read_start(condition, start, token_grid)
         cells = self._input_cells(start.shape[1] - 1, token_grid)
         cache = None
         for position in range(known, length):

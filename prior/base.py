@@ -200,11 +200,15 @@ class BasePrior(nn.Module):
             )
         return total / (targets.numel() if counted is None else counted.sum())
 
-    def _kept_start(self, start: torch.Tensor) -> torch.Tensor:
-        """The start of the sequence the network reads: ``start`` without its condition tokens
-        when the map reaches the prior through the label embedding alone (they still decide, in
-        ``_cell_labels``, which rows are unconditional)."""
-        return start if self.config.condition_prefix else start[:, -1:]
+    def _read_start(
+        self, condition: torch.Tensor | None, start: torch.Tensor, token_grid: tuple[int, int]
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(the start of the sequence the network reads, ``_cell_labels`` of its rows): ``start``
+        without its condition tokens when the map reaches the prior through the label embedding
+        alone. The labels are read first, because the condition tokens still decide which rows are
+        unconditional."""
+        labels = self._cell_labels(condition, start, token_grid)
+        return (start if self.config.condition_prefix else start[:, -1:]), labels
 
     def _start(self, prefix: torch.Tensor) -> torch.Tensor:
         bos = torch.full((prefix.shape[0], 1), self.vocabulary.bos, dtype=torch.long, device=prefix.device)

@@ -47,9 +47,9 @@ class MaskedPrior(BasePrior):
         count = torch.ceil(cosine_mask_ratio(uniform_noise((batch,), generator, device)) * length).clamp(1, length)
         ranks = uniform_noise((batch, length), generator, device).argsort(1).argsort(1)  # a random order per sample
         masked = ranks < count[:, None]
-        labels = self._cell_labels(condition, start, (h, w))
+        start, labels = self._read_start(condition, start, (h, w))
         inputs = image.masked_fill(masked, vocabulary.mask)
-        hidden = self._image_outputs(self._kept_start(start), labels, inputs, (h, w), return_embeddings=True)
+        hidden = self._image_outputs(start, labels, inputs, (h, w), return_embeddings=True)
         # the mean over masked tokens, unmasked ones ignored: a boolean index would wait on the device for its size
         return self._slot_loss(hidden, image, masked)
 
@@ -89,8 +89,7 @@ class MaskedPrior(BasePrior):
             tokens = torch.where(fixed, interleave(vocabulary, known_codes.to(device)), tokens)
         unknown = (tokens == vocabulary.mask).sum(1)
         allowed = slot_mask(vocabulary, length, device)
-        labels = self._cell_labels(condition, start, token_grid)
-        start = self._kept_start(start)
+        start, labels = self._read_start(condition, start, token_grid)
         for step in range(steps):
             masked = tokens == vocabulary.mask
             if not masked.any():
