@@ -2,6 +2,7 @@
 
     vqct-evaluate prior --prior DIR_OR_HUB_ID --num 256 --out DIR [--guidance-scale 1.5] [--no-fid]
                              [--no-completion] [--segmenter OTHER_RUN/segmenter.safetensors]
+                             [--forced-rows 1 2 4]
 
 For each of the first N validation label maps (``--num all``: the whole validation split, e.g.
 CelebA-HQ's 3,000 for Table 6's FID) it samples an image, then writes
@@ -17,9 +18,13 @@ CelebA-HQ's 3,000 for Table 6's FID) it samples an image, then writes
   reference a perfect prior would reach (torch-fidelity, offline weights: ``common.fid``);
 - completion of the lower half of each image (``--no-completion`` skips it): PSNR of the kept
   upper half against the originals and the reconstructions, and of the regenerated half;
+- teacher forcing (``--forced-rows K ...``): for each K, samples whose first K rows of cells are
+  the real images' codes and the rest sampled, with their FID and label following; how fast they
+  come to the reconstructions' numbers as K grows shows where in the raster order samples fail;
 - sampling time per image,
 
-and ``grid.png`` (maps, samples, real images for the first 8) and ``segmenter.safetensors``.
+and ``grid.png`` (maps, samples, the teacher-forced samples, real images for the first 8) and
+``segmenter.safetensors``.
 """
 
 from __future__ import annotations
@@ -91,10 +96,9 @@ def segmenter_for(model: VQCTPrior, args) -> LabelSegmenter:
 
 
 def label_following(
-    model: VQCTPrior, examples: dict, samples: torch.Tensor, reconstructions: torch.Tensor, args
+    segmenter: LabelSegmenter, examples: dict, samples: torch.Tensor, reconstructions: torch.Tensor, classes: int
 ) -> dict:
-    segmenter = segmenter_for(model, args)
-    labels, classes = examples["label"], model.num_classes
+    labels = examples["label"]
     return {
         "real": label_agreement(segmenter.predict(examples["image"]), labels, classes),
         "reconstructions": label_agreement(segmenter.predict(reconstructions), labels, classes),
@@ -103,15 +107,30 @@ def label_following(
     }
 
 
+def regenerated_below(model: VQCTPrior, examples: dict, row: int, condition, sampling, args) -> torch.Tensor:
+    """The images with every pixel row from ``row`` down sampled again by the prior, the cells
+    above kept as the images' own codes."""
+    region = torch.zeros(len(examples["image"]), model.resolution, model.resolution, dtype=torch.bool)
+    region[:, row:] = True
+    generator = torch.Generator(args.device).manual_seed(args.seed)
+    _, completed, _ = model.complete(examples["image"], region, condition, sampling=sampling, generator=generator)
+    return completed.clamp(-1, 1).cpu()
+
+
+def teacher_forced(model: VQCTPrior, examples: dict, condition, sampling, args) -> dict[int, torch.Tensor]:
+    """For each K of ``--forced-rows``: samples whose first K rows of cells are the real images'
+    codes (teacher forcing in the raster order the prior samples in), the rest sampled."""
+    factor = model.tokenizer.downsample_factor
+    return {
+        rows: regenerated_below(model, examples, rows * factor, condition, sampling, args) for rows in args.forced_rows
+    }
+
+
 def completion(model: VQCTPrior, examples: dict, reconstructions: torch.Tensor, condition, sampling, args) -> dict:
     """Regenerate the lower half of every image: PSNR (dB) of the kept upper half against the
     originals and against the tokenizer's reconstructions (how well the decoded result keeps the
     known region), and of the regenerated half against the originals (a new lower half, so low)."""
-    region = torch.zeros(len(examples["image"]), model.resolution, model.resolution, dtype=torch.bool)
-    region[:, model.resolution // 2 :] = True
-    generator = torch.Generator(args.device).manual_seed(args.seed)
-    _, completed, _ = model.complete(examples["image"], region, condition, sampling=sampling, generator=generator)
-    completed = completed.clamp(-1, 1).cpu()
+    completed = regenerated_below(model, examples, model.resolution // 2, condition, sampling, args)
     top, bottom = slice(0, model.resolution // 2), slice(model.resolution // 2, None)
 
     def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -188,6 +207,18 @@ def markdown(metrics: dict) -> str:
             + ", ".join(f"{name.replace('_', ' ')} {value:.3f}" for name, value in metrics["diversity"].items()),
             "",
         ]
+    if "teacher_forced" in metrics:
+        lines += [
+            "Teacher forcing (the first K rows of cells from the real images' codes, the rest sampled):",
+            "",
+            "| rows given | object IoU | mean IoU | FID |",
+            "|---:|---:|---:|---:|",
+        ]
+        for rows, v in metrics["teacher_forced"].items():
+            agreement = v.get("label_following", {})
+            cells = zip((agreement.get("object_iou"), agreement.get("mean_iou"), v.get("fid")), (".3f", ".3f", ".2f"))
+            lines.append(f"| {rows} | " + " | ".join("–" if c is None else format(c, f) for c, f in cells) + " |")
+        lines.append("")
     for name in ("fid_samples", "fid_reconstructions"):
         if name in metrics:
             lines.append(f"- {name}: {metrics[name]:.2f}")
@@ -203,6 +234,12 @@ def run(args) -> int:
     sampling = sampling_from_flags(model, args)
     if args.num == "all":
         args.num = validation_size(model)
+    grid_rows, grid_columns = model.token_grid
+    if any(not 0 < forced < grid_rows for forced in args.forced_rows):
+        raise UserValueError(
+            f"--forced-rows {' '.join(map(str, args.forced_rows))}: each must be 1 to {grid_rows - 1}, "
+            f"rows of cells of this prior's {grid_rows}×{grid_columns} token grid"
+        )
     examples = validation_examples(model, args.num)
     semantic = model.prior_config.condition == "semantic"
     out.mkdir(parents=True, exist_ok=True)  # every input checked: nothing written before
@@ -222,8 +259,16 @@ def run(args) -> int:
         "device": args.device,
         "seconds_per_image": seconds / args.num,
     }
+    forced = teacher_forced(model, examples, examples["label"] if semantic else None, sampling, args)
+    if forced:
+        metrics["teacher_forced"] = {str(rows): {} for rows in forced}
     if semantic:
-        metrics["label_following"] = label_following(model, examples, samples, reconstructions, args)
+        segmenter = segmenter_for(model, args)
+        classes = model.num_classes
+        metrics["label_following"] = label_following(segmenter, examples, samples, reconstructions, classes)
+        for rows, images in forced.items():
+            agreement = label_agreement(segmenter.predict(images), examples["label"], classes)
+            metrics["teacher_forced"][str(rows)]["label_following"] = agreement
         metrics["background_spread"] = {
             name: background_spread(images, examples["label"])
             for name, images in (
@@ -244,9 +289,14 @@ def run(args) -> int:
             metrics["fid_reconstructions"] = statistics_distance(
                 real, fid_statistics(reconstructions, device=args.device)
             )
+            for rows, images in forced.items():
+                metrics["teacher_forced"][str(rows)]["fid"] = statistics_distance(
+                    real, fid_statistics(images, device=args.device)
+                )
         except FIDUnavailableError as error:
             log.warning("FID skipped: %s", error)
-    rows = [("sample", samples), ("real", examples["image"])]
+    given = [(f"{count} row{'s' * (count > 1)} given", images) for count, images in forced.items()]
+    rows = [("sample", samples), *given, ("real", examples["image"])]
     if semantic:
         rows.insert(0, ("map", colourize(examples["label"][:8], model.num_classes)))
     save_labelled_grid(rows, out / "grid.png")
@@ -274,6 +324,14 @@ def main(argv: list[str] | None = None, prog: str = "vqct-evaluate prior") -> in
     )
     parser.add_argument("--no-fid", action="store_true")
     parser.add_argument("--no-completion", action="store_true", help="skip the completion of the lower halves")
+    parser.add_argument(
+        "--forced-rows",
+        type=int,
+        nargs="+",
+        default=[],
+        metavar="K",
+        help="also sample with the first K rows of cells from the real images' codes, for each K (teacher forcing)",
+    )
     args = parser.parse_args(argv)
     if args.num != "all" and args.num < 2:
         parser.error("--num must be at least 2 (shuffled maps and FID need two images)")

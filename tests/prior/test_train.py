@@ -276,11 +276,17 @@ def test_evaluate_command_writes_label_following_completion_and_grid(trained, tm
     out = tmp_path / "eval"
     assert (
         evaluate_cli.main(
-            ["--prior", str(trained / "final"), "--num", "4", "--out", str(out), "--segmenter-steps", "3", "--no-fid"]
+            [
+                *("--prior", str(trained / "final"), "--num", "4", "--out", str(out)),
+                *("--segmenter-steps", "3", "--no-fid", "--forced-rows", "2", "7"),
+            ]
         )
         == 0
     )
     metrics = json.loads((out / "metrics.json").read_text())
+    forced = metrics["teacher_forced"]
+    assert set(forced) == {"2", "7"} and all(set(v) == {"label_following"} for v in forced.values())
+    assert "| 7 | " in (out / "metrics.md").read_text()
     assert set(metrics["label_following"]) == {"real", "reconstructions", "samples", "samples_shuffled_maps"}
     assert all(0 <= v["pixel_accuracy"] <= 1 for v in metrics["label_following"].values())
     assert metrics["completion"]["kept_vs_original_psnr"] > 0 and metrics["seconds_per_image"] > 0
@@ -307,6 +313,9 @@ def test_evaluate_command_writes_label_following_completion_and_grid(trained, tm
     ]
     assert evaluate_cli.main([*args, "--out", str(again)]) == 0
     assert not (again / "segmenter.safetensors").exists()
+    # the two teacher-forced rows are two more rows of the grid: map, sample, 2 and 7 rows given, real
+    with Image.open(out / "grid.png") as forced_grid, Image.open(again / "grid.png") as plain_grid:
+        assert (forced_grid.height, plain_grid.height) == (5 * (MIN_CELL + GAP) + GAP, 3 * (MIN_CELL + GAP) + GAP)
     assert json.loads((again / "metrics.json").read_text())["label_following"] == metrics["label_following"]
     (tmp_path / "bad.safetensors").write_bytes(b"not a segmenter")
     assert evaluate_cli.main([*args[:-1], str(tmp_path / "bad.safetensors"), "--out", str(tmp_path / "bad")]) == 2
@@ -317,6 +326,12 @@ def test_evaluate_command_writes_label_following_completion_and_grid(trained, tm
     metrics = json.loads((whole / "metrics.json").read_text())
     assert metrics["num"] == VQCTPrior.from_pretrained(trained / "final").data["validation_length"] > 4
     assert "completion" not in metrics and "Completion" not in (whole / "metrics.md").read_text()
+    # teacher forcing needs a row to keep and one to sample: 0 and 8 of an 8-row grid are refused
+    # before anything is written
+    for rows in ("0", "8"):
+        refused = tmp_path / f"forced_{rows}"
+        assert evaluate_cli.main([*args, "--forced-rows", "2", rows, "--out", str(refused)]) == 2
+        assert not refused.exists()
 
 
 def test_encode_and_decode_go_in_batches_with_the_one_batch_result(trained):
