@@ -20,7 +20,7 @@ CelebA-HQ's 3,000 for Table 6's FID) it samples an image, then writes
   upper half against the originals and the reconstructions, and of the regenerated half;
 - teacher forcing (``--forced-rows K ...``): for each K, samples whose first K rows of cells are
   the real images' codes and the rest sampled, with their FID and label following; how fast they
-  come to the reconstructions' numbers as K grows shows where in the raster order samples fail;
+  come to the reconstructions' numbers as K grows shows where in the image samples fail;
 - sampling time per image,
 
 and ``grid.png`` (maps, samples, the teacher-forced samples, real images for the first 8) and
@@ -119,7 +119,8 @@ def regenerated_below(model: VQCTPrior, examples: dict, row: int, condition, sam
 
 def teacher_forced(model: VQCTPrior, examples: dict, condition, sampling, args) -> dict[int, torch.Tensor]:
     """For each K of ``--forced-rows``: samples whose first K rows of cells are the real images'
-    codes (teacher forcing in the raster order the prior samples in), the rest sampled."""
+    codes, the rest sampled (for an autoregressive prior, teacher forcing of the first K rows of
+    the raster order it samples in; a masked prior samples the rest in its own order)."""
     factor = model.tokenizer.downsample_factor
     return {
         rows: regenerated_below(model, examples, rows * factor, condition, sampling, args) for rows in args.forced_rows
