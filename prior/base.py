@@ -29,6 +29,7 @@ from .sampling import uniform_noise
 from .sequence import TokenVocabulary, cell_majority, condition_tokens
 
 IGNORED = -100  # the target of a token that is not predicted (an unmasked one of the masked prior)
+CODE_BASIS_SEED = 1234  # the fixed random basis ``start_from_code_vectors`` maps code vectors through
 
 
 class BasePrior(nn.Module):
@@ -95,6 +96,35 @@ class BasePrior(nn.Module):
     @property
     def device(self) -> torch.device:
         return next(self.parameters()).device
+
+    @torch.no_grad()
+    def start_from_code_vectors(self, codebooks: tuple[torch.Tensor, ...]) -> None:
+        """Image tokens' input embeddings and output-head rows start partly from the tokenizer's
+        code vectors (``codebooks``: one [K, d] per code group, ``VQCTTokenizer.group_codebooks``),
+        ``config.code_vector_init`` of their variance: codes the decoder draws alike start alike,
+        where a random init makes the prior learn every code's meaning from its own occurrences.
+        The vectors are centred, mapped to ``dim`` by one random orthonormal basis (distances kept
+        when d ≤ dim) and scaled to the random rows' mean norm, so the mix keeps the init's scale."""
+        share, ranges = self.config.code_vector_init, self.vocabulary.group_ranges()
+        if len(codebooks) != len(ranges) or any(
+            len(book) != high - low for book, (low, high) in zip(codebooks, ranges)
+        ):
+            raise ValueError(
+                f"codebooks of sizes {[len(book) for book in codebooks]} do not fit the vocabulary's groups {ranges}"
+            )
+        rows = (self.net.token_emb.emb.weight, self.net.to_logits.weight)
+        # its own generator: the global RNG (dropout, condition dropout) runs as it would without this
+        generator = torch.Generator().manual_seed(CODE_BASIS_SEED)
+        for book, (low, high) in zip(codebooks, ranges):
+            dim, width = self.config.dim, book.shape[1]
+            basis = torch.linalg.qr(torch.randn(max(dim, width), min(dim, width), generator=generator)).Q
+            basis = basis.to(rows[0])
+            centred = (book - book.mean(0)).to(rows[0])
+            vectors = centred @ (basis.T if width <= dim else basis)
+            for weight in rows:
+                random = weight[low:high]
+                scaled = vectors * (random.norm(dim=1).mean() / vectors.norm(dim=1).mean().clamp_min(1e-12))
+                weight[low:high] = share**0.5 * scaled + (1 - share) ** 0.5 * random
 
     def condition_prefix(
         self,

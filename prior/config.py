@@ -37,6 +37,9 @@ class PriorConfig:
     # semantic condition: the map's h·w class tokens before BOS; false: the map reaches the prior
     # through the label embedding alone, and the sequence is a third shorter
     condition_prefix: bool = True
+    # the share of the variance of each image token's starting input embedding and output row that
+    # comes from its tokenizer code vector (``BasePrior.start_from_code_vectors``); 0: random only
+    code_vector_init: float = ranged(0.0, 0, 1)
 
 
 def resolve_prior_config(config: PriorConfig | dict) -> PriorConfig:

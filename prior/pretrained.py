@@ -103,6 +103,8 @@ class VQCTPrior(
             sampling=asdict(sampling or SamplingConfig()),
         )
         model.tokenizer.load_state_dict(tokenizer.state_dict())
+        if config.code_vector_init > 0:
+            model.prior.start_from_code_vectors(model.tokenizer.group_codebooks())
         return model
 
     def sampling_with(self, **overrides) -> SamplingConfig:

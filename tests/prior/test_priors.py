@@ -377,3 +377,36 @@ def test_temperature_0_is_greedy_whatever_the_seed(kind):
         model.sample(conditions, GRID, generator=seeded(1), temperature=1.0),
         model.sample(conditions, GRID, generator=seeded(2), temperature=1.0),
     )  # the seed does matter when sampling
+
+
+@pytest.mark.parametrize("kind", ["autoregressive", "masked"])
+def test_code_vector_init_starts_codes_with_alike_vectors_alike(kind):
+    generator = torch.Generator().manual_seed(3)
+    # adjective vectors narrower than the prior (mapped isometrically), noun vectors wider (projected)
+    books = (torch.randn(A, 6, generator=generator), torch.randn(N, 40, generator=generator))
+    books[0][1] = books[0][0]  # two adjective codes with one vector
+    model = make_prior(kind, code_vector_init=1.0)
+    random = {name: weight.clone() for name, weight in model.state_dict().items()}
+    model.start_from_code_vectors(books)
+    for name in ("net.token_emb.emb.weight", "net.to_logits.weight"):
+        weight = model.state_dict()[name]
+        adjectives, vectors = weight[:A], books[0]
+        assert torch.allclose(adjectives[0], adjectives[1])
+        apart = ~torch.eye(A, dtype=torch.bool) & (torch.cdist(vectors, vectors) > 0)
+        ratio = torch.cdist(adjectives, adjectives)[apart] / torch.cdist(vectors, vectors)[apart]
+        assert torch.allclose(ratio, ratio[0], rtol=1e-4), "adjective rows keep their vectors' distances"
+        for low, high in ((0, A), (A, A + N)):  # each group keeps the random init's mean norm
+            assert torch.isclose(weight[low:high].norm(dim=1).mean(), random[name][low:high].norm(dim=1).mean())
+        assert torch.equal(weight[A + N :], random[name][A + N :]), "condition, BOS, NULL and MASK rows stay random"
+    changed = {name for name, weight in model.state_dict().items() if not torch.equal(weight, random[name])}
+    assert changed == {"net.token_emb.emb.weight", "net.to_logits.weight"}
+
+    half = make_prior(kind, code_vector_init=0.5)
+    rows = half.net.token_emb.emb.weight.clone()
+    half.start_from_code_vectors(books)
+    # one vector, so the two rows differ only by their random parts, weighted √(1 − share)
+    gap = half.net.token_emb.emb.weight[0] - half.net.token_emb.emb.weight[1]
+    assert torch.allclose(gap, 0.5**0.5 * (rows[0] - rows[1]), atol=1e-6)
+
+    with pytest.raises(ValueError, match=r"sizes \[5, 6\]"):
+        model.start_from_code_vectors((books[0], books[1][:6]))

@@ -268,6 +268,16 @@ def test_completion_keeps_every_known_cell(kind, tiny_config):
     assert torch.equal(completed, model.decode(codes))  # the images are the completed codes, decoded
 
 
+def test_build_starts_the_prior_from_the_tokenizers_code_vectors(tiny_config):
+    tokenizer = VQCTTokenizer.build(tiny_config("vq")).eval()
+    (vectors,) = tokenizer.group_codebooks()
+    prior = PriorConfig(dim=32, depth=1, heads=2, condition="none", code_vector_init=1.0)
+    model = VQCTPrior.build(prior, tokenizer, token_grid=(4, 4), tokenizer_source="tiny", data={})
+    rows = model.prior.net.token_emb.emb.weight[: len(vectors)]
+    ratio = torch.cdist(rows, rows).flatten()[1:] / torch.cdist(vectors, vectors).flatten()[1:]
+    assert torch.allclose(ratio[ratio.isfinite()], ratio[0], rtol=1e-3)  # distances kept, up to one scale
+
+
 def test_generate_rejects_an_option_of_the_other_kind(trained):
     model = VQCTPrior.from_pretrained(trained / "final")
     with pytest.raises(ValueError, match="masked priors"):
