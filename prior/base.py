@@ -101,8 +101,8 @@ class BasePrior(nn.Module):
     def start_from_code_vectors(self, codebooks: tuple[torch.Tensor, ...]) -> None:
         """Image tokens' input embeddings and output-head rows start partly from the tokenizer's
         code vectors (``codebooks``: one [K, d] per code group, ``VQCTTokenizer.group_codebooks``),
-        ``config.code_vector_init`` of their variance: codes the decoder draws alike start alike,
-        where a random init makes the prior learn every code's meaning from its own occurrences.
+        ``config.code_vector_init`` of their variance: codes the tokenizer places close together start
+        close together, where a random init makes the prior learn every code's meaning from its own occurrences.
         The vectors are centred, mapped to ``dim`` by one random orthonormal basis (distances kept
         when d ≤ dim) and scaled to the random rows' mean norm, so the mix keeps the init's scale."""
         share, ranges = self.config.code_vector_init, self.vocabulary.group_ranges()
