@@ -8,6 +8,9 @@
   sizes without the language codebook: "two codebooks" tested at equal capacity)
 - ``cvq``   — CVQ: learned codebook with online re-anchoring of dead codes
 - ``gumbel`` — Gumbel-VQ
+- ``regvq`` — Reg-VQ (Table 6's tokenizer)
+- ``fsq``, ``lfq``, ``simvq`` — the field's quantizers that avoid collapse by reparameterising (no
+  learned codebook, or a frozen one through a learned layer), from vector-quantize-pytorch
 - ``none``  — no quantizer: the continuous autoencoder, the ceiling every quantizer is measured against
 
 Codes are [B, G, h, w] int64 grids: for ``dual`` G = 2 (codes[:, 0] adjective ids, codes[:, 1]
@@ -35,19 +38,22 @@ from vqct.tokenizer.autoencoder import AutoencoderConfig, Decoder, Encoder
 from .data.images import load_image, to_pil_images
 from .language.language_codebook import LanguageCodebook
 from .quantize import (
+    LIBRARY_KINDS,
     ClusteredVectorQuantizer,
     DualQuantizer,
     GumbelQuantizer,
     LearnedVectorQuantizer,
+    LibraryQuantizer,
     PassThrough,
     Quantized,
     RegularizedQuantizer,
     SingleQuantizer,
     SplitVectorQuantizer,
 )
+from .quantize.start import LEARNED_STARTS
 from .transfer import CodebookTransfer, TransferConfig
 
-QUANTIZER_KINDS = ("dual", "single", "vq", "split_vq", "cvq", "gumbel", "regvq", "none")
+QUANTIZER_KINDS = ("dual", "single", "vq", "split_vq", "cvq", "gumbel", "regvq", *LIBRARY_KINDS, "none")
 LANGUAGE_KINDS = ("dual", "single")
 
 
@@ -59,10 +65,24 @@ MAX_CODEBOOK_SIZE = 1 << 24
 class QuantizerConfig:
     kind: str = chosen("dual", QUANTIZER_KINDS)
     embed_dim: int = ranged(256, 1)  # code width; ``dual`` gives each half embed_dim / 2
-    # vq / cvq / gumbel / regvq only: language kinds use the language codebook's vocabulary
+    # vq / cvq / gumbel / regvq / simvq only: language kinds use the language codebook's vocabulary
     codebook_size: int = ranged(6207, 1, MAX_CODEBOOK_SIZE)
     # split_vq: each half's codebook (the paper's A, N)
     split_codebook_sizes: tuple[int, int] = ranged((1949, 4258), 1, MAX_CODEBOOK_SIZE)
+    # vq / split_vq / cvq: where a learned codebook starts (tokenizer/quantize/start.py): uniform
+    # (taming's ±1/K) | encoder (moved onto the first batch's encoder output, as VQCT's given codes
+    # are) | kmeans (k-means centroids of the first batch's encoder output)
+    learned_start: str = chosen("uniform", LEARNED_STARTS)
+    # fsq: levels per dimension (codes = their product; [8, 8, 8, 3] = 1,536, VQCT's quickstart count);
+    # each at least 3 (a level of 2 needs the library's symmetry option, not exposed)
+    fsq_levels: tuple[int, ...] = ranged((8, 8, 8, 3), 3, 1 << 16)
+    # lfq: 2^bits codes, one sign a bit; the entropy loss spreads them, the commitment loss
+    # (MAGVIT-v2's 0.25; the library's default is 0) keeps the encoder near its codes
+    lfq_bits: int = ranged(11, 1, 24)
+    lfq_entropy_weight: float = ranged(0.1, 0)
+    lfq_commitment_weight: float = ranged(0.25, 0)
+    # simvq: the rotation trick (Fifty et al.) in place of straight-through; off as in the SimVQ paper
+    simvq_rotation_trick: bool = False
     beta: float = ranged(0.25, 0)  # commitment weight
     chunk_size: int = ranged(8192, 1)  # rows per nearest-code matrix product (memory ∝ chunk × K)
     cvq_decay: float = ranged(0.99, 0, 1, high_open=True)
@@ -116,23 +136,27 @@ def build_quantizer(
         return RegularizedQuantizer(
             mask_ratio=config.regvq_mask_ratio, prior_weight=config.regvq_prior_weight, **logits
         )
+    if kind == "fsq":
+        return LibraryQuantizer.fsq(levels=list(config.fsq_levels), dim=dim)
+    if kind == "lfq":
+        return LibraryQuantizer.lfq(
+            bits=config.lfq_bits,
+            dim=dim,
+            entropy_weight=config.lfq_entropy_weight,
+            commitment_weight=config.lfq_commitment_weight,
+        )
+    if kind == "simvq":
+        return LibraryQuantizer.simvq(
+            codebook_size=config.codebook_size, dim=dim, beta=config.beta, rotation_trick=config.simvq_rotation_trick
+        )
+    learned = dict(beta=config.beta, chunk_size=config.chunk_size, start=config.learned_start)
     if kind == "split_vq":
         if dim % 2:
             raise ConfigError(f"model.quantizer.embed_dim must be even for split_vq, got {dim}")
-        return SplitVectorQuantizer(
-            codebook_sizes=tuple(config.split_codebook_sizes), dim=dim, beta=config.beta, chunk_size=config.chunk_size
-        )
+        return SplitVectorQuantizer(codebook_sizes=tuple(config.split_codebook_sizes), dim=dim, **learned)
     if kind == "cvq":
-        return ClusteredVectorQuantizer(
-            codebook_size=config.codebook_size,
-            dim=dim,
-            beta=config.beta,
-            chunk_size=config.chunk_size,
-            decay=config.cvq_decay,
-        )
-    return LearnedVectorQuantizer(
-        codebook_size=config.codebook_size, dim=dim, beta=config.beta, chunk_size=config.chunk_size
-    )
+        return ClusteredVectorQuantizer(codebook_size=config.codebook_size, dim=dim, decay=config.cvq_decay, **learned)
+    return LearnedVectorQuantizer(codebook_size=config.codebook_size, dim=dim, **learned)
 
 
 class VQCTTokenizer(

@@ -31,12 +31,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vqct.common.config import check_values, chosen, ranged
+from vqct.common.config import ConfigError, check_values, chosen, ranged
 
 from .language.graph import GRAPH_WEIGHTINGS
+from .quantize.start import scale_and_shift
 
 TRANSFER_KINDS = ("gcn", "mlp", "frozen", "finetune")
 START_SCALES = ("encoder", "vectors")
+WORD_VECTOR_CONTROLS = ("none", "permuted", "moments")
 
 
 @dataclass
@@ -47,6 +49,11 @@ class TransferConfig:
     dropout: float = ranged(0.0, 0, 1, high_open=True)  # on the hidden layers' inputs (not the word vectors)
     activate_output: bool = True  # the paper applies ReLU after every layer, the last one too
     random_word_vectors: bool = False  # "RI" ablation: Gaussian vectors in place of the language model's
+    # controls that keep part of the language model's vectors (language: none; one at a time, and
+    # not with random_word_vectors): permuted (the same vectors dealt to other words: does *which*
+    # word gets which vector matter?) | moments (Gaussian vectors with the vectors' mean and
+    # covariance: is their geometry alone enough?)
+    word_vector_control: str = chosen("none", WORD_VECTOR_CONTROLS)
     # A's weights from the edges' corpus counts: binary (the paper's 0/1) | count | log1p
     # (tokenizer/language/graph.py); edges seen fewer than graph_min_count times are left out
     graph_weighting: str = chosen("count", GRAPH_WEIGHTINGS)
@@ -54,6 +61,25 @@ class TransferConfig:
     # frozen / finetune codes: encoder (moved onto the encoder output's scale by the first
     # training batch) | vectors (the word vectors' own scale)
     start_scale: str = chosen("encoder", START_SCALES)
+
+
+def stand_in_vectors(word_vectors: torch.Tensor, config: TransferConfig, seed: int) -> torch.Tensor:
+    """The vectors the transfer network is given: the language model's, or a control's stand-in
+    for them (drawn from a generator seeded with the run's seed, so the global stream is untouched)."""
+    generator = torch.Generator().manual_seed(seed)
+    if config.random_word_vectors:  # isotropic, zero mean, matched by one global sd
+        return torch.randn(word_vectors.shape, generator=generator) * word_vectors.std()
+    if config.word_vector_control == "permuted":
+        return word_vectors[torch.randperm(word_vectors.shape[0], generator=generator)]
+    if config.word_vector_control == "moments":
+        vectors = word_vectors.double()
+        mean = vectors.mean(0)
+        # covariance square root by eigendecomposition: a rank-deficient covariance is still fine
+        values, basis = torch.linalg.eigh(torch.cov(vectors.T))
+        root = basis * values.clamp(min=0).sqrt()
+        noise = torch.randn(vectors.shape, generator=generator, dtype=torch.float64)
+        return (mean + noise @ root.T).to(word_vectors.dtype)
+    return word_vectors
 
 
 class CodebookTransfer(nn.Module):
@@ -71,6 +97,11 @@ class CodebookTransfer(nn.Module):
     ):
         super().__init__()
         check_values(config, prefix="model.quantizer.transfer.")
+        if config.random_word_vectors and config.word_vector_control != "none":
+            raise ConfigError(
+                "model.quantizer.transfer.random_word_vectors=true and "
+                f"word_vector_control={config.word_vector_control}: choose one stand-in for the word vectors"
+            )
         self.config, self.num_adjectives = config, num_adjectives
         nodes = num_adjectives + num_nouns
         # The codebook travels inside the model (safetensors), so a saved tokenizer needs no language model.
@@ -101,9 +132,7 @@ class CodebookTransfer(nn.Module):
     @torch.no_grad()
     def load_word_graph(self, word_vectors: torch.Tensor, adjacency: torch.Tensor, seed: int = 0) -> None:
         """Copy a codebook's vectors (adjectives then nouns) and sparse normalized adjacency in."""
-        if self.config.random_word_vectors:
-            generator = torch.Generator().manual_seed(seed)
-            word_vectors = torch.randn(word_vectors.shape, generator=generator) * word_vectors.std()
+        word_vectors = stand_in_vectors(word_vectors, self.config, seed)
         adjacency = adjacency.coalesce()
         self.word_vectors.copy_(word_vectors)
         self.graph_indices.copy_(adjacency.indices())
@@ -157,17 +186,7 @@ class CodebookTransfer(nn.Module):
         codes = self.word_vectors @ self.projection if self.config.kind == "frozen" else self.codes.detach()
         split = (codes[: self.num_adjectives], codes[self.num_adjectives :])
         for group, (rows, group_codes) in enumerate(zip((adjective_rows, noun_rows), split)):
-            rows = rows.float()
-            moments = torch.stack([rows.new_tensor(float(rows.shape[0])), *rows.sum(0), *rows.square().sum(0)])
-            if torch.distributed.is_available() and torch.distributed.is_initialized():
-                torch.distributed.all_reduce(moments)
-            width = rows.shape[1]
-            count, total, squares = moments[0], moments[1 : 1 + width], moments[1 + width :]
-            mean = total / count
-            spread = (squares / count - mean.square()).clamp(min=0).mean().sqrt()
-            code_mean = group_codes.mean(0)
-            scale = spread / (group_codes - code_mean).square().mean().sqrt().clamp(min=1e-12)
-            shift = mean - code_mean * scale
+            scale, shift = scale_and_shift(group_codes, rows)
             if self.config.kind == "frozen":
                 self.start_scale[group], self.start_shift[group] = scale, shift
             else:

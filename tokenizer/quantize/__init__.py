@@ -8,6 +8,7 @@ from .clustered import ClusteredVectorQuantizer
 from .dual import DualQuantizer
 from .gumbel import GumbelQuantizer
 from .identity import PassThrough
+from .library import LIBRARY_KINDS, LibraryQuantizer
 from .nearest import nearest_code
 from .regularized import RegularizedQuantizer
 from .single import SingleQuantizer
@@ -18,7 +19,9 @@ __all__ = [
     "ClusteredVectorQuantizer",
     "DualQuantizer",
     "GumbelQuantizer",
+    "LIBRARY_KINDS",
     "LearnedVectorQuantizer",
+    "LibraryQuantizer",
     "PassThrough",
     "RegularizedQuantizer",
     "Quantized",

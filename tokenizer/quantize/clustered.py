@@ -18,9 +18,16 @@ from .vector import LearnedVectorQuantizer, Quantized, flatten_grid
 
 class ClusteredVectorQuantizer(LearnedVectorQuantizer):
     def __init__(
-        self, *, codebook_size: int, dim: int, beta: float = 0.25, chunk_size: int = 8192, decay: float = 0.99
+        self,
+        *,
+        codebook_size: int,
+        dim: int,
+        beta: float = 0.25,
+        chunk_size: int = 8192,
+        decay: float = 0.99,
+        start: str = "uniform",
     ):
-        super().__init__(codebook_size=codebook_size, dim=dim, beta=beta, chunk_size=chunk_size)
+        super().__init__(codebook_size=codebook_size, dim=dim, beta=beta, chunk_size=chunk_size, start=start)
         self.decay = decay
         self.register_buffer("usage", torch.zeros(codebook_size))
 

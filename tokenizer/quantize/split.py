@@ -2,7 +2,7 @@
 
 VQCT's dual quantizer without the language: the same split, the same two sizes (512 + 1,024 at
 quickstart size, 512 × 1,024 combinations a cell), but each codebook is a VQGAN codebook learned
-from ±1/K. Set beside VQCT it asks whether two codebooks help because of the words and the graph
+directly (from ±1/K, or from the encoder output of its half: ``LearnedVectorQuantizer``'s start). Set beside VQCT it asks whether two codebooks help because of the words and the graph
 or because of the capacity the split gives. Indices: group 0 is the first half, group 1 the second.
 """
 
@@ -18,12 +18,20 @@ from .vector import LearnedVectorQuantizer, Quantized
 class SplitVectorQuantizer(Quantizer):
     groups = 2
 
-    def __init__(self, *, codebook_sizes: tuple[int, int], dim: int, beta: float = 0.25, chunk_size: int = 8192):
+    def __init__(
+        self,
+        *,
+        codebook_sizes: tuple[int, int],
+        dim: int,
+        beta: float = 0.25,
+        chunk_size: int = 8192,
+        start: str = "uniform",
+    ):
         super().__init__()
         if dim % 2:
             raise ValueError(f"the split quantizer halves the channels; got {dim}")
         self.halves = nn.ModuleList(
-            LearnedVectorQuantizer(codebook_size=size, dim=dim // 2, beta=beta, chunk_size=chunk_size)
+            LearnedVectorQuantizer(codebook_size=size, dim=dim // 2, beta=beta, chunk_size=chunk_size, start=start)
             for size in codebook_sizes
         )
 

@@ -10,6 +10,7 @@ from torch import nn
 
 from .base import Quantizer
 from .nearest import nearest_code
+from .start import kmeans_codes, scale_and_shift
 
 
 class Quantized(NamedTuple):
@@ -43,15 +44,41 @@ def quantize(z: torch.Tensor, codebook: torch.Tensor, beta: float, chunk_size: i
 
 
 class LearnedVectorQuantizer(Quantizer):
-    """VQ-VAE / VQGAN: a codebook learned directly, uniform init in ±1/K as taming does."""
+    """VQ-VAE / VQGAN: a codebook learned directly, uniform init in ±1/K as taming does.
+
+    ``start`` (``quantize.start``): ``uniform`` keeps taming's ±1/K; ``encoder`` and ``kmeans``
+    move the codes onto the first training batch's encoder output, the start VQCT's given codes
+    get, so a learned baseline is not handicapped by codes a hundred times smaller than what
+    they are compared with. The flag that the start was made travels in checkpoints."""
 
     groups = 1
 
-    def __init__(self, *, codebook_size: int, dim: int, beta: float = 0.25, chunk_size: int = 8192):
+    def __init__(
+        self, *, codebook_size: int, dim: int, beta: float = 0.25, chunk_size: int = 8192, start: str = "uniform"
+    ):
         super().__init__()
-        self.beta, self.chunk_size = beta, chunk_size
+        self.beta, self.chunk_size, self.start = beta, chunk_size, start
         self.embedding = nn.Embedding(codebook_size, dim)
         nn.init.uniform_(self.embedding.weight, -1.0 / codebook_size, 1.0 / codebook_size)
+        self.start_pending = start != "uniform"  # kept on the host: training never reads the flag back
+        if self.start_pending:  # a uniform start has no flag, so its weights are what they always were
+            self.register_buffer("start_matched", torch.tensor(False))
+
+    @torch.no_grad()
+    def _start_from(self, z: torch.Tensor) -> None:
+        rows, codes = flatten_grid(z.detach()).float(), self.embedding.weight
+        if self.start == "kmeans":
+            codes.copy_(kmeans_codes(rows, codes.shape[0], self.chunk_size).to(codes.dtype))
+        else:
+            scale, shift = scale_and_shift(codes.float(), rows)
+            codes.copy_((codes.float() * scale + shift).to(codes.dtype))
+        self.start_matched.fill_(True)
+        self.start_pending = False
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+        if self.start != "uniform":
+            self.start_pending = not bool(self.start_matched)
 
     @property
     def codebook_sizes(self) -> tuple[int, ...]:
@@ -62,6 +89,8 @@ class LearnedVectorQuantizer(Quantizer):
         return (self.embedding.weight,)
 
     def forward(self, z: torch.Tensor) -> Quantized:
+        if self.training and self.start_pending:
+            self._start_from(z)
         return quantize(z, self.embedding.weight, self.beta, self.chunk_size)
 
     def lookup(self, indices: torch.Tensor) -> torch.Tensor:

@@ -39,6 +39,7 @@ class Row:
     label: str
     config: str | None  # a shipped config under tokenizer/; None: the quickstart VQCT itself
     language_codebook: str = "glove"  # a LANGUAGE_CODEBOOKS name
+    extra: tuple[str, ...] = ()  # overrides after the config's own change (a second size of one config)
 
 
 ROWS = (
@@ -68,6 +69,33 @@ ROWS = (
     Row("gumbel", "1", "Gumbel-VQ", "baselines/cub_gumbel.yaml"),
     Row("cvq", "1", "CVQ", "baselines/cub_cvq.yaml"),
     Row("regvq", "6", "Reg-VQ (tokenizer)", "baselines/celebahq_regvq.yaml"),
+    # The field's reparameterisations and the fair learned baselines (docs/reproduce.md,
+    # "Language or reparameterisation?"): not paper rows.
+    Row(
+        "split_vq_encoder",
+        "–",
+        "two learned codebooks, started on the encoder output",
+        "ablations/split_vq_encoder.yaml",
+    ),
+    Row(
+        "vqgan_encoder",
+        "–",
+        "one learned codebook (VQGAN), started on the encoder output",
+        "ablations/vqgan_encoder.yaml",
+    ),
+    Row("fsq", "–", "FSQ [8, 8, 8, 3] = 1,536 codes", "shapes_fsq.yaml"),
+    Row("lfq", "–", "LFQ, 2^11 = 2,048 codes", "shapes_lfq.yaml"),
+    Row("lfq_1024", "–", "LFQ, 2^10 = 1,024 codes", "shapes_lfq.yaml", extra=("model.quantizer.lfq_bits=10",)),
+    Row("simvq", "–", "SimVQ: frozen Gaussian codebook through a learned linear layer", "shapes_simvq.yaml"),
+    Row(
+        "simvq_linear",
+        "–",
+        "random vectors through one linear layer (SimVQ in VQCT's dual layout)",
+        "ablations/simvq_linear.yaml",
+    ),
+    Row("glove_linear", "–", "GloVe vectors through one linear layer (VQGAN-LC-like)", "ablations/glove_linear.yaml"),
+    Row("glove_permuted", "–", "GloVe vectors dealt to other words, GCN", "ablations/glove_permuted.yaml"),
+    Row("glove_moments", "–", "Gaussian vectors with GloVe's mean and covariance, GCN", "ablations/glove_moments.yaml"),
 )
 BASELINE_ROW = "vqct"
 
@@ -87,6 +115,13 @@ CONTRASTS = (
     Contrast("language effect, MiniLM through the GCN (MiniLM − random 384-d)", "minilm_vectors", "ri_minilm"),
     Contrast("generated vs learned, two codebooks of equal capacity (VQCT − split_vq)", "vqct", "split_vq"),
     Contrast("two codebooks vs one, learned (split_vq − VQGAN's recipe)", "split_vq", "vqgan"),
+    Contrast("the fair start, two learned codebooks (encoder − ±1/K)", "split_vq_encoder", "split_vq"),
+    Contrast("the fair start, one learned codebook (encoder − ±1/K)", "vqgan_encoder", "vqgan"),
+    Contrast("which word gets which vector (GloVe − GloVe permuted)", "vqct", "glove_permuted"),
+    Contrast("GloVe beyond its mean and covariance (GloVe − moment-matched Gaussian)", "vqct", "glove_moments"),
+    Contrast("GloVe's mean and covariance (moment-matched − isotropic Gaussian)", "glove_moments", "ri_gcn"),
+    Contrast("language through a linear projector (GloVe − random, one linear layer)", "glove_linear", "simvq_linear"),
+    Contrast("the GCN's depth and graph over a linear layer, random vectors", "ri_gcn", "simvq_linear"),
 )
 
 
@@ -145,4 +180,4 @@ def row_overrides(
         f"output_dir={run_folder(out, row, seed)}",
         f"language_codebook={codebook_folder(out, row.language_codebook)}",
     ]
-    return shared + schedule + list(common) + row_changes(row)
+    return shared + schedule + list(common) + row_changes(row) + list(row.extra)

@@ -18,10 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from omegaconf import OmegaConf
 from tqdm.auto import tqdm
 
-from vqct.common.config import dotted, load_config, to_yaml
+from vqct.common.config import dotted, load_config
 from vqct.common.errors import UserError
 from vqct.common.shipped_configs import shipped_config
 from vqct.tokenizer.config import TokenizerTrainConfig
@@ -55,7 +54,8 @@ def check_same_config(run: Run) -> None:
     written = run.folder / "config.yaml"
     if not written.is_file():
         return
-    old, new = dotted(OmegaConf.load(written)), dotted(OmegaConf.create(to_yaml(run.config())))
+    # the written config read through today's schema: a key added since, at its default, is no difference
+    old, new = dotted(load_config(TokenizerTrainConfig, written)), dotted(run.config())
     differing = sorted(key for key in old.keys() | new.keys() if old.get(key) != new.get(key))
     if differing:
         raise RehearsalError(
