@@ -46,7 +46,7 @@ def test_baselines_need_no_prior_and_carry_no_words(kind, tiny_config):
         model.words(codes)
 
 
-@pytest.mark.parametrize("kind", ["dual", "single", "vq", "cvq", "gumbel", "regvq"])
+@pytest.mark.parametrize("kind", ["dual", "single", "vq", "cvq", "gumbel", "regvq", "fsq", "lfq", "simvq"])
 def test_save_pretrained_from_pretrained_reproduces_encode_decode(kind, tiny_language_codebook, tmp_path, tiny_config):
     model = VQCTTokenizer.build(tiny_config(kind), tiny_language_codebook).eval()
     model.save_pretrained(tmp_path / "model")
@@ -58,6 +58,24 @@ def test_save_pretrained_from_pretrained_reproduces_encode_decode(kind, tiny_lan
     assert torch.equal(loaded.decode(codes), model.decode(codes))
     if kind in ("dual", "single"):
         assert loaded.adjectives == tiny_language_codebook.adjectives and loaded.nouns == tiny_language_codebook.nouns
+
+
+@pytest.mark.parametrize("kind, sizes", [("fsq", (45,)), ("lfq", (32,)), ("simvq", (16,))])
+def test_the_fields_quantizers_size_their_vocabulary_from_their_own_keys(kind, sizes, tiny_config):
+    model = VQCTTokenizer.build(tiny_config(kind, fsq_levels=(5, 3, 3), lfq_bits=5)).eval()
+    assert model.codebook_sizes == sizes and model.group_names == ("codebook",)
+    codes = model.encode(images())
+    assert codes.shape == (2, 1, 8, 8) and int(codes.max()) < sizes[0]
+    torch.testing.assert_close(model.decode(codes), model(images())[0])
+
+
+@pytest.mark.parametrize("kind", ["vq", "split_vq", "cvq"])
+def test_learned_start_reaches_every_learned_codebook(kind, tiny_config):
+    model = VQCTTokenizer.build(tiny_config(kind, learned_start="kmeans", split_codebook_sizes=(8, 8)))
+    halves = getattr(model.quantizer, "halves", [model.quantizer])
+    assert all(half.start == "kmeans" and half.start_pending for half in halves)
+    model.train()(images())
+    assert not any(half.start_pending for half in halves) and all(bool(half.start_matched) for half in halves)
 
 
 def test_bad_configs_are_named(tiny_language_codebook, tiny_config):

@@ -9,13 +9,15 @@ from vqct.tokenizer.quantize import (
     DualQuantizer,
     GumbelQuantizer,
     LearnedVectorQuantizer,
+    LibraryQuantizer,
     RegularizedQuantizer,
     SingleQuantizer,
     SplitVectorQuantizer,
     nearest_code,
 )
 from vqct.tokenizer.quantize.regularized import usage_kl_to_uniform
-from vqct.tokenizer.transfer import CodebookTransfer, TransferConfig
+from vqct.tokenizer.quantize.start import kmeans_codes
+from vqct.tokenizer.transfer import CodebookTransfer, TransferConfig, stand_in_vectors
 
 A, N, WORD_DIM = 5, 7, 6
 
@@ -49,7 +51,16 @@ def make_quantizer(kind, dim=8):
         return ClusteredVectorQuantizer(codebook_size=12, dim=dim, chunk_size=5)
     if kind == "regvq":
         return RegularizedQuantizer(codebook_size=12, dim=dim)
+    if kind == "fsq":
+        return LibraryQuantizer.fsq(levels=[5, 3, 3], dim=dim)
+    if kind == "lfq":
+        return LibraryQuantizer.lfq(bits=4, dim=dim, entropy_weight=0.1, commitment_weight=0.25)
+    if kind == "simvq":
+        return LibraryQuantizer.simvq(codebook_size=12, dim=dim, beta=0.25, rotation_trick=False)
     return GumbelQuantizer(codebook_size=12, dim=dim)
+
+
+LIBRARY = [("fsq", 1), ("lfq", 1), ("simvq", 1)]
 
 
 @pytest.mark.parametrize("chunk_size", [1, 7, 64, 10_000])
@@ -67,7 +78,8 @@ def test_nearest_code_rejects_mismatched_widths():
 
 
 @pytest.mark.parametrize(
-    "kind, groups", [("dual", 2), ("single", 1), ("vq", 1), ("split_vq", 2), ("cvq", 1), ("gumbel", 1), ("regvq", 1)]
+    "kind, groups",
+    [("dual", 2), ("single", 1), ("vq", 1), ("split_vq", 2), ("cvq", 1), ("gumbel", 1), ("regvq", 1), *LIBRARY],
 )
 @pytest.mark.parametrize("training", [True, False])
 def test_return_convention_and_straight_through(kind, groups, training):
@@ -79,10 +91,13 @@ def test_return_convention_and_straight_through(kind, groups, training):
     for group, size in enumerate(quantizer.codebook_sizes):
         assert 0 <= int(indices[:, group].min()) and int(indices[:, group].max()) < size
     (quantized.sum() + loss).backward()
+    if not training and kind == "lfq":  # the library's LFQ gives the bare codes outside training
+        assert z.grad is None
+        return
     assert z.grad is not None and z.grad.abs().sum() > 0
 
 
-@pytest.mark.parametrize("kind", ["dual", "single", "vq", "split_vq", "cvq", "gumbel", "regvq"])
+@pytest.mark.parametrize("kind", ["dual", "single", "vq", "split_vq", "cvq", "gumbel", "regvq", "fsq", "lfq", "simvq"])
 def test_lookup_reproduces_the_quantized_codes(kind):
     quantizer = make_quantizer(kind).eval()
     z = torch.randn(2, 8, 3, 3)
@@ -301,3 +316,90 @@ def test_the_match_is_saved_and_a_loaded_or_raw_scale_quantizer_never_matches():
 def test_generated_codes_are_not_moved():
     quantizer = make_quantizer("dual")
     assert not quantizer.transfer.start_pending and not hasattr(quantizer.transfer, "start_matched")
+
+
+@pytest.mark.parametrize("kind, size", [("fsq", 45), ("lfq", 16), ("simvq", 12)])
+def test_the_fields_quantizers_have_one_code_vector_per_id(kind, size):
+    """FSQ's and LFQ's implicit codebooks are all their codes, each the vector the decoder gets."""
+    quantizer = make_quantizer(kind).eval()
+    (codes,) = quantizer.group_codebooks()
+    assert quantizer.codebook_sizes == (size,) and codes.shape == (size, 8)
+    assert len(torch.unique(codes, dim=0)) == size  # distinct: an id is a code, as a codebook's row is
+    z = torch.randn(4, 8, 5, 5)
+    quantized, indices, _ = quantizer(z)
+    torch.testing.assert_close(quantized, codes[indices[:, 0]].permute(0, 3, 1, 2), atol=1e-6, rtol=0)
+
+
+def test_simvq_learns_the_transform_and_keeps_its_codebook_frozen():
+    quantizer = make_quantizer("simvq").train()
+    frozen = quantizer.module.frozen_codebook.clone()
+    quantized, _, loss = quantizer(torch.randn(2, 8, 3, 3))
+    (quantized.square().sum() + loss).backward()
+    assert quantizer.module.code_transform.weight.grad.abs().sum() > 0
+    assert not quantizer.module.frozen_codebook.requires_grad and torch.equal(quantizer.module.frozen_codebook, frozen)
+    assert (
+        "module.frozen_codebook" in quantizer.state_dict()
+    )  # saved with the model, so ids mean the same after loading
+
+
+@pytest.mark.parametrize("kind", ["vq", "split_vq"])  # cvq inherits it, then re-anchors dead codes as it must
+def test_a_learned_codebook_starts_on_the_encoder_output_once(kind):
+    quantizer = make_quantizer(kind)
+    for half in getattr(quantizer, "halves", [quantizer]):
+        half.start, half.start_pending = "encoder", True
+        half.register_buffer("start_matched", torch.tensor(False))
+    z = encoder_like(offset=0.05, spread=0.007)
+    _, indices, _ = quantizer.train()(z)
+    halves = list(getattr(quantizer, "halves", [quantizer]))
+    for half, part in zip(halves, z.chunk(len(halves), 1)):
+        rows = part.permute(0, 2, 3, 1).reshape(-1, part.shape[1])
+        codes = half.embedding.weight.detach()
+        torch.testing.assert_close(codes.mean(0), rows.mean(0), atol=1e-3, rtol=0)
+        ratio = (codes - codes.mean(0)).square().mean().sqrt() / (rows - rows.mean(0)).square().mean().sqrt()
+        assert ratio == pytest.approx(1.0, rel=1e-3)
+    assert len(torch.unique(indices)) > 3
+    moved = [half.embedding.weight.clone() for half in halves]
+    quantizer(encoder_like(offset=-1.0, spread=1.0))  # the second step moves nothing
+    assert all(torch.equal(a, half.embedding.weight) for a, half in zip(moved, halves))
+    fresh = make_quantizer(kind)
+    for half in getattr(fresh, "halves", [fresh]):
+        half.start, half.start_pending = "encoder", True
+        half.register_buffer("start_matched", torch.tensor(False))
+    fresh.load_state_dict(quantizer.state_dict())  # a resumed run
+    assert not any(half.start_pending for half in getattr(fresh, "halves", [fresh]))
+
+
+def test_the_uniform_start_is_taming_s_and_adds_no_state():
+    quantizer = LearnedVectorQuantizer(codebook_size=12, dim=8)
+    assert list(quantizer.state_dict()) == ["embedding.weight"]  # weights saved before the option load as they were
+    assert quantizer.embedding.weight.abs().max() <= 1 / 12
+    before = quantizer.embedding.weight.clone()
+    quantizer.train()(encoder_like(offset=0.05, spread=0.007))
+    assert torch.equal(quantizer.embedding.weight, before)
+
+
+def test_kmeans_start_finds_the_clusters_of_the_first_batch():
+    centres = torch.tensor([[1.0, 0.0], [0.0, 1.0], [-1.0, -1.0]])
+    rows = centres.repeat_interleave(50, 0) + torch.randn(150, 2, generator=torch.Generator().manual_seed(0)) * 0.01
+    found = kmeans_codes(rows, 3)
+    nearest = torch.cdist(found, centres).min(1)
+    assert nearest.values.max() < 0.05 and len(set(nearest.indices.tolist())) == 3
+    quantizer = LearnedVectorQuantizer(codebook_size=3, dim=2, start="kmeans")
+    quantizer.train()(rows.T.reshape(1, 2, 10, 15))
+    assert torch.cdist(quantizer.embedding.weight.detach(), centres).min(1).values.max() < 0.05
+
+
+def test_word_vector_controls_keep_what_they_say():
+    vectors = torch.randn(3000, 4, generator=torch.Generator().manual_seed(0)) @ torch.tensor(
+        [[2.0, 0.5, 0, 0], [0, 1.0, 0, 0], [0, 0, 0.3, 0], [0, 0, 0, 0.1]]
+    ) + torch.tensor([1.0, -2.0, 0.5, 0.0])
+    permuted = stand_in_vectors(vectors, TransferConfig(word_vector_control="permuted"), seed=3)
+    assert not torch.equal(permuted, vectors)
+    assert torch.equal(permuted[permuted[:, 0].argsort()], vectors[vectors[:, 0].argsort()])  # the same set
+    moments = stand_in_vectors(vectors, TransferConfig(word_vector_control="moments"), seed=3)
+    torch.testing.assert_close(moments.mean(0), vectors.mean(0), atol=0.1, rtol=0)
+    torch.testing.assert_close(torch.cov(moments.T), torch.cov(vectors.T), atol=0.05, rtol=0.1)
+    assert not torch.allclose(moments, vectors)
+    assert torch.equal(stand_in_vectors(vectors, TransferConfig(), seed=3), vectors)
+    with pytest.raises(ValueError, match="choose one stand-in"):
+        make_transfer(4, random_word_vectors=True, word_vector_control="permuted")

@@ -38,7 +38,11 @@ class LibraryQuantizer(Quantizer):
 
     @classmethod
     def fsq(cls, *, levels: list[int], dim: int) -> LibraryQuantizer:
-        module = FSQ(levels=list(levels), dim=dim)
+        # FSQ counts its codes with .item() as it is built, which a meta-device build (the saved
+        # config's shape check, common.saved_config) cannot do; its weights are two dim × len(levels)
+        # projections, so they are made on the CPU whatever the default device
+        with torch.device("cpu"):
+            module = FSQ(levels=list(levels), dim=dim)
         return cls(module, module.codebook_size)
 
     @classmethod

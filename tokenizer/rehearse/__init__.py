@@ -8,8 +8,9 @@ to the quickstart tokenizer (``configs/tokenizer/shapes.yaml``, ``rows.py``), tr
 seed in its own process (one CPU thread each, ``--jobs`` at a time). Every run is measured on the
 same ``--validation-images`` validation images; rows are compared with VQCT seed by seed, and the
 contrasts (the 2×2 of {word vectors, random vectors} × {GCN, MLP}, two codebooks at equal
-capacity) are paired differences. A difference is called real when its mean exceeds twice the
-sd of its per-seed differences. ``key=value`` overrides apply to every row (``data.kind=photos``
+capacity, the field's reparameterisations and the controls) are paired differences, judged by one
+rule (``common.paired``): paired t-test, 95 % interval, Holm's correction over each table column.
+``key=value`` overrides apply to every row (``data.kind=photos``
 for the built-in photographs, ``model.quantizer.transfer.graph_weighting=binary`` …).
 
 These are not the paper's numbers (another data set, 32×32 images, minutes of training): they
