@@ -11,7 +11,7 @@ from collections import defaultdict
 
 from vqct.common.paired import PairedTest, Spread, holm, paired_test, spread
 
-from .rows import BASELINE_ROW, CONTRASTS, Row
+from .rows import BASELINE_ROW, CONTRASTS, ROWS, Row
 
 # The metrics compared by seed; for l1 lower is better, for the others higher.
 COMPARED = ("psnr", "ssim", "l1")
@@ -155,3 +155,11 @@ def markdown(summary: dict, header: dict) -> str:
             )
     lines += ["", f"Wall time: {header['wall']}."]
     return "\n".join(lines) + "\n"
+
+
+def render_table(data: dict) -> str:
+    """``table.md`` again from a study's ``table.json`` (or its per-seed runs and header committed
+    under docs/data/): the summary is recomputed from the runs, so a table is never typed."""
+    known = {row.name: row for row in ROWS}
+    rows = [known[name] for name in dict.fromkeys(run["row"] for run in data["runs"])]
+    return markdown(summarize(rows, data["runs"]), data)
