@@ -88,3 +88,32 @@ def test_a_block_naming_missing_data_is_a_user_error(tmp_path):
 
 def test_the_repositorys_docs_are_in_step_with_their_data():
     assert main(["--check", "--docs", str(ROOT / "docs")]) == 0
+
+
+def test_a_rehearsal_block_is_the_rehearsals_own_table(tmp_path):
+    from vqct.tokenizer.rehearse.report import render_table
+
+    runs = [
+        {
+            "row": row,
+            "seed": seed,
+            "metrics": {
+                "psnr": 23.9 + bump + 0.1 * seed,
+                "ssim": 0.62 + bump / 10,
+                "l1": 0.039 - bump / 100,
+                "usage/adjective_percent": 90.0,
+                "usage/adjective_perplexity": 300.0,
+                "geometry/adjective_cosine": 0.8,
+                "geometry/adjective_rank": 3.0,
+            },
+            "start_geometry": {"geometry/adjective_cosine": 0.97, "geometry/adjective_rank": 4.1},
+        }
+        for row, bump in (("vqct", 0.2), ("ri_gcn", 0.0))
+        for seed in (0, 1, 2)
+    ]
+    header = {"data": "shapes", "steps": 1200, "seeds": [0, 1, 2], "validation_images": 1024, "overrides": ""}
+    data = {"kind": "rehearsal", **header, "recipes": {}, "wall": "6 runs", "runs": runs}
+    path = tmp_path / "study.json"
+    path.write_text(json.dumps(data))
+    assert render(path) == render_table(data)
+    assert "| language effect, through the GCN (GloVe − random) |" in render(path)  # its contrasts, by seed
