@@ -23,6 +23,7 @@ import importlib
 import json
 import re
 import sys
+import textwrap
 from pathlib import Path
 
 from vqct.common.atomic import write_text
@@ -151,7 +152,8 @@ def render_paired(data: dict, where: str) -> str:
             row += [_p(test.p_holm), _verdict(test)]
             lines.append(_row(row))
             first = False
-    lines += ["", LEGEND + (" " + PER_SEED_LEGEND) * bool(seeded) + (" " + SUMMARY_LEGEND) * summarized]
+    legend = LEGEND + (" " + PER_SEED_LEGEND) * bool(seeded) + (" " + SUMMARY_LEGEND) * summarized
+    lines += ["", textwrap.fill(legend, width=100, break_long_words=False, break_on_hyphens=False)]
     return "\n".join(lines) + "\n"
 
 
