@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from scipy import stats
 
-from vqct.common.errors import UserFileNotFoundError
+from vqct.common.errors import UserFileNotFoundError, UserValueError
 from vqct.doc_tables import END, START, main, render
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -117,3 +117,13 @@ def test_a_rehearsal_block_is_the_rehearsals_own_table(tmp_path):
     path.write_text(json.dumps(data))
     assert render(path) == render_table(data)
     assert "| language effect, through the GCN (GloVe − random) |" in render(path)  # its contrasts, by seed
+
+
+def test_bad_data_and_unclosed_blocks_are_named(tmp_path):
+    broken = {**STUDY, "contrasts": [{"name": "a − b", "values": {"psnr": {"a": A}}}]}
+    page = write_docs(tmp_path, broken)
+    with pytest.raises(UserValueError, match=r"study.json: 'a − b'.psnr: expected the keys a and b"):
+        main(["--check", "--docs", str(tmp_path)])
+    page.write_text(page.read_text().replace(END, ""))
+    with pytest.raises(UserValueError, match="page.md: 1 generated-block start markers but 0 end markers"):
+        main(["--check", "--docs", str(tmp_path)])
