@@ -43,8 +43,9 @@ LEGEND = (
     "the table's contrasts on one metric; **real** when Holm's p < 0.05, – from one seed (`common/paired.py`)."
 )
 PER_SEED_LEGEND = "Per seed, each cell reads second term → first (or, alone, the difference)."
+# a no-break space keeps the mark with its words where the legend is wrapped
 SUMMARY_LEGEND = (
-    f"{SUMMARY_MARK} from the recorded mean ± sd of the per-seed differences (their values were not recorded)."
+    f"{SUMMARY_MARK}\u00a0from the recorded mean ± sd of the per-seed differences (their values were not recorded)."
 )
 
 
