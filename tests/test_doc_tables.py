@@ -127,3 +127,6 @@ def test_bad_data_and_unclosed_blocks_are_named(tmp_path):
     page.write_text(page.read_text().replace(END, ""))
     with pytest.raises(UserValueError, match="page.md: 1 generated-block start markers but 0 end markers"):
         main(["--check", "--docs", str(tmp_path)])
+    (tmp_path / "data" / "study.json").write_text(json.dumps({**STUDY, "metrics": [{"key": "psnr"}]}))
+    with pytest.raises(UserValueError, match="each of 'metrics' needs the keys digits, key, label"):
+        render(tmp_path / "data" / "study.json")

@@ -105,6 +105,15 @@ def render_paired(data: dict, where: str) -> str:
     metrics, contrasts = data.get("metrics"), data.get("contrasts")
     if not metrics or not contrasts:
         raise UserValueError(f"{where}: a paired study needs non-empty 'metrics' and 'contrasts'")
+    for field, entries, needed in (
+        ("metrics", metrics, {"key", "label", "digits"}),
+        ("contrasts", contrasts, {"name", "values"}),
+    ):
+        for entry in entries:
+            if not isinstance(entry, dict) or not needed <= set(entry):
+                raise UserValueError(
+                    f"{where}: each of '{field}' needs the keys {', '.join(sorted(needed))}; got {entry!r}"
+                )
     keys = [metric["key"] for metric in metrics]
     tests, cells = {}, {}  # (contrast index, metric key) → test / per-seed cells
     for i, contrast in enumerate(contrasts):
