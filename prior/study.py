@@ -41,10 +41,7 @@ from vqct.common.atomic import write_json, write_text
 from vqct.common.config import ConfigError, load_config
 from vqct.common.errors import exit_code
 from vqct.common.shipped_configs import shipped_config
-from vqct.tokenizer.data import build_dataset
-from vqct.tokenizer.model import VQCTTokenizer
-from vqct.tokenizer.rehearse import ROWS, RehearsalError, rehearse
-from vqct.tokenizer.rehearse.runs import SINGLE_THREAD
+from vqct.tokenizer import REHEARSAL_ROWS, SINGLE_THREAD, RehearsalError, VQCTTokenizer, build_dataset, rehearse
 
 from .config import PriorTrainConfig
 from .segmenter import train_segmenter
@@ -124,7 +121,7 @@ def shared_segmenter(out: Path, tokenizers: list[Path], steps: int, prior_overri
 
 
 def check_arguments(names, seeds, jobs, num, code_vectors) -> list[str]:
-    known = {row.name for row in ROWS}
+    known = {row.name for row in REHEARSAL_ROWS}
     unknown = sorted(set(names) - known)
     if unknown:
         raise ConfigError(f"unknown --rows {', '.join(unknown)}; rows: {', '.join(sorted(known))}")

@@ -7,6 +7,8 @@ from .config import TokenizerTrainConfig
 from .data import DECODE_ERRORS, DataConfig, build_dataset, label_names, load_image, to_pil_images
 from .language import LanguageCodebook, LanguageCodebookConfig, build_language_codebook
 from .model import LANGUAGE_KINDS, QuantizerConfig, TokenizerModelConfig, VQCTTokenizer
+from .rehearse import ROWS as REHEARSAL_ROWS
+from .rehearse import SINGLE_THREAD, RehearsalError, rehearse
 
 __all__ = [
     "DECODE_ERRORS",
@@ -15,6 +17,9 @@ __all__ = [
     "LanguageCodebook",
     "LanguageCodebookConfig",
     "QuantizerConfig",
+    "REHEARSAL_ROWS",
+    "RehearsalError",
+    "SINGLE_THREAD",
     "TokenizerModelConfig",
     "TokenizerTrainConfig",
     "VQCTTokenizer",
@@ -22,5 +27,6 @@ __all__ = [
     "build_language_codebook",
     "label_names",
     "load_image",
+    "rehearse",
     "to_pil_images",
 ]

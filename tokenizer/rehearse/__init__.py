@@ -39,9 +39,9 @@ from vqct.tokenizer.losses import LossConfig, load_perceptual
 
 from .report import markdown, summarize
 from .rows import LANGUAGE_CODEBOOKS, QUICKSTART, ROWS, Row, codebook_folder, row_changes, row_overrides, run_folder
-from .runs import RehearsalError, Run, train_and_measure
+from .runs import SINGLE_THREAD, RehearsalError, Run, train_and_measure
 
-__all__ = ["QUICKSTART", "ROWS", "RehearsalError", "main", "rehearse", "row_changes", "row_overrides"]
+__all__ = ["QUICKSTART", "ROWS", "SINGLE_THREAD", "RehearsalError", "main", "rehearse", "row_changes", "row_overrides"]
 
 log = logging.getLogger("vqct.tokenizer.rehearse")
 
