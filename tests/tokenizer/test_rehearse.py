@@ -132,5 +132,9 @@ def test_a_seeded_study_compares_rows_by_seed_resumes_and_refuses_another_config
     assert [r["metrics"] for r in again] == [r["metrics"] for r in runs]
     assert "VQCT" in capsys.readouterr().out
 
+    partial = rehearse(tmp_path, 2, ["vqct", "ri_gcn"], TINY, seeds=[0, 1, 2], validation_images=8, finished_only=True)
+    assert [entry["row"] for entry in partial["rows"]] == ["vqct"]  # ri_gcn has no run yet: left out
+    assert partial["rows"][0]["seeds"] == [0, 1] and not (tmp_path / "rows" / "ri_gcn").exists()  # nothing trained
+
     with pytest.raises(RehearsalError, match=r"seed-0 was trained with another config \(batch_size differ"):
         rehearse(tmp_path, 2, ["vqct"], [*TINY, "batch_size=2"], validation_images=8)

@@ -89,6 +89,7 @@ def rehearse(
     seeds: list[int] = (0,),
     jobs: int = 1,
     validation_images: int = 1024,
+    finished_only: bool = False,
 ) -> dict:
     started = time.perf_counter()
     rows = check_arguments(names, steps, list(seeds), jobs, validation_images)
@@ -116,6 +117,12 @@ def rehearse(
     weighted = any(run.config().loss.perceptual_weight > 0 for run in runs)
     lpips_loads = weighted and load_perceptual(LossConfig(allow_missing_perceptual=True)).model is not None
     recipes = {run.row.name: recipe(run.config(), steps, lpips_loads) for run in runs}
+    if finished_only:  # a study that spans sessions: the table of what is done, nothing trained
+        left = [run for run in runs if not (run.folder / "final").is_dir()]
+        for run in left:
+            log.info("%s seed %d: not trained yet, left out of the table", run.row.name, run.seed)
+        runs = [run for run in runs if run not in left]
+        rows = [row for row in rows if any(run.row == row for run in runs)]
     results = train_and_measure(runs, language_codebooks, jobs)
     summary = summarize(rows, results)
     header = {
@@ -146,6 +153,11 @@ def main(argv: list[str] | None = None) -> int:
         "--validation-images", type=int, default=1024, help="validation images every run is measured on"
     )
     parser.add_argument(
+        "--finished-only",
+        action="store_true",
+        help="train nothing: the table of the runs already trained (a study that spans sessions)",
+    )
+    parser.add_argument(
         "--rows", nargs="*", metavar="ROW", help=f"rows to run (default all): {', '.join(r.name for r in ROWS)}"
     )
     parser.add_argument(
@@ -169,6 +181,7 @@ def main(argv: list[str] | None = None) -> int:
             seeds=args.seeds,
             jobs=args.jobs,
             validation_images=args.validation_images,
+            finished_only=args.finished_only,
         )
         print((args.out / "table.md").read_text(), end="")
         print(f"wrote {args.out / 'table.md'}, {args.out / 'table.json'}; each run under {args.out / 'rows'}")

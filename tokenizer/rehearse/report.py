@@ -107,8 +107,8 @@ def markdown(summary: dict, header: dict) -> str:
         "Recipe: what the rows train with at this budget (a GAN whose `disc_start` is past the last step "
         "never runs).",
         "",
-        "| table | row | recipe | PSNR (dB) | SSIM | l1 | codes used (%) | perplexity | Δ PSNR vs VQCT [95 % CI] | p / Holm | Δ SSIM vs VQCT [95 % CI] | p / Holm |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| table | row | recipe | seeds | PSNR (dB) | SSIM | l1 | codes used (%) | perplexity | Δ PSNR vs VQCT [95 % CI] | p / Holm | Δ SSIM vs VQCT [95 % CI] | p / Holm |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for entry in summary["rows"]:
         metrics, versus = entry["metrics"], entry.get("versus_vqct", {})
@@ -117,7 +117,7 @@ def markdown(summary: dict, header: dict) -> str:
         perplexity = " / ".join(f"{metrics[f'usage/{g}_perplexity']['mean']:.0f}" for g in groups)
         lines.append(
             f"| {entry['table']} | {entry['label']} | {header['recipes'].get(entry['row'], '')} "
-            f"| {_spread(metrics['psnr'])} | {_spread(metrics['ssim'], 3)} | {_spread(metrics['l1'], 4)} "
+            f"| {', '.join(map(str, entry['seeds']))} | {_spread(metrics['psnr'])} | {_spread(metrics['ssim'], 3)} | {_spread(metrics['l1'], 4)} "
             f"| {usage} | {perplexity} | {_difference(versus.get('psnr'))} | {_p(versus.get('psnr'))} "
             f"| {_difference(versus.get('ssim'), 3)} | {_p(versus.get('ssim'))} |"
         )
