@@ -39,6 +39,9 @@ class RunConfig:
     # run); null: the limit alone decides
     checkpoints_keep_every: int | None = ranged(None, 1)
     resume_from_checkpoint: str | None = None  # a checkpoint folder, or "latest"
+    # resume from a checkpoint whose random state file is missing or unreadable (else refused), with
+    # a warning: the data order, dropout and noise then differ from the uninterrupted run's
+    resume_without_random_state: bool = False
     validation_steps: int = ranged(250, 1)  # also writes a grid of images
     # validation metrics use validation_batches × batch_size items spread evenly over the split
     validation_batches: int = ranged(8, 1)

@@ -126,6 +126,34 @@ def test_no_loadable_checkpoint_is_one_error_naming_each(tmp_path):
     assert "checkpoint-1" in str(caught.value) and "checkpoint-2" in str(caught.value)
 
 
+@pytest.mark.parametrize("damage", ["missing", "cut short"])
+def test_a_checkpoint_without_its_random_state_is_refused_by_name(tmp_path, damage):
+    accelerator, _ = saved_run(tmp_path, [1])
+    states = tmp_path / "checkpoints" / "checkpoint-1" / "random_states_0.pkl"
+    if damage == "missing":
+        states.unlink()
+    else:
+        states.write_bytes(states.read_bytes()[:40])
+    config = RunConfig(output_dir=str(tmp_path), resume_from_checkpoint=str(states.parent))
+    with pytest.raises(
+        UserValueError, match="random_states_0.pkl is (missing|unreadable).*resume_without_random_state"
+    ):
+        resume(accelerator, config, "test", logging.getLogger("test"))
+
+
+def test_resuming_without_the_random_state_is_an_opt_in_that_says_what_is_lost(tmp_path, caplog):
+    accelerator, model = saved_run(tmp_path, [1, 2])
+    (tmp_path / "checkpoints" / "checkpoint-2" / "random_states_0.pkl").unlink()
+    config = RunConfig(output_dir=str(tmp_path), resume_from_checkpoint="latest")
+    with caplog.at_level(logging.WARNING):
+        assert resume(accelerator, config, "test", logging.getLogger("test"))[0] == 1  # passed over
+    config.resume_without_random_state = True
+    with caplog.at_level(logging.WARNING):
+        assert resume(accelerator, config, "test", logging.getLogger("test"))[0] == 2
+    assert torch.all(model.weight == 2.0)
+    assert "random_states_0.pkl is missing; resuming anyway" in caplog.text and "data order" in caplog.text
+
+
 @pytest.mark.parametrize(
     "configured, launched, expected", [(None, "bf16", "bf16"), ("no", "bf16", "no"), (None, None, "no")]
 )
