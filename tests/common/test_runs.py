@@ -15,7 +15,7 @@ from vqct.common.config import ConfigError
 from vqct.common.errors import UserValueError
 from vqct.common.final import disagreeing_tensors, weight_fingerprint
 from vqct.common.loop import resumable_batches
-from vqct.common.run_config import RunConfig, check_run_config, read_run_config
+from vqct.common.run_config import LR_SCHEDULERS, RunConfig, check_run_config, read_run_config
 from vqct.common.trackers import tracker_for
 
 # the run keys that count or divide, each with the smallest value it can take
@@ -45,6 +45,45 @@ def test_every_counting_key_is_checked(key):
     setattr(config, key, RUN_MINIMUMS[key] - 1)
     with pytest.raises(ConfigError, match=f"^{key}=-?[0-9.]+: must be at least {RUN_MINIMUMS[key]}$"):
         check_run_config(config)
+
+
+@pytest.mark.parametrize("stage", ["tokenizer", "prior"])
+@pytest.mark.parametrize("key", ["lr_warmup_steps", "max_grad_norm"])
+def test_each_stage_keeps_the_range_of_a_run_key_whose_default_it_changes(stage, key):
+    from vqct.prior import PriorTrainConfig
+    from vqct.tokenizer import TokenizerTrainConfig
+
+    config = {"tokenizer": TokenizerTrainConfig, "prior": PriorTrainConfig}[stage]()
+    setattr(config, key, -1)
+    with pytest.raises(ConfigError, match=f"^{key}=-1: must be at least 0$"):
+        check_run_config(config)
+
+
+def test_the_scheduler_names_are_diffusers_own():
+    from diffusers.optimization import SchedulerType
+
+    assert set(LR_SCHEDULERS) == {kind.value for kind in SchedulerType}
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("lr_scheduler=cosin", "lr_scheduler='cosin': must be one of linear, cosine, .*; did you mean 'cosine'\\?"),
+        (
+            "mixed_precision=bf61",
+            "mixed_precision=bf61: must be one of no, fp16, bf16, fp8, or unset; did you mean 'bf16'\\?",
+        ),
+        ("model.quantizer.kind=duel", "model.quantizer.kind='duel': must be one of .*; did you mean 'dual'\\?"),
+        ("data.kind=shapse", "data.kind='shapse': must be one of .*; did you mean 'shapes'\\?"),
+    ],
+)
+def test_a_misspelt_choice_is_refused_with_a_suggestion_before_anything_is_written(tmp_path, override, message):
+    from vqct.tokenizer import TokenizerTrainConfig
+
+    output_dir = tmp_path / "run"
+    with pytest.raises(ConfigError, match=f"^{message}$"):
+        read_run_config(TokenizerTrainConfig, [f"output_dir={output_dir}", override], "test", "tokenizer")
+    assert not output_dir.exists()
 
 
 @pytest.mark.parametrize("value", ["nan", "inf", "-inf", "1.5", "0"])
