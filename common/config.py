@@ -12,6 +12,8 @@ import dataclasses
 import difflib
 import logging
 import math
+import os
+import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -40,6 +42,35 @@ def _describe(error: OmegaConfBaseException) -> str:
 
 
 BASE_KEY = "base"
+
+
+# Interpolations that read the process's environment: a config from anyone could copy a secret
+# into output_dir and from there into a model card pushed to the Hub. Set this variable to 1 to
+# allow them (``${other.key}`` interpolations are always allowed).
+ALLOW_ENV_VARIABLE = "VQCT_CONFIG_ENV"
+ENV_INTERPOLATION = re.compile(r"\$\{\s*(oc\.)?env\s*:")
+
+
+def _refuse_env_interpolation(layer, source: str) -> None:
+    """A ``ConfigError`` naming the first key of ``layer`` whose value reads the environment,
+    unless ``VQCT_CONFIG_ENV=1``."""
+    if os.environ.get(ALLOW_ENV_VARIABLE) == "1":
+        return
+
+    def walk(node, key: str) -> None:
+        if isinstance(node, dict):
+            for name, value in node.items():
+                walk(value, f"{key}.{name}" if key else str(name))
+        elif isinstance(node, list):
+            for index, value in enumerate(node):
+                walk(value, f"{key}[{index}]")
+        elif isinstance(node, str) and ENV_INTERPOLATION.search(node):
+            raise ConfigError(
+                f"{source}: key '{key}': {node!r} reads an environment variable, which configs may not "
+                f"(a value from the environment could end up in a model card); set {ALLOW_ENV_VARIABLE}=1 to allow it"
+            )
+
+    walk(OmegaConf.to_container(layer, resolve=False), "")
 
 
 def _load_yaml(path: Path, seen: tuple[Path, ...] = ()) -> list[tuple[str, object]]:
@@ -91,6 +122,7 @@ def load_config(schema: type[T], path: str | Path | None = None, overrides: Sequ
         layers.append(("command-line override", _parse_overrides(overrides)))
     renames = getattr(schema, RENAMED, {})
     for source, layer in layers:
+        _refuse_env_interpolation(layer, source)
         layer = _renamed(layer, renames, source)
         try:
             merged = OmegaConf.merge(merged, layer)
