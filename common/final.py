@@ -14,6 +14,7 @@ from .card import write_model_card
 from .config import to_dict
 from .history import latest_grid
 from .run_config import RunConfig
+from .run_lock import release_output_dir
 
 
 def save_final(model, config: RunConfig, log, *, kind: str, metrics: dict | None, grid: Path | None) -> Path:
@@ -78,12 +79,13 @@ def check_ranks_agree(accelerator: Accelerator, model: torch.nn.Module, log) -> 
 def finish(accelerator: Accelerator, model, config: RunConfig, log, *, kind: str, history: list[dict]) -> Path:
     """After the loop: once every process is done and they are checked to hold the same weights,
     the final model saved by the main one (``save_final``, with the last validation's metrics and
-    grid); the trackers closed."""
+    grid) and the folder's lock released; the trackers closed."""
     accelerator.wait_for_everyone()
     check_ranks_agree(accelerator, model, log)
     final = Path(config.output_dir) / "final"
     if accelerator.is_main_process:
         metrics = history[-1] if history else None
         save_final(model, config, log, kind=kind, metrics=metrics, grid=latest_grid(Path(config.output_dir)))
+        release_output_dir(Path(config.output_dir))
     accelerator.end_training()
     return final
