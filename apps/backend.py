@@ -20,7 +20,7 @@ from PIL import Image
 from vqct.common.errors import UserError
 from vqct.common.hub import load_pretrained
 from vqct.common.image_size import check_image_size
-from vqct.common.labels import LabelMapError, labels_from_array, palette
+from vqct.common.labels import LabelMapError, palette, read_label_map
 from vqct.common.metrics import pixel_metrics
 from vqct.prior import SamplingConfig, VQCTPrior
 from vqct.tokenizer import DECODE_ERRORS, LANGUAGE_KINDS, VQCTTokenizer, load_image, to_pil_images
@@ -121,21 +121,15 @@ class DemoModels:
         return ["#" + "".join(f"{int(v):02x}" for v in c) for c in palette(max(self.num_classes, 1))]
 
     def labels_from_picture(self, picture) -> torch.Tensor:
-        """A painted or uploaded map (RGB(A) array, any size) → class ids at the prior's resolution."""
-        array = _flatten_alpha(_checked_array(picture, "label map"), (0, 0, 0))
-        cleared = (array == 255).all(-1)  # Clear canvas leaves white, which no palette colour is
-        array[cleared] = palette(max(self.num_classes, 1))[0]
+        """A painted or uploaded map (RGB(A) array, any size) → class ids at the prior's resolution,
+        read as every map is (``common.labels.read_label_map``)."""
+        array = np.array(_checked_array(picture, "label map"))
+        if array.ndim == 3:  # Clear canvas leaves white, which no palette colour is: background
+            array[(array[..., :3] == 255).all(-1), :3] = palette(max(self.num_classes, 1))[0]
         try:
-            labels = labels_from_array(
-                array, self.num_classes, "the label map", tolerance=PAINTED_OFF_PALETTE_TOLERANCE
-            )
+            return read_label_map(array, self.num_classes, self.prior.resolution, PAINTED_OFF_PALETTE_TOLERANCE)
         except LabelMapError as error:
             raise DemoInputError(str(error)) from None
-        size = self.prior.resolution
-        side = min(labels.shape)  # centre square, as images are cropped
-        top, left = (labels.shape[0] - side) // 2, (labels.shape[1] - side) // 2
-        square = Image.fromarray(labels[top : top + side, left : left + side].numpy().astype(np.uint8))
-        return torch.from_numpy(np.array(square.resize((size, size), Image.NEAREST))).long()
 
     def requested_map(self, composite, background, example):
         """The map a synthesis request means. ``example`` is the example map the server last put on
