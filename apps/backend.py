@@ -23,6 +23,7 @@ from vqct.common.image_size import check_image_size
 from vqct.common.labels import LabelMapError, palette, read_label_map
 from vqct.common.metrics import pixel_metrics
 from vqct.prior import SamplingConfig, VQCTPrior
+from vqct.prior.sampling_flags import SEED_LIMIT
 from vqct.tokenizer import DECODE_ERRORS, LANGUAGE_KINDS, VQCTTokenizer, load_image, to_pil_images
 
 # Brush strokes are anti-aliased against the canvas: allow more stray edge pixels than a file.
@@ -55,8 +56,8 @@ def _checked_seed(seed) -> int:
         value = float(seed)
     except (TypeError, ValueError):
         raise DemoInputError(f"the seed must be a whole number, got {seed!r}") from None
-    if not value.is_integer() or not 0 <= value < 2**63:
-        raise DemoInputError(f"the seed must be a whole number from 0 to {2**63 - 1}, got {seed!r}")
+    if not value.is_integer() or not 0 <= value < SEED_LIMIT:
+        raise DemoInputError(f"the seed must be a whole number from 0 to {SEED_LIMIT - 1}, got {seed!r}")
     return int(value)
 
 

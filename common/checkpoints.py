@@ -14,7 +14,7 @@ from accelerate.utils import load as accelerate_load
 from safetensors import SafetensorError
 from safetensors.torch import save_file
 
-from .atomic import swap_in
+from .atomic import raise_if_disk_full, swap_in, tensor_bytes
 from .config import to_dict
 from .errors import UserFileNotFoundError, UserValueError
 from .history import read_history
@@ -166,13 +166,23 @@ def save_checkpoint(
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(parents=True)
     accelerator.wait_for_everyone()
-    accelerator.save_state(str(staging))
-    accelerator.wait_for_everyone()
+    try:
+        accelerator.save_state(str(staging))
+        accelerator.wait_for_everyone()
+        if accelerator.is_main_process:
+            for name, named_tensors in (tensors or {}).items():
+                save_file(
+                    {key: value.contiguous() for key, value in named_tensors.items()},
+                    str(staging / f"{name}.safetensors"),
+                )
+    except (OSError, RuntimeError, SafetensorError) as error:
+        shutil.rmtree(staging, ignore_errors=True)
+        states = [model.state_dict() for model in accelerator._models] + [
+            o.state_dict() for o in accelerator._optimizers
+        ]
+        raise_if_disk_full(error, target, tensor_bytes([states, tensors]))
+        raise
     if accelerator.is_main_process:
-        for name, named_tensors in (tensors or {}).items():
-            save_file(
-                {key: value.contiguous() for key, value in named_tensors.items()}, str(staging / f"{name}.safetensors")
-            )
         swap_in(staging, target)
         for old in rotated_out(checkpoints(output_dir), limit, keep_every):
             shutil.rmtree(old, ignore_errors=True)

@@ -8,8 +8,9 @@ from pathlib import Path
 import torch
 from accelerate import Accelerator
 from huggingface_hub import HfApi
+from safetensors import SafetensorError
 
-from .atomic import atomic_directory
+from .atomic import atomic_directory, raise_if_disk_full, tensor_bytes
 from .card import write_model_card
 from .config import to_dict
 from .history import latest_grid
@@ -23,17 +24,21 @@ def save_final(model, config: RunConfig, log, *, kind: str, metrics: dict | None
     Call on the main process only."""
     final = Path(config.output_dir) / "final"
     repo = config.hub_model_id or str(final)
-    with atomic_directory(final) as staging:
-        model.eval().save_pretrained(staging)
-        write_model_card(
-            staging,
-            kind=kind,
-            repo=repo,
-            config=to_dict(config),
-            metrics=metrics,
-            grid=grid,
-            training=getattr(model, "trained_with", None),
-        )
+    try:
+        with atomic_directory(final) as staging:
+            model.eval().save_pretrained(staging)
+            write_model_card(
+                staging,
+                kind=kind,
+                repo=repo,
+                config=to_dict(config),
+                metrics=metrics,
+                grid=grid,
+                training=getattr(model, "trained_with", None),
+            )
+    except (OSError, RuntimeError, SafetensorError) as error:
+        raise_if_disk_full(error, final, tensor_bytes(model.state_dict()))
+        raise
     log.info("wrote %s", final)
     if config.push_to_hub:
         api = HfApi()

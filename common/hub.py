@@ -54,11 +54,17 @@ def check_saved_folder(folder: Path, model_class, role: str) -> None:
                 f"{role} {folder}: no {name} (not a {model_class.__name__} save_pretrained folder)"
             )
     try:
-        json.loads((folder / "config.json").read_text())
+        saved = json.loads((folder / "config.json").read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise UserValueError(
             f"{role} {folder / 'config.json'}: not valid JSON ({error}); save or download the model again"
         ) from None
+    except RecursionError:
+        raise UserValueError(f"{role} {folder / 'config.json'}: nested too deeply to be a model's config") from None
+    if not isinstance(saved, dict):
+        raise UserValueError(
+            f"{role} {folder / 'config.json'}: expected a JSON object of the model's keys, got {type(saved).__name__}"
+        )
 
 
 class SafePretrained:

@@ -58,3 +58,18 @@ def test_poisoned_weights_are_refused_at_load_naming_the_tensor(saved, poison):
     message = "is I32 where a float is expected" if poison == "int32" else "holds 1 non-finite value"
     with pytest.raises(UserValueError, match=rf"model\.safetensors: tensor {re.escape(name)} {message}"):
         load_pretrained(VQCTTokenizer, str(saved), "--tokenizer")
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("[1, 2]", "expected a JSON object of the model's keys, got list"),
+        ("null", "got NoneType"),
+        ('"weights"', "got str"),
+        ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+    ],
+)
+def test_a_config_that_is_json_but_no_object_is_one_line(saved, text, message):
+    (saved / "config.json").write_text(text)
+    with pytest.raises(UserValueError, match=rf"--tokenizer .*config\.json: .*{re.escape(message)}"):
+        load_pretrained(VQCTTokenizer, str(saved), "--tokenizer")

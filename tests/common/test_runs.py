@@ -193,6 +193,29 @@ def test_resuming_without_the_random_state_is_an_opt_in_that_says_what_is_lost(t
     assert "random_states_0.pkl is missing; resuming anyway" in caplog.text and "data order" in caplog.text
 
 
+def test_a_full_disk_during_a_checkpoint_or_the_final_save_says_so_and_how_much_is_needed(tmp_path, monkeypatch):
+    import errno
+
+    from vqct.common.atomic import DiskFullError
+    from vqct.common.final import save_final
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    accelerator, model = saved_run(tmp_path, [1])
+    monkeypatch.setattr(accelerator, "save_state", full)
+    with pytest.raises(DiskFullError, match=r"^no space left on /.* to write .*checkpoint-2 \(needs ~0\.0 MB, "):
+        save_checkpoint(accelerator, tmp_path, 2, None)
+    assert [step for step, _ in checkpoints(tmp_path)] == [1]  # the staging folder removed, the last one kept
+    assert not list((tmp_path / "checkpoints").glob(".*"))
+    model.save_pretrained = full
+    with pytest.raises(DiskFullError, match=r"^no space left on /.* to write .*final \(needs ~"):
+        save_final(
+            model, RunConfig(output_dir=str(tmp_path)), logging.getLogger("test"), kind="x", metrics=None, grid=None
+        )
+    assert not (tmp_path / "final").exists()
+
+
 @pytest.mark.parametrize(
     "configured, launched, expected", [(None, "bf16", "bf16"), ("no", "bf16", "no"), (None, None, "no")]
 )
