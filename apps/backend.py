@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from vqct.common.config import ConfigError, check_values
 from vqct.common.errors import UserError
 from vqct.common.hub import load_pretrained
 from vqct.common.image_size import check_image_size
@@ -50,15 +51,24 @@ def to_pil(images: torch.Tensor, scale: int = 1) -> list[Image.Image]:
     return pictures
 
 
-def _checked_seed(seed) -> int:
-    """A seed torch accepts: a whole number in 0 .. 2**63 - 1."""
+# the most images one request makes (the sliders' top)
+MAX_IMAGES = 16
+
+
+def _checked_whole(value, what: str, low: int, high: int) -> int:
+    """A whole number in ``low .. high`` from the UI or the API (a float, a string, NaN …)."""
     try:
-        value = float(seed)
+        number = float(value)
     except (TypeError, ValueError):
-        raise DemoInputError(f"the seed must be a whole number, got {seed!r}") from None
-    if not value.is_integer() or not 0 <= value < SEED_LIMIT:
-        raise DemoInputError(f"the seed must be a whole number from 0 to {SEED_LIMIT - 1}, got {seed!r}")
-    return int(value)
+        raise DemoInputError(f"{what} must be a whole number, got {value!r}") from None
+    if not number.is_integer() or not low <= number <= high:
+        raise DemoInputError(f"{what} must be a whole number from {low} to {high}, got {value!r}")
+    return int(number)
+
+
+def _checked_seed(seed) -> int:
+    """A seed torch accepts, the range of the command line's ``--seed``."""
+    return _checked_whole(seed, "the seed", 0, SEED_LIMIT - 1)
 
 
 def check_upload(path) -> None:
@@ -180,11 +190,22 @@ class DemoModels:
         return load_image(Image.fromarray(array), resolution)
 
     def _sampling(self, temperature: float, top_k: int | None, guidance: float) -> SamplingConfig:
+        """The sampling options a request gives, checked as the command line's flags are
+        (``common.config.check_values``): NaN, a negative temperature, a fractional top-k."""
         kind = self.prior.prior_config.kind
-        if guidance != 1.0 and self.prior.prior_config.condition == "none":
+        top_k = _checked_whole(top_k or 0, "top-k", 0, 2**31 - 1)
+        try:
+            sampling = SamplingConfig(
+                temperature=float(temperature),
+                top_k=top_k if top_k and kind == "autoregressive" else None,
+                guidance_scale=float(guidance),
+            )
+            check_values(sampling, name=lambda key: {"top_k": "top-k", "guidance_scale": "guidance"}.get(key, key))
+        except (TypeError, ValueError) as error:  # ConfigError is a ValueError
+            raise DemoInputError(str(error) if isinstance(error, ConfigError) else f"not a number: {error}") from None
+        if sampling.guidance_scale != 1.0 and self.prior.prior_config.condition == "none":
             raise DemoInputError("guidance needs a conditional prior; this one is unconditional: set it to 1")
-        top_k = int(top_k) if top_k and kind == "autoregressive" else None
-        return SamplingConfig(temperature=float(temperature), top_k=top_k, guidance_scale=float(guidance))
+        return sampling
 
     def synthesize(
         self, picture, num: int, seed: int, temperature: float, top_k: int | None, guidance: float, progress=None
@@ -199,10 +220,11 @@ class DemoModels:
         sampling = self._sampling(temperature, top_k, guidance)
         sampling.batch_size = 1 if progress is not None else sampling.batch_size
         generator = torch.Generator(self.device).manual_seed(_checked_seed(seed))
+        num = _checked_whole(num, "the number of images", 1, MAX_IMAGES)
         images = []
-        for k in range(int(num)):
+        for k in range(num):
             if progress is not None:
-                progress((k, int(num)), desc=f"sampling image {k + 1} of {int(num)}")
+                progress((k, num), desc=f"sampling image {k + 1} of {num}")
             cond = condition[None] if condition is not None else None
             _, sample = self.prior.generate(cond, num=1, sampling=sampling, generator=generator)
             images.append(sample)
@@ -228,10 +250,11 @@ class DemoModels:
         region = load_image(mask, self.prior.resolution).mean(0) > 0
         sampling = self._sampling(temperature, top_k, 1.0)
         generator = torch.Generator(self.device).manual_seed(_checked_seed(seed))
+        num = _checked_whole(num, "the number of completions", 1, MAX_IMAGES)
         results = []
-        for k in range(int(num)):
+        for k in range(num):
             if progress is not None:
-                progress((k, int(num)), desc=f"completing {k + 1} of {int(num)}")
+                progress((k, num), desc=f"completing {k + 1} of {num}")
             try:
                 _, completed, _ = self.prior.complete(image[None], region[None], sampling=sampling, generator=generator)
             except ValueError as error:
