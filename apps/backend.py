@@ -17,12 +17,14 @@ import numpy as np
 import torch
 from PIL import Image
 
+from vqct.common.config import ConfigError, check_values
 from vqct.common.errors import UserError
 from vqct.common.hub import load_pretrained
 from vqct.common.image_size import check_image_size
-from vqct.common.labels import LabelMapError, labels_from_array, palette
+from vqct.common.labels import LabelMapError, palette, read_label_map
 from vqct.common.metrics import pixel_metrics
 from vqct.prior import SamplingConfig, VQCTPrior
+from vqct.prior.sampling_flags import SEED_LIMIT
 from vqct.tokenizer import DECODE_ERRORS, LANGUAGE_KINDS, VQCTTokenizer, load_image, to_pil_images
 
 # Brush strokes are anti-aliased against the canvas: allow more stray edge pixels than a file.
@@ -49,15 +51,24 @@ def to_pil(images: torch.Tensor, scale: int = 1) -> list[Image.Image]:
     return pictures
 
 
-def _checked_seed(seed) -> int:
-    """A seed torch accepts: a whole number in 0 .. 2**63 - 1."""
+# the most images one request makes (the sliders' top)
+MAX_IMAGES = 16
+
+
+def _checked_whole(value, what: str, low: int, high: int) -> int:
+    """A whole number in ``low .. high`` from the UI or the API (a float, a string, NaN …)."""
     try:
-        value = float(seed)
+        number = float(value)
     except (TypeError, ValueError):
-        raise DemoInputError(f"the seed must be a whole number, got {seed!r}") from None
-    if not value.is_integer() or not 0 <= value < 2**63:
-        raise DemoInputError(f"the seed must be a whole number from 0 to {2**63 - 1}, got {seed!r}")
-    return int(value)
+        raise DemoInputError(f"{what} must be a whole number, got {value!r}") from None
+    if not number.is_integer() or not low <= number <= high:
+        raise DemoInputError(f"{what} must be a whole number from {low} to {high}, got {value!r}")
+    return int(number)
+
+
+def _checked_seed(seed) -> int:
+    """A seed torch accepts, the range of the command line's ``--seed``."""
+    return _checked_whole(seed, "the seed", 0, SEED_LIMIT - 1)
 
 
 def check_upload(path) -> None:
@@ -121,21 +132,15 @@ class DemoModels:
         return ["#" + "".join(f"{int(v):02x}" for v in c) for c in palette(max(self.num_classes, 1))]
 
     def labels_from_picture(self, picture) -> torch.Tensor:
-        """A painted or uploaded map (RGB(A) array, any size) → class ids at the prior's resolution."""
-        array = _flatten_alpha(_checked_array(picture, "label map"), (0, 0, 0))
-        cleared = (array == 255).all(-1)  # Clear canvas leaves white, which no palette colour is
-        array[cleared] = palette(max(self.num_classes, 1))[0]
+        """A painted or uploaded map (RGB(A) array, any size) → class ids at the prior's resolution,
+        read as every map is (``common.labels.read_label_map``)."""
+        array = np.array(_checked_array(picture, "label map"))
+        if array.ndim == 3:  # Clear canvas leaves white, which no palette colour is: background
+            array[(array[..., :3] == 255).all(-1), :3] = palette(max(self.num_classes, 1))[0]
         try:
-            labels = labels_from_array(
-                array, self.num_classes, "the label map", tolerance=PAINTED_OFF_PALETTE_TOLERANCE
-            )
+            return read_label_map(array, self.num_classes, self.prior.resolution, PAINTED_OFF_PALETTE_TOLERANCE)
         except LabelMapError as error:
             raise DemoInputError(str(error)) from None
-        size = self.prior.resolution
-        side = min(labels.shape)  # centre square, as images are cropped
-        top, left = (labels.shape[0] - side) // 2, (labels.shape[1] - side) // 2
-        square = Image.fromarray(labels[top : top + side, left : left + side].numpy().astype(np.uint8))
-        return torch.from_numpy(np.array(square.resize((size, size), Image.NEAREST))).long()
 
     def requested_map(self, composite, background, example):
         """The map a synthesis request means. ``example`` is the example map the server last put on
@@ -185,11 +190,22 @@ class DemoModels:
         return load_image(Image.fromarray(array), resolution)
 
     def _sampling(self, temperature: float, top_k: int | None, guidance: float) -> SamplingConfig:
+        """The sampling options a request gives, checked as the command line's flags are
+        (``common.config.check_values``): NaN, a negative temperature, a fractional top-k."""
         kind = self.prior.prior_config.kind
-        if guidance != 1.0 and self.prior.prior_config.condition == "none":
+        top_k = _checked_whole(top_k or 0, "top-k", 0, 2**31 - 1)
+        try:
+            sampling = SamplingConfig(
+                temperature=float(temperature),
+                top_k=top_k if top_k and kind == "autoregressive" else None,
+                guidance_scale=float(guidance),
+            )
+            check_values(sampling, name=lambda key: {"top_k": "top-k", "guidance_scale": "guidance"}.get(key, key))
+        except (TypeError, ValueError) as error:  # ConfigError is a ValueError
+            raise DemoInputError(str(error) if isinstance(error, ConfigError) else f"not a number: {error}") from None
+        if sampling.guidance_scale != 1.0 and self.prior.prior_config.condition == "none":
             raise DemoInputError("guidance needs a conditional prior; this one is unconditional: set it to 1")
-        top_k = int(top_k) if top_k and kind == "autoregressive" else None
-        return SamplingConfig(temperature=float(temperature), top_k=top_k, guidance_scale=float(guidance))
+        return sampling
 
     def synthesize(
         self, picture, num: int, seed: int, temperature: float, top_k: int | None, guidance: float, progress=None
@@ -204,10 +220,11 @@ class DemoModels:
         sampling = self._sampling(temperature, top_k, guidance)
         sampling.batch_size = 1 if progress is not None else sampling.batch_size
         generator = torch.Generator(self.device).manual_seed(_checked_seed(seed))
+        num = _checked_whole(num, "the number of images", 1, MAX_IMAGES)
         images = []
-        for k in range(int(num)):
+        for k in range(num):
             if progress is not None:
-                progress((k, int(num)), desc=f"sampling image {k + 1} of {int(num)}")
+                progress((k, num), desc=f"sampling image {k + 1} of {num}")
             cond = condition[None] if condition is not None else None
             _, sample = self.prior.generate(cond, num=1, sampling=sampling, generator=generator)
             images.append(sample)
@@ -233,10 +250,11 @@ class DemoModels:
         region = load_image(mask, self.prior.resolution).mean(0) > 0
         sampling = self._sampling(temperature, top_k, 1.0)
         generator = torch.Generator(self.device).manual_seed(_checked_seed(seed))
+        num = _checked_whole(num, "the number of completions", 1, MAX_IMAGES)
         results = []
-        for k in range(int(num)):
+        for k in range(num):
             if progress is not None:
-                progress((k, int(num)), desc=f"completing {k + 1} of {int(num)}")
+                progress((k, num), desc=f"completing {k + 1} of {num}")
             try:
                 _, completed, _ = self.prior.complete(image[None], region[None], sampling=sampling, generator=generator)
             except ValueError as error:

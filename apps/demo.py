@@ -19,6 +19,8 @@ shows a message in the page and the app keeps serving. API names for gradio_clie
 from __future__ import annotations
 
 import argparse
+import base64
+import binascii
 import socket
 import sys
 import tempfile
@@ -38,7 +40,7 @@ from vqct.common.labels import palette
 from vqct.prior.examples import validation_examples
 from vqct.tokenizer import label_names
 
-from .backend import DemoInputError, DemoModels, check_upload, to_pil
+from .backend import MAX_IMAGES, DemoInputError, DemoModels, check_upload, to_pil
 
 QUICKSTART = Path("outputs/quickstart")
 CANVAS = 256
@@ -78,7 +80,14 @@ def write_examples(models: DemoModels, folder: Path, count: int = 3) -> dict[str
 
 
 def _checked(file) -> None:
-    """``check_upload`` on a file Gradio received (a FileData or the bytes of a canvas), as a message."""
+    """``check_upload`` on a file Gradio received (a FileData, a data: URL or the bytes of a
+    canvas), as a message: every route an image can come by is checked before Gradio decodes it."""
+    url = getattr(file, "url", None) or ""
+    if url.startswith("data:"):
+        try:
+            file = base64.b64decode(url.partition(",")[2], validate=True)
+        except binascii.Error:
+            raise gr.Error("the uploaded data: URL is not base64: no image can be read from it") from None
     source = BytesIO(file) if isinstance(file, (bytes, bytearray, memoryview)) else getattr(file, "path", None)
     if source is None:
         return
@@ -105,7 +114,7 @@ def checked_uploads(component):
         preprocess = component.preprocess
 
         def checked_preprocess(payload):
-            if payload is not None and not (payload.url or "").startswith("data:"):
+            if payload is not None:
                 _checked(payload)
             return preprocess(payload)
 
@@ -216,7 +225,7 @@ def build_app(models: DemoModels, examples_dir: Path) -> gr.Blocks:
                     for event in (map_editor.upload, map_editor.clear):
                         event(lambda: None, None, chosen_example, queue=False, show_progress="hidden")
                 with gr.Column():
-                    num = gr.Slider(1, 16, value=4, step=1, label="images")
+                    num = gr.Slider(1, MAX_IMAGES, value=4, step=1, label="images")
                     seed = gr.Number(value=0, precision=0, label="seed")
                     temperature = gr.Slider(0.0, 2.0, value=defaults.temperature, step=0.05, label="temperature")
                     top_k = gr.Slider(0, 1000, value=defaults.top_k or 0, step=1, label="top-k (0 = off)")
@@ -260,7 +269,7 @@ def build_app(models: DemoModels, examples_dir: Path) -> gr.Blocks:
                         )
                     )
                 with gr.Column():
-                    c_num = gr.Slider(1, 16, value=4, step=1, label="completions")
+                    c_num = gr.Slider(1, MAX_IMAGES, value=4, step=1, label="completions")
                     c_seed = gr.Number(value=0, precision=0, label="seed")
                     c_temperature = gr.Slider(0.0, 2.0, value=defaults.temperature, step=0.05, label="temperature")
                     c_top_k = gr.Slider(0, 1000, value=defaults.top_k or 0, step=1, label="top-k (0 = off)")

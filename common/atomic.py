@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+
+import torch
+
+from .errors import UserError
 
 
 @contextlib.contextmanager
@@ -62,3 +67,37 @@ def write_text(path: Path, text: str) -> None:
 
 def write_json(path: Path, data: dict) -> None:
     write_text(path, json.dumps(data, indent=1, default=float))
+
+
+class DiskFullError(UserError, OSError):
+    """A write that failed because its disk is full (the message says where and how much is needed)."""
+
+
+def tensor_bytes(state) -> int:
+    """The bytes of every tensor in ``state`` (a tensor, or dicts and lists of them, as state dicts hold)."""
+    if isinstance(state, torch.Tensor):
+        return state.numel() * state.element_size()
+    if isinstance(state, dict):
+        return sum(tensor_bytes(value) for value in state.values())
+    if isinstance(state, list | tuple):
+        return sum(tensor_bytes(value) for value in state)
+    return 0
+
+
+def raise_if_disk_full(error: BaseException, target: Path, needed: int) -> None:
+    """A ``DiskFullError`` for ``error`` when writing ``target`` failed for want of space: ENOSPC,
+    or less free space than the ``needed`` bytes (torch's writer reports a full disk as a
+    RuntimeError). Otherwise nothing: the caller re-raises."""
+    folder = Path(target).absolute()
+    while not folder.exists():
+        folder = folder.parent
+    free = shutil.disk_usage(folder).free
+    if getattr(error, "errno", None) != errno.ENOSPC and free >= needed:
+        return
+    mount = folder
+    while not os.path.ismount(mount):
+        mount = mount.parent
+    raise DiskFullError(
+        f"no space left on {mount} to write {target} (needs ~{needed / 2**20:,.1f} MB, {free / 2**20:,.1f} MB free); "
+        "free some space and run again (with resume_from_checkpoint=latest to go on from the last checkpoint)"
+    ) from None

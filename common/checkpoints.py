@@ -10,16 +10,20 @@ from pathlib import Path
 
 import torch
 from accelerate import Accelerator
+from accelerate.utils import load as accelerate_load
 from safetensors import SafetensorError
 from safetensors.torch import save_file
 
-from .atomic import swap_in
+from .atomic import raise_if_disk_full, swap_in, tensor_bytes
 from .config import to_dict
 from .errors import UserFileNotFoundError, UserValueError
 from .history import read_history
 from .run_config import RunConfig
 
 CHECKPOINT_PATTERN = re.compile(r"^checkpoint-(\d+)$")
+# accelerate's per-process random state file, and what it must hold for the state to be restored
+RANDOM_STATE_FILE = "random_states_{}.pkl"
+RANDOM_STATE_KEYS = ("random_state", "numpy_random_seed", "torch_manual_seed")
 # What loading a damaged checkpoint raises: safetensors' and torch's readers on a cut-short file,
 # a missing file, a weights-only unpickler refusing what it finds.
 UNREADABLE_CHECKPOINT = (SafetensorError, RuntimeError, EOFError, OSError, ValueError, KeyError, pickle.UnpicklingError)
@@ -43,11 +47,15 @@ def resume(
     failures = []
     for candidate_step, path in candidates:
         try:
+            check_random_states(path, accelerator.num_processes, config.resume_without_random_state, log)
             accelerator.load_state(str(path))
             if load_extra is not None:
                 load_extra(path)
         except UNREADABLE_CHECKPOINT as error:
-            failures.append(f"{path}: {type(error).__name__}: {' '.join(str(error).split())[:200]}")
+            named = isinstance(error, UserValueError)  # check_random_states' message names the file already
+            failures.append(
+                str(error) if named else f"{path}: {type(error).__name__}: {' '.join(str(error).split())[:200]}"
+            )
             log.warning("%s does not load (%s): trying an older checkpoint", path, failures[-1])
             continue
         step = candidate_step
@@ -62,6 +70,39 @@ def resume(
             project, config={k: str(v) for k, v in to_dict(config).items() if not isinstance(v, dict)}
         )
     return step, history
+
+
+def check_random_states(folder: Path, num_processes: int, allow_missing: bool, log) -> None:
+    """Refuse a checkpoint whose random state files (one a process) are not all there and
+    readable: accelerate only logs such a file's failure (at INFO) and trains on from a fresh
+    random state, so the run silently diverges from the uninterrupted one. Every process checks
+    every file, so all make the same choice. ``allow_missing`` (``resume_without_random_state``)
+    resumes anyway, with a warning that says what is lost."""
+    problems = []
+    for rank in range(num_processes):
+        path = folder / RANDOM_STATE_FILE.format(rank)
+        try:
+            states = accelerate_load(path)
+            lacking = [key for key in RANDOM_STATE_KEYS if key not in states]
+            if lacking:
+                problems.append(f"{path.name} lacks {', '.join(lacking)}")
+        except FileNotFoundError:
+            problems.append(f"{path.name} is missing")
+        except (*UNREADABLE_CHECKPOINT, TypeError) as error:
+            problems.append(f"{path.name} is unreadable ({type(error).__name__}: {' '.join(str(error).split())[:120]})")
+    if not problems:
+        return
+    if not allow_missing:
+        raise UserValueError(
+            f"{folder}: {'; '.join(problems)}: resuming would restart the random state and diverge from the "
+            "uninterrupted run; resume from another checkpoint, or set resume_without_random_state=true"
+        )
+    log.warning(
+        "%s: %s; resuming anyway (resume_without_random_state=true): the random state starts afresh, so the data "
+        "order, crops, flips, dropout and noise differ from the uninterrupted run's from here on",
+        folder,
+        "; ".join(problems),
+    )
 
 
 def checkpoints(output_dir: Path) -> list[tuple[int, Path]]:
@@ -125,13 +166,23 @@ def save_checkpoint(
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(parents=True)
     accelerator.wait_for_everyone()
-    accelerator.save_state(str(staging))
-    accelerator.wait_for_everyone()
+    try:
+        accelerator.save_state(str(staging))
+        accelerator.wait_for_everyone()
+        if accelerator.is_main_process:
+            for name, named_tensors in (tensors or {}).items():
+                save_file(
+                    {key: value.contiguous() for key, value in named_tensors.items()},
+                    str(staging / f"{name}.safetensors"),
+                )
+    except (OSError, RuntimeError, SafetensorError) as error:
+        shutil.rmtree(staging, ignore_errors=True)
+        states = [model.state_dict() for model in accelerator._models] + [
+            o.state_dict() for o in accelerator._optimizers
+        ]
+        raise_if_disk_full(error, target, tensor_bytes([states, tensors]))
+        raise
     if accelerator.is_main_process:
-        for name, named_tensors in (tensors or {}).items():
-            save_file(
-                {key: value.contiguous() for key, value in named_tensors.items()}, str(staging / f"{name}.safetensors")
-            )
         swap_in(staging, target)
         for old in rotated_out(checkpoints(output_dir), limit, keep_every):
             shutil.rmtree(old, ignore_errors=True)

@@ -9,8 +9,11 @@ errors into one line that names the file or override and the offending key.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import logging
 import math
+import os
+import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -39,6 +42,35 @@ def _describe(error: OmegaConfBaseException) -> str:
 
 
 BASE_KEY = "base"
+
+
+# Interpolations that read the process's environment: a config from anyone could copy a secret
+# into output_dir and from there into a model card pushed to the Hub. Set this variable to 1 to
+# allow them (``${other.key}`` interpolations are always allowed).
+ALLOW_ENV_VARIABLE = "VQCT_CONFIG_ENV"
+ENV_INTERPOLATION = re.compile(r"\$\{\s*(oc\.)?env\s*:")
+
+
+def _refuse_env_interpolation(layer, source: str) -> None:
+    """A ``ConfigError`` naming the first key of ``layer`` whose value reads the environment,
+    unless ``VQCT_CONFIG_ENV=1``."""
+    if os.environ.get(ALLOW_ENV_VARIABLE) == "1":
+        return
+
+    def walk(node, key: str) -> None:
+        if isinstance(node, dict):
+            for name, value in node.items():
+                walk(value, f"{key}.{name}" if key else str(name))
+        elif isinstance(node, list):
+            for index, value in enumerate(node):
+                walk(value, f"{key}[{index}]")
+        elif isinstance(node, str) and ENV_INTERPOLATION.search(node):
+            raise ConfigError(
+                f"{source}: key '{key}': {node!r} reads an environment variable, which configs may not "
+                f"(a value from the environment could end up in a model card); set {ALLOW_ENV_VARIABLE}=1 to allow it"
+            )
+
+    walk(OmegaConf.to_container(layer, resolve=False), "")
 
 
 def _load_yaml(path: Path, seen: tuple[Path, ...] = ()) -> list[tuple[str, object]]:
@@ -90,6 +122,7 @@ def load_config(schema: type[T], path: str | Path | None = None, overrides: Sequ
         layers.append(("command-line override", _parse_overrides(overrides)))
     renames = getattr(schema, RENAMED, {})
     for source, layer in layers:
+        _refuse_env_interpolation(layer, source)
         layer = _renamed(layer, renames, source)
         try:
             merged = OmegaConf.merge(merged, layer)
@@ -143,24 +176,45 @@ def chosen(default: str, choices: Sequence[str]) -> Any:
     return dataclasses.field(default=default, metadata={"choices": tuple(choices)})
 
 
+def did_you_mean(value: object, choices: Sequence[str]) -> str:
+    """``"; did you mean 'cosine'?"`` for a near miss of one of ``choices``, else ``""``."""
+    close = difflib.get_close_matches(str(value), [str(choice) for choice in choices], n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def field_rules(config_type: type, name: str) -> dict:
+    """The ``range`` / ``choices`` of field ``name``, from the nearest class in ``config_type``'s
+    MRO that gives any: a subclass that only changes a default (the prior's ``lr_warmup_steps:
+    int = 100``) keeps the rule its base defines once."""
+    for klass in config_type.__mro__:
+        field = getattr(klass, "__dataclass_fields__", {}).get(name)
+        if field is not None and field.metadata:
+            return dict(field.metadata)
+    return {}
+
+
 def check_values(config, name: Callable[[str], str] = str, prefix: str = "") -> None:
-    """Every number of ``config`` (a dataclass, recursively) finite and in its field's ``Range``:
-    one ``ConfigError`` naming the first that is not. ``name(key)`` is how a key is shown (a
-    command-line flag for the sampling options)."""
+    """Every number of ``config`` (a dataclass, recursively) finite and in its field's ``Range``,
+    every choice key one of its choices: one ``ConfigError`` naming the first that is not (a near
+    miss with "did you mean"). ``name(key)`` is how a key is shown (a command-line flag for the
+    sampling options)."""
     for field in dataclasses.fields(config):
         value, key = getattr(config, field.name), prefix + field.name
         if dataclasses.is_dataclass(value):
             check_values(value, name, key + ".")
             continue
+        rules = field_rules(type(config), field.name)
         for item in value if isinstance(value, list | tuple) else [value]:
             if isinstance(item, float) and not math.isfinite(item):
                 raise ConfigError(f"{name(key)}={item}: must be a finite number")
-            allowed = field.metadata.get("range")
+            allowed = rules.get("range")
             if allowed is not None and isinstance(item, int | float) and item not in allowed:
                 raise ConfigError(f"{name(key)}={item}: must be {allowed}")
-            choices = field.metadata.get("choices")
+            choices = rules.get("choices")
             if choices is not None and item not in choices:
-                raise ConfigError(f"{name(key)}={item!r}: must be one of {', '.join(choices)}")
+                raise ConfigError(
+                    f"{name(key)}={item!r}: must be one of {', '.join(choices)}{did_you_mean(item, choices)}"
+                )
 
 
 def to_yaml(config) -> str:

@@ -8,12 +8,14 @@ from pathlib import Path
 import torch
 from accelerate import Accelerator
 from huggingface_hub import HfApi
+from safetensors import SafetensorError
 
-from .atomic import atomic_directory
+from .atomic import atomic_directory, raise_if_disk_full, tensor_bytes
 from .card import write_model_card
 from .config import to_dict
 from .history import latest_grid
 from .run_config import RunConfig
+from .run_lock import release_output_dir
 
 
 def save_final(model, config: RunConfig, log, *, kind: str, metrics: dict | None, grid: Path | None) -> Path:
@@ -22,17 +24,21 @@ def save_final(model, config: RunConfig, log, *, kind: str, metrics: dict | None
     Call on the main process only."""
     final = Path(config.output_dir) / "final"
     repo = config.hub_model_id or str(final)
-    with atomic_directory(final) as staging:
-        model.eval().save_pretrained(staging)
-        write_model_card(
-            staging,
-            kind=kind,
-            repo=repo,
-            config=to_dict(config),
-            metrics=metrics,
-            grid=grid,
-            training=getattr(model, "trained_with", None),
-        )
+    try:
+        with atomic_directory(final) as staging:
+            model.eval().save_pretrained(staging)
+            write_model_card(
+                staging,
+                kind=kind,
+                repo=repo,
+                config=to_dict(config),
+                metrics=metrics,
+                grid=grid,
+                training=getattr(model, "trained_with", None),
+            )
+    except (OSError, RuntimeError, SafetensorError) as error:
+        raise_if_disk_full(error, final, tensor_bytes(model.state_dict()))
+        raise
     log.info("wrote %s", final)
     if config.push_to_hub:
         api = HfApi()
@@ -78,12 +84,13 @@ def check_ranks_agree(accelerator: Accelerator, model: torch.nn.Module, log) -> 
 def finish(accelerator: Accelerator, model, config: RunConfig, log, *, kind: str, history: list[dict]) -> Path:
     """After the loop: once every process is done and they are checked to hold the same weights,
     the final model saved by the main one (``save_final``, with the last validation's metrics and
-    grid); the trackers closed."""
+    grid) and the folder's lock released; the trackers closed."""
     accelerator.wait_for_everyone()
     check_ranks_agree(accelerator, model, log)
     final = Path(config.output_dir) / "final"
     if accelerator.is_main_process:
         metrics = history[-1] if history else None
         save_final(model, config, log, kind=kind, metrics=metrics, grid=latest_grid(Path(config.output_dir)))
+        release_output_dir(Path(config.output_dir))
     accelerator.end_training()
     return final

@@ -18,6 +18,8 @@ from .saved_config import SavedConfigError, check_saved_config
 # namespace/name, as the Hub spells repo ids; anything else that does not exist is a missing folder
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 SAVED_FILES = ("config.json", "model.safetensors")
+# safetensors' names of the float dtypes: a float tensor saved as another is refused, not cast
+FLOAT_DTYPES = {"F64", "F32", "F16", "BF16", "F8_E4M3", "F8_E5M2"}
 
 
 def load_pretrained(model_class, source: str, role: str):
@@ -52,11 +54,17 @@ def check_saved_folder(folder: Path, model_class, role: str) -> None:
                 f"{role} {folder}: no {name} (not a {model_class.__name__} save_pretrained folder)"
             )
     try:
-        json.loads((folder / "config.json").read_text())
+        saved = json.loads((folder / "config.json").read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise UserValueError(
             f"{role} {folder / 'config.json'}: not valid JSON ({error}); save or download the model again"
         ) from None
+    except RecursionError:
+        raise UserValueError(f"{role} {folder / 'config.json'}: nested too deeply to be a model's config") from None
+    if not isinstance(saved, dict):
+        raise UserValueError(
+            f"{role} {folder / 'config.json'}: expected a JSON object of the model's keys, got {type(saved).__name__}"
+        )
 
 
 class SafePretrained:
@@ -112,6 +120,7 @@ class SafePretrained:
         check_weights_fit(cls, kwargs, config_file, weights_file)
         model = cls(**kwargs)
         load_model(model, weights_file, strict=strict, device=map_location)
+        check_finite(model, weights_file)
         return model
 
 
@@ -130,6 +139,18 @@ def check_weights_fit(model_class, kwargs: dict, config_file: Path, weights_file
     expected = {name: list(tensor.shape) for name, tensor in skeleton.state_dict().items()}
     with safe_open(str(weights_file), framework="pt") as weights:
         found = {name: list(weights.get_slice(name).get_shape()) for name in weights.keys()}  # header only
+        dtypes = {name: weights.get_slice(name).get_dtype() for name in weights.keys()}
+    not_float = sorted(
+        name
+        for name, tensor in skeleton.state_dict().items()
+        if tensor.is_floating_point() and dtypes.get(name, "F32") not in FLOAT_DTYPES
+    )
+    if not_float:
+        more = f" ({len(not_float) - 1} more)" if len(not_float) > 1 else ""
+        raise SavedConfigError(
+            f"{weights_file}: tensor {not_float[0]} is {dtypes[not_float[0]]} where a float is expected{more}; "
+            "the weights are not a save of this model"
+        )
     wrong = [name for name in sorted(expected.keys() & found.keys()) if expected[name] != found[name]]
     if wrong:
         more = f" ({len(wrong) - 1} more tensors differ)" if len(wrong) > 1 else ""
@@ -142,4 +163,16 @@ def check_weights_fit(model_class, kwargs: dict, config_file: Path, weights_file
             raise SavedConfigError(
                 f"{weights_file}: {what} tensor {sorted(names)[0]} ({len(names)} in all) for the model "
                 f"{config_file.name} describes; the two files are not from one save"
+            )
+
+
+def check_finite(model: torch.nn.Module, weights_file: Path) -> None:
+    """One pass over the loaded weights: a NaN or Inf would sample black, white or grey images with
+    no error."""
+    for name, tensor in model.state_dict().items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            count = int((~torch.isfinite(tensor)).sum())
+            raise SavedConfigError(
+                f"{weights_file}: tensor {name} holds {count} non-finite value{'s' * (count > 1)} (NaN or Inf) of "
+                f"{tensor.numel()}; the weights are damaged: train, save or download them again"
             )

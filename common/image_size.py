@@ -6,7 +6,8 @@ from PIL import Image
 
 from .errors import UserError, UserValueError
 
-MAX_PIXELS = 4096 * 4096
+MAX_SIDE = 4096
+MAX_PIXELS = MAX_SIDE * MAX_SIDE
 
 
 def check_image_size(image: Image.Image | tuple[int, int], what: str, error: type[UserError] = UserValueError) -> None:
@@ -14,4 +15,4 @@ def check_image_size(image: Image.Image | tuple[int, int], what: str, error: typ
     names it in the ``error``."""
     width, height = image.size if isinstance(image, Image.Image) else image
     if width * height > MAX_PIXELS:
-        raise error(f"{what} is {width}×{height} pixels; the limit is 4096×4096")
+        raise error(f"{what} is {width}×{height} pixels; the limit is {MAX_SIDE}×{MAX_SIDE}")

@@ -1,10 +1,15 @@
 """Semantic label maps as pictures: one fixed colour per class, and back.
 
 The palette is what the sample grids draw, what ``prior.sample --cond`` reads and what the app's
-brushes paint with: class 0 (background) black, the others evenly spaced hues. Reading accepts a
-palette ("P") PNG or a single-channel PNG whose values are the class ids, or an RGB picture
-painted in the palette's colours; anti-aliased edges are snapped to the nearest palette colour,
-but a picture with many pixels far from every palette colour is refused, naming the colours.
+brushes paint with: class 0 (background) black, the others evenly spaced hues. ``read_label_map``
+is the one reader (the CLI's ``--cond``, ``VQCTPrior.generate`` and the app): a map with colours
+(a palette "P" PNG, RGB, RGBA, …) is read by colour whatever its mode, so a palette PNG whose
+palette holds the class colours at other indices reads as its colours, not its indices; a
+single-channel map without a palette (1, L, I, I;16) has no colour, and its values are the
+class ids. A pixel less than half opaque (alpha < 128) is background, the same for a file and
+the app's canvas. Anti-aliased edges are snapped to the nearest palette colour, but a picture with
+many pixels far from every palette colour is refused, naming the colours. (A data set's label
+files are another contract: their values are the data set's class ids, ``tokenizer.data``.)
 """
 
 from __future__ import annotations
@@ -23,6 +28,10 @@ from .image_size import check_image_size
 SNAP_DISTANCE = 60.0
 # Up to this fraction of such pixels (stray brush edges) is tolerated and snapped anyway.
 OFF_PALETTE_TOLERANCE = 0.01
+# Modes whose values are class ids: one channel (and alpha), no palette.
+ID_MODES = ("1", "L", "LA", "I", "I;16", "I;16L", "I;16B", "I;16N")
+# A pixel less opaque than this is background, whatever colour it holds.
+OPAQUE = 128
 
 
 class LabelMapError(UserError, ValueError):
@@ -86,9 +95,17 @@ def labels_from_array(
     return torch.from_numpy(ids)
 
 
-def read_label_map(source: str | Path | Image.Image, num_classes: int, size: int | None = None) -> torch.Tensor:
-    """A label-map file or PIL image → class ids [H, W] (with ``size``: centre square,
-    nearest-neighbour resize)."""
+def read_label_map(
+    source: str | Path | Image.Image | np.ndarray,
+    num_classes: int,
+    size: int | None = None,
+    tolerance: float = OFF_PALETTE_TOLERANCE,
+) -> torch.Tensor:
+    """A label-map file, PIL image or array (the app's canvas) → class ids [H, W] (with ``size``:
+    centre square, nearest-neighbour resize, before the colours are read); up to ``tolerance`` of
+    the pixels may be far from every palette colour."""
+    if isinstance(source, np.ndarray):
+        source = Image.fromarray(source)
     path = Path(getattr(source, "filename", "") or "the label map") if isinstance(source, Image.Image) else Path(source)
     try:
         image = source if isinstance(source, Image.Image) else Image.open(path)
@@ -106,6 +123,10 @@ def read_label_map(source: str | Path | Image.Image, num_classes: int, size: int
         side = min(width, height)  # centre square, as images are cropped
         left, top = (width - side) // 2, (height - side) // 2
         image = image.crop((left, top, left + side, top + side)).resize((size, size), Image.NEAREST)
-    if image.mode in ("P", "L", "I", "I;16"):
-        return labels_from_array(np.asarray(image), num_classes, str(path))
-    return labels_from_array(np.asarray(image.convert("RGBA" if "A" in image.mode else "RGB")), num_classes, str(path))
+    if image.mode in ID_MODES:
+        values = np.asarray(image.getchannel(0) if image.mode == "LA" else image).astype(np.int64)
+        opaque = np.asarray(image.getchannel("A")) >= OPAQUE if image.mode == "LA" else True
+        return labels_from_array(np.where(opaque, values, 0), num_classes, str(path))
+    rgba = np.array(image.convert("RGBA"))  # a palette's colours, transparency included
+    rgba[rgba[..., 3] < OPAQUE, :3] = palette(num_classes)[0]
+    return labels_from_array(rgba[..., :3], num_classes, str(path), tolerance)

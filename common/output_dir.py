@@ -18,6 +18,7 @@ CHANGEABLE_KEYS = (
     "output_dir",
     "max_steps",
     "resume_from_checkpoint",
+    "resume_without_random_state",
     "log_steps",
     "validation_steps",
     "validation_batches",

@@ -8,8 +8,20 @@ import importlib.util
 import logging
 from dataclasses import dataclass
 
-from .config import ConfigError, check_values, dotted, load_config, ranged, to_yaml
+from .config import ConfigError, check_values, chosen, did_you_mean, dotted, load_config, ranged, to_yaml
 from .shipped_configs import find_config
+
+# diffusers.optimization.SchedulerType's names (a test keeps the two equal): importing diffusers
+# here would cost every command that reads a config 4 s
+LR_SCHEDULERS = (
+    "linear",
+    "cosine",
+    "cosine_with_restarts",
+    "polynomial",
+    "constant",
+    "constant_with_warmup",
+    "piecewise_constant",
+)
 
 
 @dataclass
@@ -26,7 +38,7 @@ class RunConfig:
     # no | fp16 | bf16 | fp8 (needs transformer_engine); unset: what `accelerate launch
     # --mixed_precision` (or accelerate config) says, which a value here would override
     mixed_precision: str | None = None
-    lr_scheduler: str = "constant"  # any diffusers.optimization.get_scheduler name
+    lr_scheduler: str = chosen("constant", LR_SCHEDULERS)  # diffusers.optimization.get_scheduler's
     lr_warmup_steps: int = ranged(0, 0)
     max_grad_norm: float = ranged(0.0, 0)  # 0 = no clipping
     # An exponential moving average of the trained weights (diffusers' EMAModel with its warm-up):
@@ -39,6 +51,9 @@ class RunConfig:
     # run); null: the limit alone decides
     checkpoints_keep_every: int | None = ranged(None, 1)
     resume_from_checkpoint: str | None = None  # a checkpoint folder, or "latest"
+    # resume from a checkpoint whose random state file is missing or unreadable (else refused), with
+    # a warning: the data order, dropout and noise then differ from the uninterrupted run's
+    resume_without_random_state: bool = False
     validation_steps: int = ranged(250, 1)  # also writes a grid of images
     # validation metrics use validation_batches × batch_size items spread evenly over the split
     validation_batches: int = ranged(8, 1)
@@ -105,7 +120,10 @@ def check_run_config(config: RunConfig) -> None:
     if config.mixed_precision == "False":
         config.mixed_precision = "no"
     if config.mixed_precision not in (None, *PRECISIONS):
-        raise ConfigError(f"mixed_precision={config.mixed_precision}: must be one of {', '.join(PRECISIONS)}, or unset")
+        raise ConfigError(
+            f"mixed_precision={config.mixed_precision}: must be one of {', '.join(PRECISIONS)}, or unset"
+            + did_you_mean(config.mixed_precision, PRECISIONS)
+        )
     if config.mixed_precision == "fp8" and not any(importlib.util.find_spec(name) for name in FP8_BACKENDS):
         raise ConfigError(
             "mixed_precision=fp8 needs NVIDIA's transformer_engine (pip install 'transformer_engine[pytorch]') "

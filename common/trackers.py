@@ -9,7 +9,7 @@ import numpy as np
 from accelerate import Accelerator
 from PIL import Image
 
-from .config import ConfigError
+from .config import ConfigError, did_you_mean
 
 # report_to values: accelerate's trackers, each named as the package it imports
 TRACKERS = ("tensorboard", "wandb", "comet_ml", "aim", "mlflow", "clearml", "dvclive")
@@ -21,7 +21,10 @@ def tracker_for(report_to: str) -> str | None:
     if report_to == "none":
         return None
     if report_to not in TRACKERS:
-        raise ConfigError(f"report_to={report_to}: must be one of {', '.join([*TRACKERS, 'none'])}")
+        choices = [*TRACKERS, "none"]
+        raise ConfigError(
+            f"report_to={report_to}: must be one of {', '.join(choices)}{did_you_mean(report_to, choices)}"
+        )
     if importlib.util.find_spec(report_to) is None:
         raise ConfigError(f"report_to={report_to} needs the {report_to} package: pip install {report_to}")
     return report_to

@@ -233,8 +233,14 @@ def run(args) -> int:
         raise UserValueError(f"--out {out}: a file, not a folder")
     model = load_pretrained(VQCTPrior, args.prior, "--prior").to(args.device).eval()
     sampling = sampling_from_flags(model, args)
+    size = validation_size(model)
     if args.num == "all":
-        args.num = validation_size(model)
+        args.num = size
+    if args.num > size:  # every map and sample is held at once: a bound, not the procedural shapes grown
+        raise UserValueError(
+            f"--num {args.num}: the validation split of the prior's data set has {size} items; use --num {size} "
+            "or fewer (--num all), or vqct-sample, which streams any number"
+        )
     grid_rows, grid_columns = model.token_grid
     if any(not 0 < forced < grid_rows for forced in args.forced_rows):
         raise UserValueError(

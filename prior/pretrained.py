@@ -26,6 +26,7 @@ from torch import nn
 
 from vqct.common.errors import UserValueError
 from vqct.common.hub import SafePretrained
+from vqct.common.image_size import MAX_SIDE
 from vqct.common.labels import read_label_map
 from vqct.tokenizer import VQCTTokenizer, load_image, to_pil_images
 
@@ -77,6 +78,16 @@ class VQCTPrior(
         self.vocabulary = TokenVocabulary(sizes[0], sizes[1] if len(sizes) == 2 else 0, classes)
         self.prior = build_prior(self.prior_config, self.vocabulary)
         self.token_grid = tuple(token_grid)
+        largest = MAX_SIDE // self.tokenizer.downsample_factor  # its images within the pixel limit
+        if (
+            len(self.token_grid) != 2
+            or self.token_grid[0] != self.token_grid[1]
+            or not 1 <= self.token_grid[0] <= largest
+        ):
+            raise UserValueError(
+                f"token_grid={list(token_grid)}: must be a square grid of 1×1 to {largest}×{largest} cells "
+                f"(square images of at most {MAX_SIDE}×{MAX_SIDE} pixels)"
+            )
         self.tokenizer_source = tokenizer_source
         self.data = data or {}  # the data config it was trained on: resolution, kind (for default maps)
         self.sampling = SamplingConfig(**(sampling or {}))

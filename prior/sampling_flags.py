@@ -54,8 +54,25 @@ class Renamed(argparse.Action):
         setattr(namespace, self.dest, self.constant if self.constant is not None else values)
 
 
+# the seeds taken (the app's too): what torch.Generator.manual_seed takes, without the negative
+# ones it folds onto others
+SEED_LIMIT = 2**63
+
+
+def seed(text: str) -> int:
+    """``--seed``: a whole number in 0 .. 2**63 - 1, refused by argparse (one usage line) before
+    anything is written."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+    if not 0 <= value < SEED_LIMIT:
+        raise argparse.ArgumentTypeError(f"must be from 0 to {SEED_LIMIT - 1}, got {value}")
+    return value
+
+
 def add_sampling_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=seed, default=0)
     add_device_flag(parser)
     hints = typing.get_type_hints(SamplingConfig)
     for field in fields(SamplingConfig):

@@ -14,11 +14,17 @@ CelebA-HQ's 27,000 at 256² are 1.8 GB as uint8 in every process, their 16×16 c
 ``DIR/<split>/manifest.json``. Each shard is written to a temporary file and renamed as soon as
 it fills, so memory stays one shard's worth and an interrupted run leaves only whole shards;
 running the same command again encodes just the missing ones.
+
+The manifest records the tokenizer's identity (``tokenizer_identity``: a hash of its config and
+weights), not only its path: a tokenizer retrained in place keeps its path, and its codes mean
+something else. A cache of another identity is refused, by the encoder and by ``prior/train.py
+tokens=…``.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import logging
 import math
@@ -71,8 +77,12 @@ def encode_dataset(
     if manifest_file.is_file():
         # caches written before label_detail existed hold maps at the token grid: detail 1
         previous = {"label_detail": 1, **json.loads(manifest_file.read_text())}
-        if {k: previous.get(k) for k in meta} != meta:
-            raise UserValueError(f"{folder} holds a cache of another tokenizer or data set; choose another --out")
+        differing = [key for key in meta if previous.get(key) != meta[key]]
+        if differing:
+            raise UserValueError(
+                f"{folder} holds a cache of another tokenizer or data set ({', '.join(differing)} differ); "
+                "delete it to encode again, or choose another folder"
+            )
     shards = math.ceil(len(dataset) / shard_size)
     write_json(
         manifest_file, {**meta, "items": len(dataset), "shard_size": shard_size, "shards": shards, "complete": False}
@@ -98,6 +108,33 @@ def encode_dataset(
     manifest = {**meta, "items": len(dataset), "shard_size": shard_size, "shards": shards, "complete": True}
     write_json(manifest_file, manifest)
     return manifest
+
+
+def tokenizer_identity(tokenizer: VQCTTokenizer) -> str:
+    """A hash of what a tokenizer's codes mean: its config and every tensor's name, dtype, shape
+    and bytes (one pass over the weights)."""
+    digest = hashlib.sha256(json.dumps(to_dict(tokenizer.config), sort_keys=True).encode())
+    for name, tensor in sorted(tokenizer.state_dict().items()):
+        digest.update(f"{name} {tensor.dtype} {list(tensor.shape)}".encode())
+        digest.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy())
+    return digest.hexdigest()
+
+
+def check_cache_tokenizer(folder: Path, tokenizer: VQCTTokenizer, name: str) -> None:
+    """Refuse the token cache ``folder`` (its splits) unless ``tokenizer`` (named ``name``) encoded it."""
+    identity = tokenizer_identity(tokenizer)
+    for split in SPLITS:
+        manifest_file = folder / split / MANIFEST
+        if not manifest_file.is_file():
+            continue  # TokenDataset names a missing split
+        recorded = json.loads(manifest_file.read_text()).get("tokenizer_identity")
+        if recorded != identity:
+            seen = f"{recorded[:12]}…" if recorded else "none recorded: a cache from before identities were kept"
+            raise UserValueError(
+                f"tokens={folder}: {split} was encoded by another tokenizer than {name} (identity {seen}, "
+                f"{name}'s {identity[:12]}…); encode again with python -m vqct.prior.tokens --tokenizer {name} …, "
+                "or set tokens=null"
+            )
 
 
 class TokenDataset(Dataset):
@@ -167,11 +204,12 @@ def cache_tokens(
     if label_detail < 1:
         raise UserValueError(f"--label-detail must be at least 1, got {label_detail}")
     device = device or torch.device(default_device())
+    identity = tokenizer_identity(tokenizer)
     manifests = {}
     for split in splits:
         # one fixed encoding: no random crop or flip
         split_data = data.evaluation_view(split)
-        meta = {"tokenizer": str(source), "data": to_dict(split_data)}
+        meta = {"tokenizer": str(source), "tokenizer_identity": identity, "data": to_dict(split_data)}
         manifests[split] = encode_dataset(
             tokenizer,
             build_dataset(split_data),

@@ -43,7 +43,7 @@ from vqct.common.loop import due, loader_options, resumable_batches, spread_samp
 from vqct.common.run_config import read_run_config
 from vqct.common.trackers import log_grid
 from vqct.prior import PriorTrainConfig, VQCTPrior
-from vqct.prior.tokens import TokenDataset, cache_tokens
+from vqct.prior.tokens import TokenDataset, cache_tokens, check_cache_tokenizer
 from vqct.tokenizer import VQCTTokenizer
 
 log = logging.getLogger("vqct.prior.train")
@@ -137,10 +137,14 @@ def train(argv: list[str] | None = None) -> int:
         )
     config.sampling.options(config.model.kind)  # a wrong sampling option fails now, not at the first grid
     output_dir = Path(config.output_dir)
+    tokenizer = None
+    if config.tokens:  # a cache another tokenizer encoded is refused before any file is written
+        tokenizer = load_pretrained(VQCTTokenizer, config.tokenizer, "tokenizer")
+        check_cache_tokenizer(Path(config.tokens), tokenizer, config.tokenizer)
     accelerator = make_accelerator(config)
 
     # tokens
-    tokenizer = load_pretrained(VQCTTokenizer, config.tokenizer, "tokenizer")
+    tokenizer = tokenizer or load_pretrained(VQCTTokenizer, config.tokenizer, "tokenizer")
     folder = token_folder(config, tokenizer, accelerator)
     # loading the tokenizer and encoding the cache draw from the global RNG: seed again, so the prior
     # (its initial weights, its dropout) is the same whether the cache was encoded here or given

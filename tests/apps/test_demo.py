@@ -3,6 +3,7 @@
 
 import io
 import os
+import re
 import socket
 from pathlib import Path
 from types import SimpleNamespace
@@ -14,7 +15,7 @@ from gradio_client import Client, handle_file
 from PIL import Image
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from vqct.apps.backend import DemoModels
+from vqct.apps.backend import DemoInputError, DemoModels
 from vqct.apps.demo import MAX_UPLOAD_BYTES, free_port, launch, resolve_models
 from vqct.apps.screenshots import CHROMIUM, capture
 from vqct.common.errors import UserValueError
@@ -411,3 +412,45 @@ def test_ten_requests_at_once_all_get_a_well_formed_answer(url, pictures):
         text = str(answer)
         assert "Traceback" not in text and "site-packages" not in text
         assert not isinstance(answer, Exception), text
+
+
+@pytest.fixture(scope="module")
+def models(prior_dir):
+    return DemoModels(str(prior_dir))
+
+
+@pytest.mark.parametrize(
+    "num, temperature, top_k, guidance, message",
+    [
+        (1, float("nan"), 0, 1.0, "temperature=nan: must be a finite number"),
+        (1, -1.0, 0, 1.0, "temperature=-1.0: must be at least 0"),
+        (1, 1.0, 0, float("nan"), "guidance=nan: must be a finite number"),
+        (1, 1.0, float("nan"), 1.0, "top-k must be a whole number from 0"),
+        (1, 1.0, 2.5, 1.0, "top-k must be a whole number from 0"),
+        (float("nan"), 1.0, 0, 1.0, "the number of images must be a whole number from 1 to 16, got nan"),
+        (17, 1.0, 0, 1.0, "the number of images must be a whole number from 1 to 16, got 17"),
+        ("many", 1.0, 0, 1.0, "the number of images must be a whole number, got 'many'"),
+    ],
+)
+def test_every_number_an_api_call_sends_is_checked_as_the_flags_are(models, num, temperature, top_k, guidance, message):
+    picture = palette(9)[np.zeros((32, 32), dtype=np.int64)]
+    with pytest.raises(DemoInputError, match=f"^{re.escape(message)}"):
+        models.synthesize(picture, num, 0, temperature, top_k, guidance)
+    if guidance == 1.0:  # completion has no guidance
+        with pytest.raises(DemoInputError, match="number of completions|temperature|top-k"):
+            models.complete(picture, np.full((32, 32, 4), 255, np.uint8), num, 0, temperature, top_k)
+
+
+def test_an_image_sent_as_a_data_url_gets_the_upload_checks():
+    import base64
+
+    import gradio as gr
+
+    from vqct.apps.demo import checked_uploads
+
+    png = io.BytesIO()
+    Image.new("1", (5000, 5000)).save(png, format="PNG")
+    payload = SimpleNamespace(url="data:image/png;base64," + base64.b64encode(png.getvalue()).decode(), path=None)
+    component = checked_uploads(gr.Image(type="numpy"))
+    with pytest.raises(gr.Error, match="the uploaded image is 5000×5000 pixels; the limit is 4096×4096"):
+        component.preprocess(payload)

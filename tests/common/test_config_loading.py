@@ -85,3 +85,19 @@ def test_the_renamed_codebook_key_still_loads_as_language_with_a_notice(tmp_path
     assert (config.language.min_count, config.language.seed) == (3, 4)
     notices = [record.getMessage() for record in caplog.records if "is now 'language'" in record.getMessage()]
     assert len(notices) == 2 and str(path) in notices[0] and "command-line override" in notices[1]
+
+
+@pytest.mark.parametrize("where", ["file", "override"])
+def test_a_config_cannot_read_the_environment_unless_allowed(tmp_path, monkeypatch, where):
+    monkeypatch.setenv("VQCT_TEST_SECRET", "hunter2")
+    value = "${oc.env:VQCT_TEST_SECRET}"
+    path = write(tmp_path, f"inner:\n  provider: '{value}'\n" if where == "file" else "")
+    overrides = [f"inner.provider={value}"] if where == "override" else []
+    with pytest.raises(ConfigError, match="key 'inner.provider': .* reads an environment variable") as caught:
+        load_config(Outer, path, overrides)
+    assert "hunter2" not in str(caught.value)
+    monkeypatch.setenv("VQCT_CONFIG_ENV", "1")
+    assert load_config(Outer, path, overrides).inner.provider == "hunter2"
+    monkeypatch.delenv("VQCT_CONFIG_ENV")
+    path.write_text("inner:\n  provider: minilm\ncorpus: ['${inner.provider}.txt']\n")  # no environment: allowed
+    assert load_config(Outer, path).corpus == ["minilm.txt"]

@@ -40,3 +40,62 @@ def test_a_file_that_is_no_image_is_named(tmp_path):
     (tmp_path / "notes.png").write_text("not a picture")
     with pytest.raises(LabelMapError, match=r"notes\.png: not a readable image"):
         read_label_map(tmp_path / "notes.png", 9)
+
+
+MODES = ["1", "L", "P", "RGB", "RGBA", "I;16"]
+
+
+def drawn(ids: np.ndarray, mode: str, num_classes: int, rng) -> Image.Image:
+    """Class ids as a map in ``mode``: colours where the mode has them (a palette holding the class
+    colours at shuffled indices, transparent pixels of any colour for background), ids where not."""
+    colours = palette(num_classes)
+    if mode == "1":
+        return Image.fromarray(ids.astype(bool))
+    if mode in ("L", "I;16"):
+        return Image.fromarray(ids.astype(np.uint8 if mode == "L" else np.uint16))
+    if mode == "P":
+        index = rng.permutation(256)[:num_classes]  # class k's colour sits at palette entry index[k]
+        entries = rng.integers(0, 256, (256, 3), dtype=np.uint8)
+        entries[index] = colours
+        image = Image.fromarray(index[ids].astype(np.uint8), mode="P")
+        image.putpalette(entries.flatten().tolist())
+        return image
+    rgb = colours[ids]
+    if mode == "RGB":
+        return Image.fromarray(rgb)
+    alpha = np.full(ids.shape, 255, np.uint8)
+    hidden = (ids == 0) & (rng.random(ids.shape) < 0.5)  # background drawn transparent, in any colour
+    rgb[hidden], alpha[hidden] = rng.integers(0, 256, (int(hidden.sum()), 3), dtype=np.uint8), rng.integers(0, 128)
+    return Image.fromarray(np.dstack([rgb, alpha]), mode="RGBA")
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_every_mode_reads_as_the_classes_drawn_at_any_aspect_ratio(tmp_path, mode):
+    rng = np.random.default_rng(MODES.index(mode))
+    for draw in range(6):
+        height, width = (int(v) for v in np.exp(rng.uniform(0, np.log(80), 2)).round())
+        num_classes = 2 if mode == "1" else 9
+        ids = rng.integers(0, num_classes, (height, width))
+        path = tmp_path / f"{mode.replace(';', '')}-{draw}.png"
+        drawn(ids, mode, num_classes, rng).save(path)
+        assert Image.open(path).mode == mode
+        assert torch.equal(read_label_map(path, num_classes), torch.from_numpy(ids)), (mode, height, width)
+        side = min(height, width)
+        left, top = (width - side) // 2, (height - side) // 2
+        expected = Image.fromarray(ids.astype(np.int32)).crop((left, top, left + side, top + side)).resize((8, 8), 0)
+        assert torch.equal(read_label_map(path, num_classes, size=8), torch.from_numpy(np.asarray(expected, np.int64)))
+
+
+def test_reading_a_map_holds_at_most_64_bytes_a_pixel():
+    import tracemalloc
+
+    rng = np.random.default_rng(0)
+    ids = rng.integers(0, 9, (256, 2048))  # an aspect ratio of 8
+    picture = palette(9)[ids]
+    tracemalloc.start()
+    try:
+        read_label_map(picture, 9)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak <= 64 * ids.size, f"{peak / ids.size:.1f} bytes a pixel"

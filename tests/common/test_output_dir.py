@@ -56,3 +56,32 @@ def test_a_continued_run_may_change_its_length_and_periods_and_says_which(tmp_pa
         make_accelerator(RunConfig(output_dir=str(out), max_steps=5000, log_steps=3))
     assert any("changed log_steps, max_steps" in record.getMessage() for record in caplog.records)
     assert "max_steps: 5000" in (out / "config.yaml").read_text()
+
+
+# a run's main process as far as the lock goes: it takes it, says so, and waits
+HOLD = (
+    "import sys, pathlib; from vqct.common.run_lock import hold_output_dir; "
+    "hold_output_dir(pathlib.Path(sys.argv[1])); print('held', flush=True); sys.stdin.read()"
+)
+
+
+def test_a_folder_in_use_is_refused_by_pid_and_host_and_a_killed_runs_lock_is_taken_over(tmp_path, caplog):
+    import socket
+    import subprocess
+    import sys
+
+    out = tmp_path / "run"
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(out)], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        assert holder.stdout.readline() == b"held\n"
+        with pytest.raises(ConfigError, match=r"output_dir=.*run is in use by another run \(PID ") as caught:
+            make_accelerator(RunConfig(output_dir=str(out)))
+        assert f"PID {holder.pid} on {socket.gethostname()}" in str(caught.value)
+        assert not (out / "config.yaml").exists()  # refused before its first file
+    finally:
+        holder.kill()  # as by SIGKILL: no chance to release the lock
+        holder.wait()
+    with caplog.at_level(logging.WARNING):
+        make_accelerator(RunConfig(output_dir=str(out)))
+    assert f'"pid": {holder.pid}' in caplog.text and "stale lock" in caplog.text
+    assert (out / "config.yaml").is_file()

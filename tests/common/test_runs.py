@@ -15,7 +15,7 @@ from vqct.common.config import ConfigError
 from vqct.common.errors import UserValueError
 from vqct.common.final import disagreeing_tensors, weight_fingerprint
 from vqct.common.loop import resumable_batches
-from vqct.common.run_config import RunConfig, check_run_config, read_run_config
+from vqct.common.run_config import LR_SCHEDULERS, RunConfig, check_run_config, read_run_config
 from vqct.common.trackers import tracker_for
 
 # the run keys that count or divide, each with the smallest value it can take
@@ -45,6 +45,45 @@ def test_every_counting_key_is_checked(key):
     setattr(config, key, RUN_MINIMUMS[key] - 1)
     with pytest.raises(ConfigError, match=f"^{key}=-?[0-9.]+: must be at least {RUN_MINIMUMS[key]}$"):
         check_run_config(config)
+
+
+@pytest.mark.parametrize("stage", ["tokenizer", "prior"])
+@pytest.mark.parametrize("key", ["lr_warmup_steps", "max_grad_norm"])
+def test_each_stage_keeps_the_range_of_a_run_key_whose_default_it_changes(stage, key):
+    from vqct.prior import PriorTrainConfig
+    from vqct.tokenizer import TokenizerTrainConfig
+
+    config = {"tokenizer": TokenizerTrainConfig, "prior": PriorTrainConfig}[stage]()
+    setattr(config, key, -1)
+    with pytest.raises(ConfigError, match=f"^{key}=-1: must be at least 0$"):
+        check_run_config(config)
+
+
+def test_the_scheduler_names_are_diffusers_own():
+    from diffusers.optimization import SchedulerType
+
+    assert set(LR_SCHEDULERS) == {kind.value for kind in SchedulerType}
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("lr_scheduler=cosin", "lr_scheduler='cosin': must be one of linear, cosine, .*; did you mean 'cosine'\\?"),
+        (
+            "mixed_precision=bf61",
+            "mixed_precision=bf61: must be one of no, fp16, bf16, fp8, or unset; did you mean 'bf16'\\?",
+        ),
+        ("model.quantizer.kind=duel", "model.quantizer.kind='duel': must be one of .*; did you mean 'dual'\\?"),
+        ("data.kind=shapse", "data.kind='shapse': must be one of .*; did you mean 'shapes'\\?"),
+    ],
+)
+def test_a_misspelt_choice_is_refused_with_a_suggestion_before_anything_is_written(tmp_path, override, message):
+    from vqct.tokenizer import TokenizerTrainConfig
+
+    output_dir = tmp_path / "run"
+    with pytest.raises(ConfigError, match=f"^{message}$"):
+        read_run_config(TokenizerTrainConfig, [f"output_dir={output_dir}", override], "test", "tokenizer")
+    assert not output_dir.exists()
 
 
 @pytest.mark.parametrize("value", ["nan", "inf", "-inf", "1.5", "0"])
@@ -124,6 +163,57 @@ def test_no_loadable_checkpoint_is_one_error_naming_each(tmp_path):
     with pytest.raises(UserValueError, match="no checkpoint could be loaded") as caught:
         resume(accelerator, config, "test", logging.getLogger("test"))
     assert "checkpoint-1" in str(caught.value) and "checkpoint-2" in str(caught.value)
+
+
+@pytest.mark.parametrize("damage", ["missing", "cut short"])
+def test_a_checkpoint_without_its_random_state_is_refused_by_name(tmp_path, damage):
+    accelerator, _ = saved_run(tmp_path, [1])
+    states = tmp_path / "checkpoints" / "checkpoint-1" / "random_states_0.pkl"
+    if damage == "missing":
+        states.unlink()
+    else:
+        states.write_bytes(states.read_bytes()[:40])
+    config = RunConfig(output_dir=str(tmp_path), resume_from_checkpoint=str(states.parent))
+    with pytest.raises(
+        UserValueError, match="random_states_0.pkl is (missing|unreadable).*resume_without_random_state"
+    ):
+        resume(accelerator, config, "test", logging.getLogger("test"))
+
+
+def test_resuming_without_the_random_state_is_an_opt_in_that_says_what_is_lost(tmp_path, caplog):
+    accelerator, model = saved_run(tmp_path, [1, 2])
+    (tmp_path / "checkpoints" / "checkpoint-2" / "random_states_0.pkl").unlink()
+    config = RunConfig(output_dir=str(tmp_path), resume_from_checkpoint="latest")
+    with caplog.at_level(logging.WARNING):
+        assert resume(accelerator, config, "test", logging.getLogger("test"))[0] == 1  # passed over
+    config.resume_without_random_state = True
+    with caplog.at_level(logging.WARNING):
+        assert resume(accelerator, config, "test", logging.getLogger("test"))[0] == 2
+    assert torch.all(model.weight == 2.0)
+    assert "random_states_0.pkl is missing; resuming anyway" in caplog.text and "data order" in caplog.text
+
+
+def test_a_full_disk_during_a_checkpoint_or_the_final_save_says_so_and_how_much_is_needed(tmp_path, monkeypatch):
+    import errno
+
+    from vqct.common.atomic import DiskFullError
+    from vqct.common.final import save_final
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    accelerator, model = saved_run(tmp_path, [1])
+    monkeypatch.setattr(accelerator, "save_state", full)
+    with pytest.raises(DiskFullError, match=r"^no space left on /.* to write .*checkpoint-2 \(needs ~0\.0 MB, "):
+        save_checkpoint(accelerator, tmp_path, 2, None)
+    assert [step for step, _ in checkpoints(tmp_path)] == [1]  # the staging folder removed, the last one kept
+    assert not list((tmp_path / "checkpoints").glob(".*"))
+    model.save_pretrained = full
+    with pytest.raises(DiskFullError, match=r"^no space left on /.* to write .*final \(needs ~"):
+        save_final(
+            model, RunConfig(output_dir=str(tmp_path)), logging.getLogger("test"), kind="x", metrics=None, grid=None
+        )
+    assert not (tmp_path / "final").exists()
 
 
 @pytest.mark.parametrize(

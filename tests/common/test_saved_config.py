@@ -109,6 +109,15 @@ def test_a_config_claiming_a_huge_prior_is_refused_before_anything_is_allocated(
     assert construction_devices and set(construction_devices) == {"meta"}  # only the skeleton was built
 
 
+@pytest.mark.parametrize("grid", [[0, 0], [-1, 8], [8, 4], [10**30, 10**30]])
+def test_a_token_grid_of_no_size_or_not_square_is_one_line(saved, tmp_path, grid):
+    folder = tampered(saved, tmp_path, "prior", set_in(["token_grid"], grid))
+    with pytest.raises(
+        SavedConfigError, match=rf"config\.json: token_grid={re.escape(str(grid))}: must be a square grid"
+    ):
+        VQCTPrior.from_pretrained(folder)
+
+
 def test_the_saved_models_load_whole_and_0_1s_grid_key_still_loads(saved, tmp_path, construction_devices):
     from safetensors.torch import load_file
 

@@ -72,3 +72,12 @@ def test_a_nonsense_flag_value_is_refused_naming_the_flag(argv, named):
 
 def test_top_k_0_turns_top_k_off():
     assert sampling_from_flags(StandIn(), parse("--top-k", "0")).top_k is None
+
+
+@pytest.mark.parametrize("value", ["-1", str(2**63), "1.5", "x"])
+def test_a_seed_the_generator_cannot_take_is_one_usage_line(value, capsys):
+    with pytest.raises(SystemExit) as done:
+        parse("--seed", value)
+    assert done.value.code == 2
+    assert "argument --seed: must be" in capsys.readouterr().err
+    assert parse("--seed", str(2**63 - 1)).seed == 2**63 - 1

@@ -5,7 +5,16 @@ import torch
 
 from tests.tokenizer.data.tiny_sets import NAMES, write_ade20k, write_hf_saved, write_shards
 from vqct.prior.sequence import TokenVocabulary, condition_tokens
-from vqct.prior.tokens import MANIFEST, NO_CLASS, TokenDataset, cache_tokens, encode_dataset, main, shard_path
+from vqct.prior.tokens import (
+    MANIFEST,
+    NO_CLASS,
+    TokenDataset,
+    cache_tokens,
+    check_cache_tokenizer,
+    encode_dataset,
+    main,
+    shard_path,
+)
 from vqct.tokenizer.data import DataConfig, build_dataset
 from vqct.tokenizer.model import VQCTTokenizer
 
@@ -161,3 +170,17 @@ def test_the_new_data_kinds_cache_their_codes_and_label_maps(tokenizer, tmp_path
     cached, images = TokenDataset(tmp_path / "tokens" / "validation"), build_dataset(data.evaluation_view())
     assert torch.equal(cached.codes, tokenizer.encode(torch.stack([images[i]["image"] for i in range(len(images))])))
     assert cached.labels is not None and cached.labels.shape == (len(NAMES["validation"]), 16, 16)
+
+
+def test_a_cache_of_a_tokenizer_retrained_in_place_is_refused(tokenizer, tmp_path):
+    data = DataConfig(kind="shapes", resolution=32, length=4, validation_length=4)
+    cache_tokens(tokenizer, "outputs/tokenizer/final", data, tmp_path, ["validation"], device=torch.device("cpu"))
+    check_cache_tokenizer(tmp_path, tokenizer, "outputs/tokenizer/final")  # its own tokenizer: accepted
+    with torch.no_grad():
+        next(tokenizer.parameters()).add_(1e-3)  # retrained: the same path, other weights
+    with pytest.raises(ValueError, match=r"another tokenizer or data set \(tokenizer_identity differ"):
+        cache_tokens(tokenizer, "outputs/tokenizer/final", data, tmp_path, ["validation"], device=torch.device("cpu"))
+    with pytest.raises(
+        ValueError, match=r"tokens=.*: validation was encoded by another tokenizer than outputs/tokenizer/final"
+    ):
+        check_cache_tokenizer(tmp_path, tokenizer, "outputs/tokenizer/final")

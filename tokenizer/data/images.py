@@ -10,8 +10,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from vqct.common.errors import UserFileNotFoundError, UserValueError
-from vqct.common.image_size import check_image_size
+from vqct.common.errors import UserError, UserFileNotFoundError, UserValueError
+from vqct.common.image_size import MAX_PIXELS, check_image_size
 from vqct.common.metrics import to_8bit
 
 # Everything Pillow raises for unreadable, truncated or unconvertible files.
@@ -47,9 +47,11 @@ def label_array(image: Image.Image) -> np.ndarray:
 
 def read_image(path: Path | str, convert, missing_ok: bool = False, data: bytes | None = None):
     """The image file at ``path`` decoded and converted; with ``data``, those bytes are the file
-    (an Arrow row, a tar member) and ``path`` only names it in errors."""
+    (an Arrow row, a tar member) and ``path`` only names it in errors. A picture above
+    ``MAX_PIXELS`` is unreadable from its header, before a pixel is decoded."""
     try:
         with Image.open(path if data is None else io.BytesIO(data)) as image:
+            check_image_size(image, f"the image {path}")
             image.load()  # decode everything now so truncation raises here, not later
             return convert(image)
     except DECODE_ERRORS as error:
@@ -69,20 +71,15 @@ def transform(
     width, height = image.size
     scale = resolution / min(width, height)
     size = (max(resolution, round(width * scale)), max(resolution, round(height * scale)))
-    if size != image.size:
-        image = image.resize(size, Image.BICUBIC)  # Pillow widens the kernel when shrinking
-    label_image = None
-    if label is not None:
-        label_image = Image.fromarray(label.astype(np.int32))  # mode "I": any class id
-        if label_image.size != size:
-            label_image = label_image.resize(size, Image.NEAREST)
     if random_crop:
         left, top = int(rng.integers(0, size[0] - resolution + 1)), int(rng.integers(0, size[1] - resolution + 1))
     else:
         left, top = (size[0] - resolution) // 2, (size[1] - resolution) // 2
     box = (left, top, left + resolution, top + resolution)
-    pixels = np.asarray(image.crop(box), dtype=np.float32) / 127.5 - 1.0
-    labels = None if label_image is None else np.asarray(label_image.crop(box), dtype=np.int64)
+    pixels = np.asarray(resized_window(image, size, box, Image.BICUBIC), dtype=np.float32) / 127.5 - 1.0
+    labels = None
+    if label is not None:  # mode "I": any class id
+        labels = np.asarray(resized_window(Image.fromarray(label.astype(np.int32)), size, box, Image.NEAREST), np.int64)
     if flip and rng.random() < 0.5:
         pixels = pixels[:, ::-1]
         labels = None if labels is None else labels[:, ::-1]
@@ -90,22 +87,33 @@ def transform(
     return image_tensor, None if labels is None else torch.from_numpy(np.ascontiguousarray(labels))
 
 
+def resized_window(image: Image.Image, size: tuple[int, int], box: tuple[int, int, int, int], resample) -> Image.Image:
+    """``image`` resized to ``size`` (Pillow widens the kernel when shrinking), then cropped to
+    ``box``. A resized image above ``MAX_PIXELS`` (a 16,777,216×1 picture at resolution 32 would be
+    17 billion pixels) is never made: only the window is resampled, from the source region it
+    covers. Below that the whole image is resized first, which keeps every result bit for bit as
+    before (the window's resampling differs from it by a level or two at its edges)."""
+    if size[0] * size[1] <= MAX_PIXELS:
+        return (image if size == image.size else image.resize(size, resample)).crop(box)
+    x_scale, y_scale = image.width / size[0], image.height / size[1]
+    source = (box[0] * x_scale, box[1] * y_scale, box[2] * x_scale, box[3] * y_scale)
+    return image.resize((box[2] - box[0], box[3] - box[1]), resample, box=source)
+
+
 def load_image(source: str | Path | Image.Image, resolution: int) -> torch.Tensor:
     """One image (a file or a PIL image) → [3, resolution, resolution] in [-1, 1], prepared as the
     data sets prepare theirs: any mode converted to RGB, short side resized, centre crop."""
     if isinstance(source, Image.Image):
+        check_image_size(source, "the image")
         image = to_rgb(source)
     else:
-        try:
-            with Image.open(source) as header:  # the size from the header, before any decoding
-                check_image_size(header, f"the image {source}")
-        except DECODE_ERRORS:
-            pass  # read_image names what is wrong with the file
         try:
             image = read_image(Path(source), to_rgb)
         except Unreadable as error:
             if isinstance(error.__cause__, FileNotFoundError):
                 raise UserFileNotFoundError(f"no such image: {source}") from None
+            if isinstance(error.__cause__, UserError):  # too large: its own message says so
+                raise error.__cause__ from None
             raise UserValueError(f"not a readable image: {error}") from None
     pixels, _ = transform(image, None, resolution, False, False, np.random.default_rng(0))
     return pixels
