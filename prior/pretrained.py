@@ -20,10 +20,11 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from huggingface_hub import PyTorchModelHubMixin
+from huggingface_hub import ModelCard, PyTorchModelHubMixin
 from PIL import Image
 from torch import nn
 
+from vqct.common.card import HUB_ID, is_local_path, model_card
 from vqct.common.errors import UserValueError
 from vqct.common.hub import SafePretrained
 from vqct.common.labels import read_label_map
@@ -51,6 +52,7 @@ class VQCTPrior(
         "tokenizer_source": str,
         "data": dict | None,
         "sampling": SamplingConfig | None,
+        "card": dict | None,
     }
     RENAMED_SAVED_KEYS = {"grid": "token_grid"}  # saved by 0.1
 
@@ -63,7 +65,9 @@ class VQCTPrior(
         tokenizer_source: str = "",
         data: dict | None = None,
         sampling: dict | None = None,
+        card: dict | None = None,
     ):
+        """``card``: the model card's record (``common.card``)."""
         super().__init__()
         self.prior_config: PriorConfig = resolve_prior_config(prior_config)
         self.tokenizer = VQCTTokenizer(**tokenizer_config).eval().requires_grad_(False)
@@ -81,6 +85,7 @@ class VQCTPrior(
         self.data = data or {}  # the data config it was trained on: resolution, kind (for default maps)
         self.sampling = SamplingConfig(**(sampling or {}))
         self.sampling.options(self.prior_config.kind)  # options of the other kind are an error here too
+        self.card = dict(card or {})
 
     @classmethod
     def build(
@@ -106,6 +111,30 @@ class VQCTPrior(
         if config.code_vector_init > 0:
             model.prior.start_from_code_vectors(model.tokenizer.group_codebooks())
         return model
+
+    def saved_arguments(self) -> dict:
+        return super().saved_arguments() | {"tokenizer_config": self.tokenizer.init_kwargs}  # its card as it is now
+
+    def card_for(self, repo_id: str | None, samples: bool) -> ModelCard:
+        """The model card (``common.card``): its base model is its tokenizer's repo, where it has one."""
+        semantic = self.prior_config.condition == "semantic"
+        source = self.tokenizer_source
+        base = self.tokenizer.card.get("repo_id") or (
+            source if HUB_ID.match(source) and not is_local_path(source) else None
+        )
+        return model_card(
+            kind="prior",
+            record=self.card,
+            data=(self.card.get("run_config") or {}).get("data") or self.data,
+            config=self.card.get("run_config")
+            or {"prior": asdict(self.prior_config), "sampling": asdict(self.sampling)},
+            repo_id=repo_id,
+            samples=samples,
+            pipeline_tag="image-to-image" if semantic else "unconditional-image-generation",
+            tags=["vqct", "image-generation", self.prior_config.kind]
+            + (["semantic-image-synthesis"] if semantic else []),
+            base_model=base,
+        )
 
     def sampling_with(self, **overrides) -> SamplingConfig:
         """This prior's sampling options with ``overrides`` applied; an override of None keeps the
