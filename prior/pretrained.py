@@ -14,6 +14,7 @@ uses them unless given others, and ``sampling_with(**overrides)`` changes some o
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -268,19 +269,24 @@ class VQCTPrior(
         self,
         label_maps: Sequence[str | Path | Image.Image] | None = None,
         *,
-        num: int | None = None,
+        num_images_per_map: int = 1,
         sampling: SamplingConfig | None = None,
-        seed: int = 0,
+        generator: torch.Generator | None = None,
+        seed: int | None = None,
+        num: int | None = None,
     ) -> list[Image.Image]:
         """Label maps as files or PIL images (palette PNGs, or pictures painted in the palette's
-        colours: ``common.labels``) → one PIL image each; with none, ``num`` images (a semantic prior
-        then samples its unconditional mode)."""
+        colours: ``common.labels``) → ``num_images_per_map`` PIL images for each, map by map (the
+        first map's images first); with none, ``num_images_per_map`` images of the unconditional
+        mode. ``generator`` (a ``torch.Generator`` on the model's device) or ``seed`` (default 0)
+        makes the draw repeatable. ``num``: the old name of ``num_images_per_map``."""
+        count = _per_input_count(num_images_per_map, num, "num_images_per_map")
         condition = None
         if label_maps is not None:
             maps = [read_label_map(source, self.num_classes, self.resolution) for source in label_maps]
-            condition = torch.stack(maps).to(self.device)
-        generator = torch.Generator(self.device).manual_seed(seed)
-        _, images = self.generate(condition, num=num, sampling=sampling, generator=generator)
+            condition = torch.stack(maps).repeat_interleave(count, 0).to(self.device)
+        generator = _generator(generator, seed, self.device)
+        _, images = self.generate(condition, num=count, sampling=sampling, generator=generator)
         return to_pil_images(images)
 
     def complete_images(
@@ -288,21 +294,43 @@ class VQCTPrior(
         image: str | Path | Image.Image,
         mask: str | Path | Image.Image,
         *,
-        num: int = 1,
+        num_images_per_image: int = 1,
         label_map: str | Path | Image.Image | None = None,
         sampling: SamplingConfig | None = None,
-        seed: int = 0,
+        generator: torch.Generator | None = None,
+        seed: int | None = None,
+        num: int | None = None,
     ) -> list[Image.Image]:
-        """An image and a mask (files or PIL images; white marks what to regenerate) → ``num``
-        completions as PIL images, with ``label_map`` as the condition where given."""
-        pixels = load_image(image, self.resolution)[None].expand(num, -1, -1, -1).to(self.device)
-        region = mask_region(mask, self.resolution)[None].expand(num, -1, -1)
+        """An image and a mask (files or PIL images; white marks what to regenerate) →
+        ``num_images_per_image`` completions as PIL images, with ``label_map`` as the condition
+        where given. ``generator`` or ``seed`` as in ``generate_images``; ``num``: the old name of
+        ``num_images_per_image``."""
+        count = _per_input_count(num_images_per_image, num, "num_images_per_image")
+        pixels = load_image(image, self.resolution)[None].expand(count, -1, -1, -1).to(self.device)
+        region = mask_region(mask, self.resolution)[None].expand(count, -1, -1)
         condition = None
         if label_map is not None:
-            condition = read_label_map(label_map, self.num_classes, self.resolution)[None].expand(num, -1, -1)
-        generator = torch.Generator(self.device).manual_seed(seed)
+            condition = read_label_map(label_map, self.num_classes, self.resolution)[None].expand(count, -1, -1)
+        generator = _generator(generator, seed, self.device)
         _, images, _ = self.complete(pixels, region, condition, sampling=sampling, generator=generator)
         return to_pil_images(images)
+
+
+def _per_input_count(count: int, old: int | None, name: str) -> int:
+    """How many images each input gets; ``old`` is the value of the renamed ``num``, with a notice."""
+    if old is not None:
+        warnings.warn(f"num= is now {name}= (num will be removed in 0.4)", FutureWarning, stacklevel=3)
+        count = old
+    if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+        raise UserValueError(f"{name}={count!r}: must be an integer, at least 1")
+    return count
+
+
+def _generator(generator: torch.Generator | None, seed: int | None, device: torch.device) -> torch.Generator:
+    """The caller's generator, or one seeded with ``seed`` (0 when neither is given)."""
+    if generator is not None and seed is not None:
+        raise ValueError("pass generator= or seed=, not both")
+    return generator if generator is not None else torch.Generator(device).manual_seed(seed or 0)
 
 
 def mask_region(mask: str | Path | Image.Image, resolution: int) -> torch.Tensor:
