@@ -17,10 +17,15 @@ Why the cell and label embeddings, and what they measured: docs/prior.md, "Cell 
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 import torch.nn.functional as F
 from torch import nn
-from x_transformers import Decoder, Encoder, TransformerWrapper
+
+with warnings.catch_warnings():  # x-transformers decorates with torch.jit.script, which torch now deprecates: not ours
+    warnings.filterwarnings("ignore", message=r"`torch\.jit\.script` is deprecated", category=FutureWarning)
+    from x_transformers import Decoder, Encoder, TransformerWrapper
 
 from vqct.common.config import ConfigError, check_values
 

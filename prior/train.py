@@ -26,7 +26,7 @@ from accelerate import Accelerator
 from accelerate.utils import set_seed
 from diffusers.optimization import get_scheduler
 from torch.utils.data import DataLoader
-from tqdm.auto import tqdm
+from tqdm import tqdm  # not tqdm.auto: in a notebook without ipywidgets its import warns (TqdmWarning)
 
 from vqct.common.accelerator import make_accelerator
 from vqct.common.checkpoints import resume, save_checkpoint
