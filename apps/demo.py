@@ -36,6 +36,7 @@ from PIL import Image
 
 from vqct.common.device import add_device_flag, checked_device
 from vqct.common.errors import UserError, UserFileNotFoundError, UserValueError, exit_code
+from vqct.common.help_format import PlainHelpFormatter
 from vqct.common.labels import palette
 from vqct.prior.examples import validation_examples
 from vqct.tokenizer import label_names
@@ -377,16 +378,16 @@ def port_is_free(host: str, port: int) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="vqct-demo", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(prog="vqct-demo", description=__doc__, formatter_class=PlainHelpFormatter)
     parser.add_argument("--prior", help="a VQCTPrior folder or Hub id (default: the quickstart's)")
     parser.add_argument(
         "--tokenizer", help="the tokenizer for the Inspect tab (default: the quickstart's, else the prior's)"
     )
     add_device_flag(parser)
-    parser.add_argument("--port", type=int, default=7860)
-    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=7860, help="the port to listen on (default 7860)")
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="the address to listen on (default 127.0.0.1: this machine only)"
+    )
     parser.add_argument("--share", action="store_true", help="a public gradio.live link")
     args = parser.parse_args(argv)
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from .config import ConfigError, check_values, dotted, load_config, ranged, to_yaml
 from .flag_overrides import flags_as_overrides
+from .help_format import PlainHelpFormatter
 from .shipped_configs import find_config
 
 
@@ -73,9 +74,7 @@ def read_run_config(config_type: type, argv: list[str] | None, description: str,
     epilog = "keys (key: default; set in the YAML, or as key=value, --key value or --key=value):\n  " + "\n  ".join(
         config_keys(config_type)
     )
-    parser = argparse.ArgumentParser(
-        description=description, epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=description, epilog=epilog, formatter_class=PlainHelpFormatter)
     parser.add_argument(
         "--config", help=f"YAML file, or a shipped config by name (configs/{stage}/NAME.yaml) from any folder"
     )

@@ -33,6 +33,7 @@ from vqct.common.atomic import write_json
 from vqct.common.device import checked_device
 from vqct.common.errors import UserValueError, exit_code
 from vqct.common.grid import MAX_COLUMNS, save_labelled_grid
+from vqct.common.help_format import PlainHelpFormatter
 from vqct.common.hub import load_pretrained
 from vqct.common.labels import colourize, read_label_map, save_label_map
 from vqct.tokenizer import DECODE_ERRORS, load_image
@@ -151,15 +152,15 @@ def run(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="vqct-sample", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(prog="vqct-sample", description=__doc__, formatter_class=PlainHelpFormatter)
     parser.add_argument("--prior", required=True, help="a VQCTPrior save_pretrained folder or Hub id")
     parser.add_argument("--cond", help="a label map (palette PNG or a picture in the palette's colours)")
     parser.add_argument("--image", help="completion: the image to complete")
     parser.add_argument("--mask", help="completion: white = the region to regenerate")
-    parser.add_argument("--num", type=int, default=8)
-    parser.add_argument("--out", required=True)
+    parser.add_argument(
+        "--num", type=int, default=8, help="images to sample (with --cond: for that map; with --image: completions)"
+    )
+    parser.add_argument("--out", required=True, help="output folder for the PNGs, grid.png and samples.json")
     add_sampling_flags(parser)
     args = parser.parse_args(argv)
     if args.num < 1:

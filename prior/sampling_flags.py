@@ -55,7 +55,7 @@ class Renamed(argparse.Action):
 
 
 def add_sampling_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="random seed of the sampling (default 0)")
     add_device_flag(parser)
     hints = typing.get_type_hints(SamplingConfig)
     for field in fields(SamplingConfig):

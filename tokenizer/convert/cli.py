@@ -30,6 +30,7 @@ from vqct.common.atomic import atomic_directory
 from vqct.common.card import evaluation_headline, is_local_path
 from vqct.common.config import to_dict
 from vqct.common.errors import exit_code
+from vqct.common.help_format import PlainHelpFormatter
 from vqct.common.hub import HUB_ID
 
 from .diffusers_vqmodel import convert_diffusers
@@ -39,9 +40,7 @@ log = logging.getLogger("vqct.tokenizer.convert")
 
 
 def parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="vqct-convert", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(prog="vqct-convert", description=__doc__, formatter_class=PlainHelpFormatter)
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--taming", metavar="CKPT", help="taming-transformers VQGAN checkpoint (.ckpt)")
     source.add_argument("--diffusers", metavar="FOLDER_OR_HUB_ID", help="diffusers VQModel folder or Hub id")
