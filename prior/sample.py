@@ -10,7 +10,8 @@ the data set it was trained on (where that can be built here, as the built-in sh
 mask, white (> 127) marks the region to regenerate; every code cell it touches is resampled,
 the others keep the image's own codes (an autoregressive prior keeps only the raster prefix
 before the first such cell); without ``--cond`` a semantic prior completes with NULL condition
-tokens (the unconditional mode its condition dropout trained). Writes into ``--out``: sample-<k>.png, map-<k>.png (the maps used),
+tokens (the unconditional mode its condition dropout trained). Writes into ``--out``: sample-<k>.png, map-<k>.png (the
+validation map of each sample; with ``--cond``, map.png: the one map as read),
 grid.png (maps above samples, the first 8, labelled and enlarged), for completion input.png, mask.png and kept.png (the cells kept), and
 samples.json (the settings and the time taken).
 """
@@ -99,6 +100,8 @@ def run(args) -> int:
     if out.exists() and not out.is_dir():
         raise UserValueError(f"--out {out}: a file, not a folder")
     out.mkdir(parents=True, exist_ok=True)
+    if cond_map is not None:  # one map for every sample: one file, not --num copies of it
+        save_label_map(cond_map, model.num_classes, out / "map.png")
 
     # batch by batch, each written before the next is drawn: --num is bounded by the disk, not memory
     generator = torch.Generator(args.device).manual_seed(args.seed)
@@ -120,7 +123,7 @@ def run(args) -> int:
         for k, sample in enumerate(samples, start):
             save_image((sample + 1) / 2, out / f"sample-{k:03d}.png")
         if condition is not None:
-            for k, labels in enumerate(condition, start):
+            for k, labels in enumerate(condition if cond_map is None else [], start):  # a map per sample
                 save_label_map(labels, model.num_classes, out / f"map-{k:03d}.png")
             grid_maps.append(colourize(condition[grid_rows(start, count)], model.num_classes))
         grid_samples.append(samples[grid_rows(start, count)])

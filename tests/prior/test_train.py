@@ -202,15 +202,13 @@ def test_sample_command_writes_samples_following_a_palette_map(trained, tmp_path
     )
     assert sorted(p.name for p in out.iterdir()) == [
         "grid.png",
-        "map-000.png",
-        "map-001.png",
-        "map-002.png",
+        "map.png",  # one map for the three samples: written once
         "sample-000.png",
         "sample-001.png",
         "sample-002.png",
         "samples.json",
     ]
-    assert np.array_equal(np.asarray(Image.open(out / "map-001.png")), labels.numpy())
+    assert np.array_equal(np.asarray(Image.open(out / "map.png")), labels.numpy())
     assert json.loads((out / "samples.json").read_text())["num"] == 3
 
 
@@ -462,7 +460,8 @@ def test_sample_command_writes_batch_by_batch_and_grids_the_first(trained, tmp_p
     argv = ["--prior", str(trained / "final"), "--cond", str(one_pixel), "--num", "5", "--batch-size", "2"]
     assert sample_cli.main([*argv, "--out", str(out)]) == 0
     assert sorted(p.name for p in out.glob("sample-*.png")) == [f"sample-{k:03d}.png" for k in range(5)]
-    assert np.all(np.asarray(Image.open(out / "map-004.png")) == 3)
+    assert np.all(np.asarray(Image.open(out / "map.png")) == 3)  # the one map, once
+    assert not list(out.glob("map-*.png"))  # not five copies of it
     assert Image.open(out / "grid.png").size == (  # 2 maps over 2 samples
         LABEL_WIDTH + 2 * (MIN_CELL + GAP) + GAP,
         2 * (MIN_CELL + GAP) + GAP,
