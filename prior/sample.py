@@ -27,7 +27,6 @@ from pathlib import Path
 
 import torch
 from PIL import Image
-from torchvision.utils import save_image
 from tqdm import tqdm  # not tqdm.auto: in a notebook without ipywidgets its import warns (TqdmWarning)
 
 from vqct.common.atomic import write_json
@@ -78,6 +77,8 @@ def grid_rows(done: int, count: int) -> slice:
 
 
 def run(args) -> int:
+    from torchvision.utils import save_image  # torchvision takes seconds to import: not for --help
+
     args.device = str(checked_device(args.device))  # one clear error for a device this machine lacks
     started = time.perf_counter()
     model = load_pretrained(VQCTPrior, args.prior, "--prior").to(args.device).eval()
