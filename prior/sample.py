@@ -27,7 +27,7 @@ from pathlib import Path
 
 import torch
 from PIL import Image
-from tqdm import tqdm  # not tqdm.auto: in a notebook without ipywidgets its import warns (TqdmWarning)
+from tqdm.auto import tqdm
 
 from vqct.common.atomic import write_json
 from vqct.common.device import checked_device

@@ -28,7 +28,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 from torch.utils.data import DataLoader, Dataset, Subset
-from tqdm import tqdm  # not tqdm.auto: in a notebook without ipywidgets its import warns (TqdmWarning)
+from tqdm.auto import tqdm
 
 from vqct.common.atomic import write_json
 from vqct.common.config import load_config, to_dict

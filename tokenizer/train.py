@@ -23,7 +23,7 @@ if __name__ == "__main__" and Path(sys.path[0]).resolve() == Path(__file__).reso
 import torch
 from accelerate import Accelerator
 from torch.utils.data import DataLoader
-from tqdm import tqdm  # not tqdm.auto: in a notebook without ipywidgets its import warns (TqdmWarning)
+from tqdm.auto import tqdm
 
 from vqct.common.accelerator import make_accelerator
 from vqct.common.checkpoints import resume, save_checkpoint
