@@ -21,6 +21,8 @@ from __future__ import annotations
 import argparse
 import base64
 import binascii
+import functools
+import logging
 import socket
 import sys
 import tempfile
@@ -36,12 +38,14 @@ from PIL import Image
 
 from vqct.common.device import add_device_flag, checked_device
 from vqct.common.errors import UserError, UserFileNotFoundError, UserValueError, exit_code
+from vqct.common.help_format import PlainHelpFormatter
 from vqct.common.labels import palette
 from vqct.prior.examples import validation_examples
 from vqct.tokenizer import label_names
 
 from .backend import MAX_IMAGES, DemoInputError, DemoModels, check_upload, to_pil
 
+log = logging.getLogger("vqct.apps.demo")
 QUICKSTART = Path("outputs/quickstart")
 CANVAS = 256
 
@@ -94,7 +98,14 @@ def _checked(file) -> None:
     try:
         check_upload(source)
     except DemoInputError as error:
-        raise gr.Error(str(error)) from None
+        raise refused(error) from None
+
+
+def refused(error: DemoInputError) -> gr.Error:
+    """The message the page shows for a request refused, and one line in the server's log (not
+    Gradio's traceback: the input was wrong, the server was not)."""
+    log.warning("refused a request: %s", error)
+    return gr.Error(str(error), print_exception=False)
 
 
 def checked_uploads(component):
@@ -130,15 +141,16 @@ def _region_layer(size: int) -> np.ndarray:
 
 
 def _user_errors(function):
-    """DemoInputError → a message in the page (gr.Error), not a crash."""
+    """DemoInputError → a message in the page (gr.Error), not a crash. The function's signature is
+    kept (functools.wraps): gradio_client's view_api names each parameter by it."""
 
+    @functools.wraps(function)
     def wrapped(*args, **kwargs):
         try:
             return function(*args, **kwargs)
         except DemoInputError as error:
-            raise gr.Error(str(error)) from None
+            raise refused(error) from None
 
-    wrapped.__name__ = function.__name__
     return wrapped
 
 
@@ -149,27 +161,29 @@ def build_app(models: DemoModels, examples_dir: Path) -> gr.Blocks:
     defaults = models.prior.sampling  # the sliders start at the options the prior was trained to be sampled with
 
     @_user_errors
-    def synthesize(editor, example, num, seed, temperature, top_k, guidance, progress=gr.Progress()):
-        if isinstance(editor, dict):
-            picture = models.requested_map(editor.get("composite"), editor.get("background"), example)
+    # parameters are named as the page's controls: they are the API's names (view_api)
+    def synthesize(label_map, example, images, seed, temperature, top_k, guidance, progress=gr.Progress()):
+        if isinstance(label_map, dict):
+            picture = models.requested_map(label_map.get("composite"), label_map.get("background"), example)
         else:
-            picture = editor
-        result = models.synthesize(picture, num, seed, temperature, top_k, guidance, progress=progress)
+            picture = label_map
+        result = models.synthesize(picture, images, seed, temperature, top_k, guidance, progress=progress)
         info = " · ".join([f"{len(result.images)} images in {result.seconds:.1f} s", *result.notes])
         return result.images, result.condition, info
 
     @_user_errors
-    def complete(editor, num, seed, temperature, top_k, progress=gr.Progress()):
+    def complete(image_and_region, completions, seed, temperature, top_k, progress=gr.Progress()):
+        editor = image_and_region
         if not isinstance(editor, dict) or editor.get("background") is None:
             raise DemoInputError("no image: upload the image to complete")
         layers = editor.get("layers") or []
         region = np.maximum.reduce([np.asarray(layer) for layer in layers]) if layers else None
-        result = models.complete(editor["background"], region, num, seed, temperature, top_k, progress=progress)
+        result = models.complete(editor["background"], region, completions, seed, temperature, top_k, progress=progress)
         return result.images, f"{len(result.images)} completions in {result.seconds:.1f} s"
 
     @_user_errors
-    def inspect(picture):
-        found = models.inspect(picture)
+    def inspect(image):
+        found = models.inspect(image)
         used = ", ".join(
             f"{name}: {count} of {size} codes ({100 * count / size:.1f}%)"
             for name, (count, size) in found["usage"].items()
@@ -221,9 +235,17 @@ def build_app(models: DemoModels, examples_dir: Path) -> gr.Blocks:
                             [map_editor, chosen_example],
                             queue=False,
                             show_progress="hidden",
+                            api_visibility="private",  # the page's own event, not an API endpoint
                         )
                     for event in (map_editor.upload, map_editor.clear):
-                        event(lambda: None, None, chosen_example, queue=False, show_progress="hidden")
+                        event(
+                            lambda: None,
+                            None,
+                            chosen_example,
+                            queue=False,
+                            show_progress="hidden",
+                            api_visibility="private",
+                        )
                 with gr.Column():
                     num = gr.Slider(1, MAX_IMAGES, value=4, step=1, label="images")
                     seed = gr.Number(value=0, precision=0, label="seed")
@@ -242,7 +264,7 @@ def build_app(models: DemoModels, examples_dir: Path) -> gr.Blocks:
                     visible=semantic,
                     scale=1,
                 )
-            synth_info = gr.Markdown(elem_id="synthesis-info")
+            synth_info = gr.Markdown(label="summary", elem_id="synthesis-info")
             synth_button.click(
                 synthesize,
                 [map_editor, chosen_example, num, seed, temperature, top_k, guidance],
@@ -275,7 +297,7 @@ def build_app(models: DemoModels, examples_dir: Path) -> gr.Blocks:
                     c_top_k = gr.Slider(0, 1000, value=defaults.top_k or 0, step=1, label="top-k (0 = off)")
                     complete_button = gr.Button("Complete", variant="primary", elem_id="complete")
             complete_gallery = gr.Gallery(label="Completions", columns=4, elem_id="completion-gallery")
-            complete_info = gr.Markdown(elem_id="completion-info")
+            complete_info = gr.Markdown(label="summary", elem_id="completion-info")
             complete_button.click(
                 complete,
                 [image_editor, c_num, c_seed, c_temperature, c_top_k],
@@ -294,7 +316,7 @@ def build_app(models: DemoModels, examples_dir: Path) -> gr.Blocks:
                 )
                 reconstruction = gr.Image(label="Reconstruction", elem_id="reconstruction")
             inspect_button = gr.Button("Inspect", variant="primary", elem_id="inspect")
-            inspect_info = gr.Markdown(elem_id="inspect-info")
+            inspect_info = gr.Markdown(label="summary", elem_id="inspect-info")
             words = gr.AnnotatedImage(label="Adjective and noun of each patch (hover)", show_legend=False)
             table = gr.Dataframe(headers=["row", "column", "adjective", "noun"], label="Patch words")
             inspect_button.click(
@@ -365,16 +387,16 @@ def port_is_free(host: str, port: int) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="vqct-demo", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(prog="vqct-demo", description=__doc__, formatter_class=PlainHelpFormatter)
     parser.add_argument("--prior", help="a VQCTPrior folder or Hub id (default: the quickstart's)")
     parser.add_argument(
         "--tokenizer", help="the tokenizer for the Inspect tab (default: the quickstart's, else the prior's)"
     )
     add_device_flag(parser)
-    parser.add_argument("--port", type=int, default=7860)
-    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=7860, help="the port to listen on (default 7860)")
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="the address to listen on (default 127.0.0.1: this machine only)"
+    )
     parser.add_argument("--share", action="store_true", help="a public gradio.live link")
     args = parser.parse_args(argv)
 

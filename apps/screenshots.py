@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from vqct.common.errors import UserFileNotFoundError, exit_code
+from vqct.common.help_format import PlainHelpFormatter
 
 CHROMIUM = "/usr/bin/chromium"
 # tab name, button id, the element that holds the result once the run is done
@@ -62,12 +63,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m vqct.apps.screenshots",
         description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=PlainHelpFormatter,
     )
-    parser.add_argument("--prior")
-    parser.add_argument("--tokenizer")
-    parser.add_argument("--out", required=True)
-    parser.add_argument("--chromium", default=CHROMIUM)
+    parser.add_argument("--prior", help="a VQCTPrior folder or Hub id (default: the quickstart's)")
+    parser.add_argument("--tokenizer", help="the Inspect tab's tokenizer (default: the quickstart's, else the prior's)")
+    parser.add_argument("--out", required=True, help="output folder for the PNG of each tab and seconds.json")
+    parser.add_argument("--chromium", default=CHROMIUM, help=f"the Chromium binary (default {CHROMIUM})")
     args = parser.parse_args(argv)
     return exit_code(lambda: run(args))
 

@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import torch
-from diffusers.training_utils import EMAModel
 from safetensors.torch import load_file
 
 from .errors import UserFileNotFoundError, UserValueError
@@ -23,6 +22,8 @@ class WeightAverage:
 
     def __init__(self, module: torch.nn.Module, decay: float, device: torch.device):
         self.module = module
+        from diffusers.training_utils import EMAModel  # diffusers takes seconds to import: when used
+
         self.ema = EMAModel(module.parameters(), decay=decay, use_ema_warmup=True)
         self.ema.to(device)
 

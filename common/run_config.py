@@ -6,9 +6,12 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import logging
+import sys
 from dataclasses import dataclass
 
 from .config import ConfigError, check_values, chosen, did_you_mean, dotted, load_config, ranged, to_yaml
+from .flag_overrides import flags_as_overrides
+from .help_format import PlainHelpFormatter
 from .shipped_configs import find_config
 
 # diffusers.optimization.SchedulerType's names (a test keeps the two equal): importing diffusers
@@ -79,22 +82,26 @@ def config_keys(config_type: type) -> list[str]:
 
 
 def read_run_config(config_type: type, argv: list[str] | None, description: str, stage: str):
-    """A train script's command line, ``--config YAML`` and ``key=value`` overrides, as a
-    ``config_type``; logging set up for the run. ``--config`` is a file, or a shipped config of
+    """A train script's command line, ``--config YAML`` and overrides (``key=value``, or as flags:
+    ``common.flag_overrides``), as a ``config_type``; logging set up for the run. ``--config`` is a file, or a shipped config of
     ``stage`` by name (``common.shipped_configs``). ``--print-config`` prints the resolved config as
     YAML and exits; ``--help`` lists every key with its default."""
-    epilog = "keys (key: default; set in the YAML or as key=value):\n  " + "\n  ".join(config_keys(config_type))
-    parser = argparse.ArgumentParser(
-        description=description, epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter
+    epilog = "keys (key: default; set in the YAML, or as key=value, --key value or --key=value):\n  " + "\n  ".join(
+        config_keys(config_type)
     )
+    parser = argparse.ArgumentParser(description=description, epilog=epilog, formatter_class=PlainHelpFormatter)
     parser.add_argument(
         "--config", help=f"YAML file, or a shipped config by name (configs/{stage}/NAME.yaml) from any folder"
     )
     parser.add_argument(
         "--print-config", action="store_true", help="print the resolved config (YAML) and exit without training"
     )
-    parser.add_argument("overrides", nargs="*", metavar="key=value")
-    args = parser.parse_args(argv)
+    parser.add_argument(
+        "overrides", nargs="*", metavar="key=value", help="a config key's value (dotted keys: data.resolution=64)"
+    )
+    argv = sys.argv[1:] if argv is None else argv
+    overrides = flags_as_overrides(argv, dotted(config_type()), ("--config", "--print-config", "--help"))
+    args = parser.parse_intermixed_args(overrides)  # key=value before and after --config alike
     path = None if args.config is None else find_config(args.config, stage)
     config = load_config(config_type, path, args.overrides)
     check_run_config(config)

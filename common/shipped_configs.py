@@ -8,6 +8,7 @@ wins, so a user's own copy of a config, edited or not, is the one they get.
 
 from __future__ import annotations
 
+import difflib
 import importlib.resources
 from pathlib import Path
 
@@ -54,8 +55,10 @@ def shipped_config(name: str) -> Path:
 def find_config(argument: str | Path, stage: str) -> Path:
     """The YAML file a config argument of a ``stage`` command names: the file at that path if there
     is one (relative to the working folder); else the shipped ``stage`` config it names, written
-    ``configs/<stage>/NAME.yaml``, ``<stage>/NAME.yaml`` or ``NAME.yaml`` (NAME may hold folders:
-    ``ablations/official_gcn``)."""
+    ``configs/<stage>/NAME.yaml``, ``<stage>/NAME.yaml``, ``NAME.yaml`` or ``NAME`` (NAME may hold
+    folders: ``ablations/official_gcn``; a bare name is also looked for in the stage's subfolders,
+    ``official_gcn``, and two configs of that name are an error naming both). A name found nowhere
+    is one error listing the nearest shipped names."""
     path = Path(argument)
     if path.is_file():
         return path
@@ -64,11 +67,32 @@ def find_config(argument: str | Path, stage: str) -> Path:
         name = path.parts
         for prefix in (FOLDER, stage):  # each optional, in this order
             name = name[1:] if name[:1] == (prefix,) else name
-        shipped = shipped_configs_folder().joinpath(stage, *name)
-        if shipped.is_file():
-            return shipped
-        tried.append(str(shipped))
-    raise ConfigError(
-        f"config {argument}: no such file (tried {', '.join(tried)}); "
-        f"shipped {stage} configs: {', '.join(shipped_config_names(stage))}"
+        folder = shipped_configs_folder() / stage
+        relative = Path(*name) if name else Path()
+        if name and relative.suffix != ".yaml":
+            relative = relative.with_name(relative.name + ".yaml")
+        if name and (folder / relative).is_file():
+            return folder / relative
+        tried.append(str(folder / relative))
+        if len(name) == 1:
+            same_name = sorted(folder.rglob(relative.name))
+            if len(same_name) == 1:
+                return same_name[0]
+            if same_name:
+                names = ", ".join(f"{FOLDER}/{stage}/{match.relative_to(folder).as_posix()}" for match in same_name)
+                raise ConfigError(
+                    f"config {argument}: {len(same_name)} shipped {stage} configs have that name ({names}); name one"
+                )
+    shipped = shipped_config_names(stage)
+    short = {name.removeprefix(f"{FOLDER}/{stage}/").removesuffix(".yaml"): name for name in shipped}
+    wanted = Path(argument).as_posix().removeprefix(f"{FOLDER}/").removeprefix(f"{stage}/").removesuffix(".yaml")
+    # compared with each name as written and with its file name alone (baselines/cub_vqgan: cub_vqgan)
+    pool = {key.split("/")[-1]: key for key in short} | {key: key for key in short}
+    matches = difflib.get_close_matches(wanted, list(pool), n=8, cutoff=0.5)
+    nearest = list(dict.fromkeys(pool[match] for match in matches))[:4]
+    hint = (
+        f"nearest shipped {stage} configs: {', '.join(short[key] for key in nearest)}"
+        if nearest
+        else f"{len(shipped)} {stage} configs are shipped under {FOLDER}/{stage}/ (docs/configs.md lists them)"
     )
+    raise ConfigError(f"config {argument}: no such file (tried {', '.join(tried)}); {hint}")

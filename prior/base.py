@@ -17,10 +17,11 @@ Why the cell and label embeddings, and what they measured: docs/prior.md, "Cell 
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 import torch.nn.functional as F
 from torch import nn
-from x_transformers import Decoder, Encoder, TransformerWrapper
 
 from vqct.common.config import ConfigError, check_values
 
@@ -49,6 +50,7 @@ class BasePrior(nn.Module):
             raise ConfigError(
                 f"condition '{config.condition}' needs vocabulary.num_classes == config.num_classes > 0, got {vocabulary.num_classes} and {config.num_classes}"
             )
+        Decoder, Encoder, TransformerWrapper = x_transformers_classes()
         layers = dict(
             dim=config.dim,
             depth=config.depth,
@@ -276,3 +278,13 @@ class BasePrior(nn.Module):
         if batch_size is None:
             raise ValueError("pass batch_size when there is no condition and no known codes")
         return batch_size
+
+
+def x_transformers_classes():
+    """x-transformers' Decoder, Encoder and TransformerWrapper, imported when a prior is built (with
+    einx it takes 2 s, which every command's --help paid), and without its FutureWarning:
+    x-transformers decorates with torch.jit.script, which torch now deprecates (not ours to fix)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"`torch\.jit\.script` is deprecated", category=FutureWarning)
+        from x_transformers import Decoder, Encoder, TransformerWrapper
+    return Decoder, Encoder, TransformerWrapper

@@ -45,6 +45,7 @@ from vqct.common.device import checked_device
 from vqct.common.errors import UserValueError, exit_code
 from vqct.common.fid import FIDUnavailableError, fid_statistics, statistics_distance
 from vqct.common.grid import save_labelled_grid
+from vqct.common.help_format import PlainHelpFormatter
 from vqct.common.hub import load_pretrained
 from vqct.common.labels import colourize
 from vqct.common.metrics import pixel_metrics
@@ -315,21 +316,23 @@ def run(args) -> int:
 
 
 def main(argv: list[str] | None = None, prog: str = "vqct-evaluate prior") -> int:
-    parser = argparse.ArgumentParser(
-        prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__, formatter_class=PlainHelpFormatter)
     parser.add_argument("--prior", required=True, help="a VQCTPrior save_pretrained folder or Hub id")
     parser.add_argument(
         "--num", type=count_or_all, default=256, help="validation maps to sample from, or 'all' (the whole split)"
     )
-    parser.add_argument("--out", required=True)
+    parser.add_argument(
+        "--out", required=True, help="output folder for metrics.json, metrics.md, grid.png, segmenter.safetensors"
+    )
     add_sampling_flags(parser)
-    parser.add_argument("--segmenter-steps", type=int, default=400)
+    parser.add_argument(
+        "--segmenter-steps", type=int, default=400, help="training steps of the label-following segmenter (default 400)"
+    )
     parser.add_argument(
         "--segmenter",
         help="a segmenter.safetensors from an earlier evaluation on the same data, instead of training one",
     )
-    parser.add_argument("--no-fid", action="store_true")
+    parser.add_argument("--no-fid", action="store_true", help="skip FID (it needs the offline Inception weights)")
     parser.add_argument("--no-completion", action="store_true", help="skip the completion of the lower halves")
     parser.add_argument(
         "--forced-rows",

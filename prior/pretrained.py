@@ -14,16 +14,18 @@ uses them unless given others, and ``sampling_with(**overrides)`` changes some o
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from huggingface_hub import PyTorchModelHubMixin
+from huggingface_hub import ModelCard, PyTorchModelHubMixin
 from PIL import Image
 from torch import nn
 
+from vqct.common.card import HUB_ID, is_local_path, model_card
 from vqct.common.errors import UserValueError
 from vqct.common.hub import SafePretrained
 from vqct.common.image_size import MAX_SIDE
@@ -52,6 +54,7 @@ class VQCTPrior(
         "tokenizer_source": str,
         "data": dict | None,
         "sampling": SamplingConfig | None,
+        "card": dict | None,
     }
     RENAMED_SAVED_KEYS = {"grid": "token_grid"}  # saved by 0.1
 
@@ -64,7 +67,9 @@ class VQCTPrior(
         tokenizer_source: str = "",
         data: dict | None = None,
         sampling: dict | None = None,
+        card: dict | None = None,
     ):
+        """``card``: the model card's record (``common.card``)."""
         super().__init__()
         self.prior_config: PriorConfig = resolve_prior_config(prior_config)
         self.tokenizer = VQCTTokenizer(**tokenizer_config).eval().requires_grad_(False)
@@ -92,6 +97,7 @@ class VQCTPrior(
         self.data = data or {}  # the data config it was trained on: resolution, kind (for default maps)
         self.sampling = SamplingConfig(**(sampling or {}))
         self.sampling.options(self.prior_config.kind)  # options of the other kind are an error here too
+        self.card = dict(card or {})
 
     @classmethod
     def build(
@@ -117,6 +123,30 @@ class VQCTPrior(
         if config.code_vector_init > 0:
             model.prior.start_from_code_vectors(model.tokenizer.group_codebooks())
         return model
+
+    def saved_arguments(self) -> dict:
+        return super().saved_arguments() | {"tokenizer_config": self.tokenizer.init_kwargs}  # its card as it is now
+
+    def card_for(self, repo_id: str | None, samples: bool) -> ModelCard:
+        """The model card (``common.card``): its base model is its tokenizer's repo, where it has one."""
+        semantic = self.prior_config.condition == "semantic"
+        source = self.tokenizer_source
+        base = self.tokenizer.card.get("repo_id") or (
+            source if HUB_ID.match(source) and not is_local_path(source) else None
+        )
+        return model_card(
+            kind="prior",
+            record=self.card,
+            data=(self.card.get("run_config") or {}).get("data") or self.data,
+            config=self.card.get("run_config")
+            or {"prior": asdict(self.prior_config), "sampling": asdict(self.sampling)},
+            repo_id=repo_id,
+            samples=samples,
+            pipeline_tag="image-to-image" if semantic else "unconditional-image-generation",
+            tags=["vqct", "image-generation", self.prior_config.kind]
+            + (["semantic-image-synthesis"] if semantic else []),
+            base_model=base,
+        )
 
     def sampling_with(self, **overrides) -> SamplingConfig:
         """This prior's sampling options with ``overrides`` applied; an override of None keeps the
@@ -250,19 +280,24 @@ class VQCTPrior(
         self,
         label_maps: Sequence[str | Path | Image.Image] | None = None,
         *,
-        num: int | None = None,
+        num_images_per_map: int = 1,
         sampling: SamplingConfig | None = None,
-        seed: int = 0,
+        generator: torch.Generator | None = None,
+        seed: int | None = None,
+        num: int | None = None,
     ) -> list[Image.Image]:
         """Label maps as files or PIL images (palette PNGs, or pictures painted in the palette's
-        colours: ``common.labels``) → one PIL image each; with none, ``num`` images (a semantic prior
-        then samples its unconditional mode)."""
+        colours: ``common.labels``) → ``num_images_per_map`` PIL images for each, map by map (the
+        first map's images first); with none, ``num_images_per_map`` images of the unconditional
+        mode. ``generator`` (a ``torch.Generator`` on the model's device) or ``seed`` (default 0)
+        makes the draw repeatable. ``num``: the old name of ``num_images_per_map``."""
+        count = _per_input_count(num_images_per_map, num, "num_images_per_map")
         condition = None
         if label_maps is not None:
             maps = [read_label_map(source, self.num_classes, self.resolution) for source in label_maps]
-            condition = torch.stack(maps).to(self.device)
-        generator = torch.Generator(self.device).manual_seed(seed)
-        _, images = self.generate(condition, num=num, sampling=sampling, generator=generator)
+            condition = torch.stack(maps).repeat_interleave(count, 0).to(self.device)
+        generator = _generator(generator, seed, self.device)
+        _, images = self.generate(condition, num=count, sampling=sampling, generator=generator)
         return to_pil_images(images)
 
     def complete_images(
@@ -270,21 +305,43 @@ class VQCTPrior(
         image: str | Path | Image.Image,
         mask: str | Path | Image.Image,
         *,
-        num: int = 1,
+        num_images_per_image: int = 1,
         label_map: str | Path | Image.Image | None = None,
         sampling: SamplingConfig | None = None,
-        seed: int = 0,
+        generator: torch.Generator | None = None,
+        seed: int | None = None,
+        num: int | None = None,
     ) -> list[Image.Image]:
-        """An image and a mask (files or PIL images; white marks what to regenerate) → ``num``
-        completions as PIL images, with ``label_map`` as the condition where given."""
-        pixels = load_image(image, self.resolution)[None].expand(num, -1, -1, -1).to(self.device)
-        region = mask_region(mask, self.resolution)[None].expand(num, -1, -1)
+        """An image and a mask (files or PIL images; white marks what to regenerate) →
+        ``num_images_per_image`` completions as PIL images, with ``label_map`` as the condition
+        where given. ``generator`` or ``seed`` as in ``generate_images``; ``num``: the old name of
+        ``num_images_per_image``."""
+        count = _per_input_count(num_images_per_image, num, "num_images_per_image")
+        pixels = load_image(image, self.resolution)[None].expand(count, -1, -1, -1).to(self.device)
+        region = mask_region(mask, self.resolution)[None].expand(count, -1, -1)
         condition = None
         if label_map is not None:
-            condition = read_label_map(label_map, self.num_classes, self.resolution)[None].expand(num, -1, -1)
-        generator = torch.Generator(self.device).manual_seed(seed)
+            condition = read_label_map(label_map, self.num_classes, self.resolution)[None].expand(count, -1, -1)
+        generator = _generator(generator, seed, self.device)
         _, images, _ = self.complete(pixels, region, condition, sampling=sampling, generator=generator)
         return to_pil_images(images)
+
+
+def _per_input_count(count: int, old: int | None, name: str) -> int:
+    """How many images each input gets; ``old`` is the value of the renamed ``num``, with a notice."""
+    if old is not None:
+        warnings.warn(f"num= is now {name}= (num will be removed in 0.4)", FutureWarning, stacklevel=3)
+        count = old
+    if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+        raise UserValueError(f"{name}={count!r}: must be an integer, at least 1")
+    return count
+
+
+def _generator(generator: torch.Generator | None, seed: int | None, device: torch.device) -> torch.Generator:
+    """The caller's generator, or one seeded with ``seed`` (0 when neither is given)."""
+    if generator is not None and seed is not None:
+        raise ValueError("pass generator= or seed=, not both")
+    return generator if generator is not None else torch.Generator(device).manual_seed(seed or 0)
 
 
 def mask_region(mask: str | Path | Image.Image, resolution: int) -> torch.Tensor:

@@ -10,7 +10,8 @@ the data set it was trained on (where that can be built here, as the built-in sh
 mask, white (> 127) marks the region to regenerate; every code cell it touches is resampled,
 the others keep the image's own codes (an autoregressive prior keeps only the raster prefix
 before the first such cell); without ``--cond`` a semantic prior completes with NULL condition
-tokens (the unconditional mode its condition dropout trained). Writes into ``--out``: sample-<k>.png, map-<k>.png (the maps used),
+tokens (the unconditional mode its condition dropout trained). Writes into ``--out``: sample-<k>.png, map-<k>.png (the
+validation map of each sample; with ``--cond``, map.png: the one map as read),
 grid.png (maps above samples, the first 8, labelled and enlarged), for completion input.png, mask.png and kept.png (the cells kept), and
 samples.json (the settings and the time taken).
 """
@@ -26,13 +27,13 @@ from pathlib import Path
 
 import torch
 from PIL import Image
-from torchvision.utils import save_image
 from tqdm.auto import tqdm
 
 from vqct.common.atomic import write_json
 from vqct.common.device import checked_device
 from vqct.common.errors import UserValueError, exit_code
 from vqct.common.grid import MAX_COLUMNS, save_labelled_grid
+from vqct.common.help_format import PlainHelpFormatter
 from vqct.common.hub import load_pretrained
 from vqct.common.labels import colourize, read_label_map, save_label_map
 from vqct.tokenizer import DECODE_ERRORS, load_image
@@ -76,6 +77,8 @@ def grid_rows(done: int, count: int) -> slice:
 
 
 def run(args) -> int:
+    from torchvision.utils import save_image  # torchvision takes seconds to import: not for --help
+
     args.device = str(checked_device(args.device))  # one clear error for a device this machine lacks
     started = time.perf_counter()
     model = load_pretrained(VQCTPrior, args.prior, "--prior").to(args.device).eval()
@@ -98,6 +101,8 @@ def run(args) -> int:
     if out.exists() and not out.is_dir():
         raise UserValueError(f"--out {out}: a file, not a folder")
     out.mkdir(parents=True, exist_ok=True)
+    if cond_map is not None:  # one map for every sample: one file, not --num copies of it
+        save_label_map(cond_map, model.num_classes, out / "map.png")
 
     # batch by batch, each written before the next is drawn: --num is bounded by the disk, not memory
     generator = torch.Generator(args.device).manual_seed(args.seed)
@@ -119,7 +124,7 @@ def run(args) -> int:
         for k, sample in enumerate(samples, start):
             save_image((sample + 1) / 2, out / f"sample-{k:03d}.png")
         if condition is not None:
-            for k, labels in enumerate(condition, start):
+            for k, labels in enumerate(condition if cond_map is None else [], start):  # a map per sample
                 save_label_map(labels, model.num_classes, out / f"map-{k:03d}.png")
             grid_maps.append(colourize(condition[grid_rows(start, count)], model.num_classes))
         grid_samples.append(samples[grid_rows(start, count)])
@@ -151,15 +156,15 @@ def run(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="vqct-sample", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(prog="vqct-sample", description=__doc__, formatter_class=PlainHelpFormatter)
     parser.add_argument("--prior", required=True, help="a VQCTPrior save_pretrained folder or Hub id")
     parser.add_argument("--cond", help="a label map (palette PNG or a picture in the palette's colours)")
     parser.add_argument("--image", help="completion: the image to complete")
     parser.add_argument("--mask", help="completion: white = the region to regenerate")
-    parser.add_argument("--num", type=int, default=8)
-    parser.add_argument("--out", required=True)
+    parser.add_argument(
+        "--num", type=int, default=8, help="images to sample (with --cond: for that map; with --image: completions)"
+    )
+    parser.add_argument("--out", required=True, help="output folder for the PNGs, grid.png and samples.json")
     add_sampling_flags(parser)
     args = parser.parse_args(argv)
     if args.num < 1:

@@ -72,7 +72,7 @@ def seed(text: str) -> int:
 
 
 def add_sampling_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--seed", type=seed, default=0)
+    parser.add_argument("--seed", type=seed, default=0, help="random seed of the sampling (default 0)")
     add_device_flag(parser)
     hints = typing.get_type_hints(SamplingConfig)
     for field in fields(SamplingConfig):

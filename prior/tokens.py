@@ -40,6 +40,7 @@ from vqct.common.atomic import write_json
 from vqct.common.config import load_config, to_dict
 from vqct.common.device import add_device_flag, checked_device, default_device
 from vqct.common.errors import UserFileNotFoundError, UserValueError, exit_code
+from vqct.common.help_format import PlainHelpFormatter
 from vqct.common.hub import load_pretrained
 from vqct.common.memory import fix_mmap_threshold
 from vqct.common.shipped_configs import find_config
@@ -165,11 +166,11 @@ class TokenDataset(Dataset):
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m vqct.prior.tokens", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="python -m vqct.prior.tokens", description=__doc__, formatter_class=PlainHelpFormatter
     )
     parser.add_argument("--tokenizer", required=True, help="a save_pretrained folder or a Hub id")
     parser.add_argument("--data", required=True, help="a tokenizer training config (.yaml, or a shipped one by name)")
-    parser.add_argument("--out", required=True)
+    parser.add_argument("--out", required=True, help="output folder of the token cache (shards per split)")
     parser.add_argument(
         "--split", action="append", choices=["train", "validation"], help="default: train and validation"
     )
@@ -179,8 +180,8 @@ def main(argv: list[str] | None = None) -> int:
         default=1,
         help="sub-cells per side of a token-grid cell kept of each label map: the prior's model.label_detail",
     )
-    parser.add_argument("--shard-size", type=int, default=4096)
-    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--shard-size", type=int, default=4096, help="items per shard file (default 4096)")
+    parser.add_argument("--batch-size", type=int, default=64, help="images encoded at a time (default 64)")
     add_device_flag(parser)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")

@@ -24,7 +24,6 @@ import torch
 import torch.nn.functional as F
 from accelerate import Accelerator
 from accelerate.utils import set_seed
-from diffusers.optimization import get_scheduler
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
@@ -195,6 +194,8 @@ def train(argv: list[str] | None = None) -> int:
         weight_decay=config.weight_decay,
         fused=accelerator.device.type == "cuda",  # one kernel for the whole update instead of one per op
     )
+    from diffusers.optimization import get_scheduler  # diffusers takes seconds to import: not for --help
+
     scheduler = get_scheduler(
         config.lr_scheduler,
         optimizer=optimizer,

@@ -37,5 +37,6 @@ def test_the_quickstart_notebook_runs_and_shows_words_and_images(
     assert not [output for output in outputs if output.output_type == "error"]
     printed = "".join(output.get("text", "") for output in outputs if output.output_type == "stream")
     assert "grid 8 x 8 | centre patch: (" in printed
+    assert "TqdmWarning" not in printed and "torch.jit.script" not in printed  # our imports warn of nothing
     images = [output for output in outputs if "image/png" in output.get("data", {})]
     assert len(images) == 3  # reconstruction, synthesis, completion

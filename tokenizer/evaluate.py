@@ -35,6 +35,7 @@ from vqct.common.config import load_config
 from vqct.common.device import add_device_flag, checked_device
 from vqct.common.errors import UserFileNotFoundError, exit_code
 from vqct.common.fid import FIDUnavailableError, fid_statistics, statistics_distance
+from vqct.common.help_format import PlainHelpFormatter
 from vqct.common.hub import load_pretrained
 from vqct.common.metrics import paper_pixel_metrics, pixel_metrics
 from vqct.common.shipped_configs import find_config
@@ -180,9 +181,7 @@ def model_name(source: str) -> str:
 
 
 def main(argv: list[str] | None = None, prog: str = "vqct-evaluate tokenizer") -> int:
-    parser = argparse.ArgumentParser(
-        prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__, formatter_class=PlainHelpFormatter)
     parser.add_argument(
         "--model", action="append", required=True, help="a save_pretrained folder or a Hub id; repeat to compare"
     )
@@ -192,7 +191,7 @@ def main(argv: list[str] | None = None, prog: str = "vqct-evaluate tokenizer") -
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--num", type=int, help="evaluate the first N images only")
     parser.add_argument("--resolution", type=int, help="default: the first model's training resolution")
-    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--batch-size", type=int, default=32, help="images per batch (default 32)")
     add_device_flag(parser)
     parser.add_argument("--no-fid", action="store_true", help="skip FID")
     parser.add_argument(

@@ -25,11 +25,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from huggingface_hub import PyTorchModelHubMixin
+from huggingface_hub import ModelCard, PyTorchModelHubMixin
 from omegaconf import OmegaConf
 from PIL import Image
 from torch import nn
 
+from vqct.common.card import model_card
 from vqct.common.config import ConfigError, check_values, chosen, ranged
 from vqct.common.errors import UserValueError
 from vqct.common.hub import SafePretrained
@@ -176,6 +177,7 @@ class VQCTTokenizer(
         "word_dim": int,
         "graph_nnz": int,
         "trained_with": dict | None,
+        "card": dict | None,
     }
 
     def __init__(
@@ -187,15 +189,18 @@ class VQCTTokenizer(
         word_dim: int = 0,
         graph_nnz: int = 0,
         trained_with: dict | None = None,
+        card: dict | None = None,
     ):
         """``trained_with``: facts of its training a reader of the saved model needs (the perceptual
-        loss it had), recorded in config.json and the model card."""
+        loss it had), recorded in config.json and the model card. ``card``: the model card's record
+        (``common.card``)."""
         super().__init__()
         # "model_config", not "config": huggingface_hub's mixin would flatten a dict named config
         self.config = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(TokenizerModelConfig), model_config))
         self.adjectives, self.nouns = list(adjectives or []), list(nouns or [])
         self.word_dim, self.graph_nnz = word_dim, graph_nnz
         self.trained_with = dict(trained_with or {})
+        self.card = dict(card or {})
         autoencoder, quantizer = self.config.autoencoder, self.config.quantizer
         self.encoder = Encoder(autoencoder)
         self.quant_conv = nn.Conv2d(autoencoder.z_channels, quantizer.embed_dim, 1)
@@ -209,6 +214,21 @@ class VQCTTokenizer(
         self.trained_with.update(facts)
         self._hub_mixin_config = {**(self._hub_mixin_config or {}), "trained_with": dict(self.trained_with)}
 
+    def card_for(self, repo_id: str | None, samples: bool) -> ModelCard:
+        """The model card (``common.card``): the run's config where recorded, else the model's."""
+        run = self.card.get("run_config") or {"model": OmegaConf.to_container(OmegaConf.structured(self.config))}
+        return model_card(
+            kind="tokenizer",
+            record=self.card,
+            data=run.get("data") or {},
+            config=run,
+            repo_id=repo_id,
+            samples=samples,
+            pipeline_tag="image-to-image",  # an image in, its reconstruction out (and codes between)
+            tags=["vqct", "image-tokenizer", "vector-quantization"],
+            training=self.trained_with,
+        )
+
     @property
     def init_kwargs(self) -> dict:
         """What rebuilds this architecture (untrained): ``VQCTTokenizer(**model.init_kwargs)``."""
@@ -219,6 +239,7 @@ class VQCTTokenizer(
             "word_dim": self.word_dim,
             "graph_nnz": self.graph_nnz,
             "trained_with": dict(self.trained_with),
+            "card": dict(self.card),
         }
 
     @classmethod

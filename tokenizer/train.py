@@ -22,7 +22,6 @@ if __name__ == "__main__" and Path(sys.path[0]).resolve() == Path(__file__).reso
 
 import torch
 from accelerate import Accelerator
-from diffusers.optimization import get_scheduler
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
@@ -155,6 +154,8 @@ def train(argv: list[str] | None = None) -> int:
     fused = accelerator.device.type == "cuda"  # one kernel for the whole update instead of one per op
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr, betas=betas, fused=fused)
     disc_optimizer = torch.optim.Adam(loss_fn.discriminator.parameters(), lr=lr, betas=betas, fused=fused)
+    from diffusers.optimization import get_scheduler  # diffusers takes seconds to import: not for --help
+
     scheduler, disc_scheduler = (
         get_scheduler(
             config.lr_scheduler,

@@ -12,6 +12,11 @@ imported on first use, so ``import vqct`` alone loads no model code (nor torch).
 from __future__ import annotations
 
 import importlib
+import warnings
+
+# In a notebook without ipywidgets, the first import of tqdm.auto (huggingface_hub's, ours) warns
+# that it falls back to text progress bars; the fallback is what we want, the warning is noise.
+warnings.filterwarnings("ignore", message="IProgress not found", category=Warning)
 
 # public name → the module that defines it
 _EXPORTS = {

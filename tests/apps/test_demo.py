@@ -2,6 +2,7 @@
 (one test per tab, plus the bad inputs that must come back as messages)."""
 
 import io
+import logging
 import os
 import re
 import socket
@@ -454,3 +455,32 @@ def test_an_image_sent_as_a_data_url_gets_the_upload_checks():
     component = checked_uploads(gr.Image(type="numpy"))
     with pytest.raises(gr.Error, match="the uploaded image is 5000×5000 pixels; the limit is 4096×4096"):
         component.preprocess(payload)
+
+
+def test_the_api_names_every_endpoint_and_parameter_as_the_page_does(client):
+    """What gradio_client users see (view_api): the three tabs' endpoints, each parameter named as
+    its control in the page, and nothing else (no /lambda for the page's own events)."""
+    api = client.view_api(print_info=False, return_format="dict")
+    endpoints = api["named_endpoints"]
+    assert sorted(endpoints) == ["/complete", "/inspect", "/synthesize"] and not api["unnamed_endpoints"]
+    names = {name: [p["parameter_name"] for p in endpoint["parameters"]] for name, endpoint in endpoints.items()}
+    assert names == {
+        "/synthesize": ["label_map", "images", "seed", "temperature", "top_k", "guidance"],
+        "/complete": ["image_and_region", "completions", "seed", "temperature", "top_k"],
+        "/inspect": ["image"],
+    }
+    outputs = {name: [r["label"] for r in endpoint["returns"]] for name, endpoint in endpoints.items()}
+    assert not any(label.startswith("value_") for labels in outputs.values() for label in labels), outputs
+
+
+def test_a_refused_request_is_one_line_in_the_servers_log_not_a_traceback(client, pictures, bad_files, capfd, caplog):
+    capfd.readouterr()
+    with caplog.at_level(logging.WARNING, logger="vqct.apps.demo"):
+        with pytest.raises(Exception, match="not an image this app reads"):
+            client.predict(handle_file(bad_files["svg"]), api_name="/inspect")
+        with pytest.raises(Exception, match="region to regenerate is empty"):
+            client.predict(editor(pictures["image"], pictures["empty"]), 1, 0, 1.0, 0, api_name="/complete")
+    logged = [record.getMessage() for record in caplog.records if record.name == "vqct.apps.demo"]
+    assert len(logged) == 2 and all(line.startswith("refused a request: ") and "\n" not in line for line in logged)
+    assert "not an image this app reads" in logged[0] and "region to regenerate is empty" in logged[1]
+    assert "Traceback" not in capfd.readouterr().err

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+import vqct.common.shipped_configs as shipped_configs
 from vqct.common.config import ConfigError, load_config
 from vqct.common.shipped_configs import find_config, shipped_configs_folder
 from vqct.tokenizer import TokenizerTrainConfig
@@ -40,7 +41,7 @@ def test_a_local_file_of_the_same_path_shadows_the_shipped_one(tmp_path, monkeyp
     assert load_config(TokenizerTrainConfig, find_config(str(local), "tokenizer")).max_steps == 7
 
 
-def test_a_missing_config_names_what_was_tried_and_lists_the_stage(tmp_path, monkeypatch):
+def test_a_missing_config_names_what_was_tried_and_the_nearest_shipped_names(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(ConfigError) as error:
         find_config("configs/tokenizer/shapez.yaml", "tokenizer")
@@ -49,5 +50,33 @@ def test_a_missing_config_names_what_was_tried_and_lists_the_stage(tmp_path, mon
         "config configs/tokenizer/shapez.yaml: no such file (tried configs/tokenizer/shapez.yaml, "
     )
     assert str(shipped_configs_folder() / "tokenizer" / "shapez.yaml") in message
-    assert "shipped tokenizer configs: " in message and "configs/tokenizer/ablations/official_gcn.yaml" in message
-    assert "configs/prior/" not in message.split("shipped tokenizer configs: ")[1]  # that stage's only
+    nearest = message.split("nearest shipped tokenizer configs: ")[1].split(", ")
+    assert nearest[0] == "configs/tokenizer/shapes.yaml" and len(nearest) <= 4  # the nearest, not all 44
+    assert "official_gcn" not in message and "configs/prior/" not in message
+    with pytest.raises(ConfigError, match="configs are shipped under configs/tokenizer/"):
+        find_config("xyzzy", "tokenizer")  # nothing near: where they are, not a list
+
+
+@pytest.mark.parametrize(
+    ("argument", "stage", "shipped"),
+    [
+        ("shapes", "tokenizer", "tokenizer/shapes.yaml"),
+        ("shapes", "prior", "prior/shapes.yaml"),
+        ("official_gcn", "tokenizer", "tokenizer/ablations/official_gcn.yaml"),
+        ("baselines/cub_vqgan", "tokenizer", "tokenizer/baselines/cub_vqgan.yaml"),
+    ],
+)
+def test_a_shipped_config_is_found_by_its_short_name(argument, stage, shipped, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert find_config(argument, stage) == shipped_configs_folder() / shipped
+
+
+def test_a_short_name_two_shipped_configs_share_is_an_error_naming_both(tmp_path, monkeypatch):
+    for folder in ("tokenizer/ablations", "tokenizer/baselines"):  # neither at the top, where it would win
+        (tmp_path / "shipped" / folder).mkdir(parents=True)
+        (tmp_path / "shipped" / folder / "twin.yaml").write_text("max_steps: 1\n")
+    monkeypatch.setattr(shipped_configs, "shipped_configs_folder", lambda: tmp_path / "shipped")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError, match="2 shipped tokenizer configs have that name") as error:
+        find_config("twin", "tokenizer")
+    assert "configs/tokenizer/ablations/twin.yaml, configs/tokenizer/baselines/twin.yaml" in str(error.value)

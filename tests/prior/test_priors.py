@@ -1,5 +1,8 @@
 """Stage-two priors: token vocabulary, slot ranges, KV cache, guidance, training, completion."""
 
+import subprocess
+import sys
+
 import pytest
 import torch
 
@@ -410,3 +413,15 @@ def test_code_vector_init_starts_codes_with_alike_vectors_alike(kind):
 
     with pytest.raises(ValueError, match=r"sizes \[5, 6\]"):
         model.start_from_code_vectors((books[0], books[1][:6]))
+
+
+@pytest.mark.slow
+def test_importing_the_prior_warns_of_nothing():
+    """x-transformers' torch.jit.script FutureWarning is filtered where we import it (a fresh
+    interpreter: the import is once per process)."""
+    done = subprocess.run(
+        [sys.executable, "-W", "error::FutureWarning", "-c", "import vqct.prior.base as b; b.x_transformers_classes()"],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0 and "FutureWarning" not in done.stderr, done.stderr[-2000:]

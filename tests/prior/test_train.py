@@ -15,6 +15,7 @@ from safetensors.torch import load_file
 import vqct.prior.evaluate as evaluate_cli
 import vqct.prior.sample as sample_cli
 from tests import ROOT, accelerate_command, train_in_process
+from vqct.common.errors import UserValueError
 from vqct.common.grid import GAP, LABEL_WIDTH, MIN_CELL
 from vqct.common.labels import save_label_map
 from vqct.prior import PriorConfig, SamplingConfig, VQCTPrior
@@ -201,15 +202,13 @@ def test_sample_command_writes_samples_following_a_palette_map(trained, tmp_path
     )
     assert sorted(p.name for p in out.iterdir()) == [
         "grid.png",
-        "map-000.png",
-        "map-001.png",
-        "map-002.png",
+        "map.png",  # one map for the three samples: written once
         "sample-000.png",
         "sample-001.png",
         "sample-002.png",
         "samples.json",
     ]
-    assert np.array_equal(np.asarray(Image.open(out / "map-001.png")), labels.numpy())
+    assert np.array_equal(np.asarray(Image.open(out / "map.png")), labels.numpy())
     assert json.loads((out / "samples.json").read_text())["num"] == 3
 
 
@@ -461,7 +460,8 @@ def test_sample_command_writes_batch_by_batch_and_grids_the_first(trained, tmp_p
     argv = ["--prior", str(trained / "final"), "--cond", str(one_pixel), "--num", "5", "--batch-size", "2"]
     assert sample_cli.main([*argv, "--out", str(out)]) == 0
     assert sorted(p.name for p in out.glob("sample-*.png")) == [f"sample-{k:03d}.png" for k in range(5)]
-    assert np.all(np.asarray(Image.open(out / "map-004.png")) == 3)
+    assert np.all(np.asarray(Image.open(out / "map.png")) == 3)  # the one map, once
+    assert not list(out.glob("map-*.png"))  # not five copies of it
     assert Image.open(out / "grid.png").size == (  # 2 maps over 2 samples
         LABEL_WIDTH + 2 * (MIN_CELL + GAP) + GAP,
         2 * (MIN_CELL + GAP) + GAP,
@@ -480,10 +480,45 @@ def test_the_python_api_takes_files_or_pil_images_and_gives_pil_images(trained, 
 
     face = Image.fromarray(np.full((32, 32, 3), 200, dtype=np.uint8))
     mask = Image.fromarray(np.repeat((np.arange(32) >= 16)[:, None], 32, 1).astype(np.uint8) * 255)
-    completions = model.complete_images(face, mask, num=2, label_map=tmp_path / "map.png", seed=1)
+    completions = model.complete_images(face, mask, num_images_per_image=2, label_map=tmp_path / "map.png", seed=1)
     assert [image.size for image in completions] == [(32, 32), (32, 32)]
-    again = model.complete_images(face, mask, num=2, label_map=tmp_path / "map.png", seed=1)
+    with pytest.warns(FutureWarning, match="num= is now num_images_per_image="):
+        again = model.complete_images(face, mask, num=2, label_map=tmp_path / "map.png", seed=1)
     assert all(np.array_equal(np.asarray(a), np.asarray(b)) for a, b in zip(completions, again, strict=True))
+
+
+def same_images(first, second) -> bool:
+    return len(first) == len(second) and all(
+        np.array_equal(np.asarray(a), np.asarray(b)) for a, b in zip(first, second, strict=True)
+    )
+
+
+def test_images_per_map_and_a_generator_behave_as_diffusers_users_expect(trained, tmp_path):
+    model = VQCTPrior.from_pretrained(trained / "final").eval()
+    maps = []
+    for index, corner in enumerate((0, 16)):
+        labels = torch.zeros(32, 32, dtype=torch.long)
+        labels[corner : corner + 16, corner : corner + 16] = 2
+        save_label_map(labels, 9, tmp_path / f"map-{index}.png")
+        maps.append(tmp_path / f"map-{index}.png")
+    images = model.generate_images(maps, num_images_per_map=3, generator=torch.Generator().manual_seed(7))
+    assert len(images) == 6  # map by map: three for the first, then three for the second
+    again = model.generate_images(maps, num_images_per_map=3, generator=torch.Generator().manual_seed(7))
+    assert same_images(images, again)
+    assert not same_images(
+        images, model.generate_images(maps, num_images_per_map=3, generator=torch.Generator().manual_seed(8))
+    )
+    with pytest.warns(FutureWarning, match="num= is now num_images_per_map="):
+        assert len(model.generate_images(maps[:1], num=4)) == 4  # was one image, silently
+    image, mask = Image.new("RGB", (32, 32), (200, 40, 40)), Image.new("L", (32, 32))
+    mask.paste(255, (0, 16, 32, 32))
+    completions = [
+        model.complete_images(image, mask, num_images_per_image=2, generator=torch.Generator().manual_seed(1))
+        for _ in range(2)
+    ]
+    assert len(completions[0]) == 2 and same_images(*completions)
+    with pytest.raises(UserValueError, match="num_images_per_map=0: must be an integer, at least 1"):
+        model.generate_images(maps, num_images_per_map=0)
 
 
 def test_background_spread_is_zero_for_one_background_colour_and_grows_with_more():

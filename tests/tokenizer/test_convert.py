@@ -19,6 +19,8 @@ from vqct.tokenizer.convert.cli import main
 from vqct.tokenizer.convert.diffusers_vqmodel import architecture, diffusers_to_ours, to_diffusers_key
 from vqct.tokenizer.evaluate import main as evaluate_main
 
+from ..common.cards import assert_publishable_card
+
 CODES, CODE_WIDTH = 16, 4
 # three levels (f4), attention at the 8 px level only: level 2 at 32 px
 TINY = dict(resolution=32, ch=32, ch_mult=[1, 2, 2], num_res_blocks=1, attn_resolutions=[8], z_channels=8)
@@ -147,9 +149,21 @@ def test_taming_checkpoint_converts_to_the_same_codes_and_images(tmp_path, archi
     assert model.config.autoencoder == expected
     assert model.config.quantizer.embed_dim == CODE_WIDTH
     assert not model.adjectives and not model.nouns  # the baseline: no language codebook
-    card = (tmp_path / "converted" / "README.md").read_text()
-    assert "Converted by `vqct-convert`" in card and "last.ckpt" in card
+    card = assert_publishable_card(tmp_path / "converted", tmp_path)
+    assert "Converted by `vqct-convert`" in card.text and "last.ckpt" in card.text
+    assert 'from_pretrained("<user>/<repo>")' in card.text
     assert "left out 3 training-only tensors (loss.*" in caplog.text
+
+
+def test_a_converted_cards_repo_and_measured_numbers_come_from_flags(tmp_path):
+    save_lightning_checkpoint(tmp_path / "last.ckpt", taming_state_dict())
+    evaluation = {"data": "shapes", "resolution": 32, "models": {"converted": {"psnr": 20.5, "ssim": 0.5, "images": 8}}}
+    (tmp_path / "metrics.json").write_text(json.dumps(evaluation))  # what vqct-evaluate tokenizer writes
+    argv = ["--taming", str(tmp_path / "last.ckpt"), "--resolution", "32", "--out", str(tmp_path / "converted")]
+    assert main([*argv, "--hub-model-id", "someone/vqgan", "--card-metrics", str(tmp_path / "metrics.json")]) == 0
+    card = assert_publishable_card(tmp_path / "converted", tmp_path)
+    assert 'from_pretrained("someone/vqgan")' in card.text and "| psnr | 20.5 |" in card.text
+    assert {result.metric_type: result.metric_value for result in card.data.eval_results} == {"psnr": 20.5, "ssim": 0.5}
 
 
 def test_a_bare_state_dict_converts_too(tmp_path):
@@ -358,7 +372,7 @@ def test_a_converted_model_keeps_its_sources_licence_or_says_it_is_unknown(tmp_p
     diffusers = pytest.importorskip("diffusers")
     tiny_vqmodel(diffusers).save_pretrained(tmp_path / "source")
     assert main(["--diffusers", str(tmp_path / "source"), "--out", str(tmp_path / "unknown")]) == 0
-    card = ModelCard.load(tmp_path / "unknown" / "README.md")
+    card = assert_publishable_card(tmp_path / "unknown", tmp_path)
     assert card.data.license == "other" and "could not be read here: check it before use" in card.text
     (tmp_path / "source" / "README.md").write_text("---\nlicense: openrail++\n---\n# a VQ model\n")
     assert main(["--diffusers", str(tmp_path / "source"), "--out", str(tmp_path / "known")]) == 0

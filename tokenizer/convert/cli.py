@@ -12,8 +12,9 @@ Its loss.* tensors (LPIPS, discriminator) are training-only and left out.
 --diffusers: a diffusers VQModel save_pretrained folder or Hub id.
 
 Writes --out atomically (a failed conversion leaves nothing, an earlier folder is replaced
-whole): model.safetensors and config.json (VQCTTokenizer.from_pretrained), README.md (a model
-card saying where the weights came from). The tokenizer has no language codebook.
+whole): model.safetensors and config.json (VQCTTokenizer.from_pretrained), README.md (the model
+card every save writes, saying where the weights came from; --card-metrics adds the numbers
+vqct-evaluate measured). The tokenizer has no language codebook.
 """
 
 from __future__ import annotations
@@ -26,9 +27,10 @@ from pathlib import Path
 from huggingface_hub import ModelCard
 
 from vqct.common.atomic import atomic_directory
-from vqct.common.card import write_model_card
+from vqct.common.card import evaluation_headline, is_local_path
 from vqct.common.config import to_dict
 from vqct.common.errors import exit_code
+from vqct.common.help_format import PlainHelpFormatter
 from vqct.common.hub import HUB_ID
 
 from .diffusers_vqmodel import convert_diffusers
@@ -38,9 +40,7 @@ log = logging.getLogger("vqct.tokenizer.convert")
 
 
 def parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="vqct-convert", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(prog="vqct-convert", description=__doc__, formatter_class=PlainHelpFormatter)
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--taming", metavar="CKPT", help="taming-transformers VQGAN checkpoint (.ckpt)")
     source.add_argument("--diffusers", metavar="FOLDER_OR_HUB_ID", help="diffusers VQModel folder or Hub id")
@@ -50,6 +50,14 @@ def parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--subfolder", help="with --diffusers: the VQModel's subfolder (a pipeline's 'vqvae')")
     parser.add_argument("--out", required=True, help="output folder (a VQCTTokenizer save_pretrained folder)")
+    parser.add_argument(
+        "--hub-model-id", metavar="USER/REPO", help="the Hub repo it will be published as (named in its model card)"
+    )
+    parser.add_argument(
+        "--card-metrics",
+        metavar="METRICS_JSON",
+        help="vqct-evaluate tokenizer's metrics.json for this model: its numbers go in the model card",
+    )
     return parser
 
 
@@ -67,38 +75,35 @@ def main(argv: list[str] | None = None) -> int:
 def convert(args: argparse.Namespace) -> int:
     if args.taming:
         model = convert_taming(args.taming, args.taming_config, args.resolution)
-        origin = f"the taming-transformers VQGAN checkpoint `{args.taming}`"
+        origin = f"the taming-transformers VQGAN checkpoint `{Path(args.taming).name}`"
         source = {"taming": args.taming, "taming_config": args.taming_config}
     else:
         model = convert_diffusers(args.diffusers, args.subfolder)
-        origin = f"the diffusers VQModel `{args.diffusers}`" + (
-            f" (subfolder `{args.subfolder}`)" if args.subfolder else ""
-        )
+        shown = args.diffusers if not is_local_path(args.diffusers) else Path(args.diffusers).name
+        origin = f"the diffusers VQModel `{shown}`" + (f" (subfolder `{args.subfolder}`)" if args.subfolder else "")
         source = {"diffusers": args.diffusers, "subfolder": args.subfolder}
-    license, base_model = (
-        source_license(args),
-        args.diffusers if args.diffusers and HUB_ID.match(args.diffusers) else None,
+    license = source_license(args)
+    base_model = (
+        args.diffusers
+        if args.diffusers and HUB_ID.match(args.diffusers) and not is_local_path(args.diffusers)
+        else None
+    )
+    model.record_card(
+        origin=f"Converted by `vqct-convert` from {origin}: the VQGAN baseline "
+        "(`model.quantizer.kind=vq`), with no language codebook. Not trained here. "
+        + (
+            f"The weights keep their source's licence ({license})."
+            if license != "other"
+            else "The weights' licence is their source's, which could not be read here: check it before use."
+        ),
+        license=license,
+        base_model=base_model,
+        run_config={"model": to_dict(model.config), "converted_from": source},
+        evaluation=evaluation_headline(args.card_metrics) if args.card_metrics else None,
     )
     out = Path(args.out)
     with atomic_directory(out) as staging:
-        model.save_pretrained(staging)
-        write_model_card(
-            staging,
-            kind="tokenizer",
-            repo=str(out),
-            config={"model": to_dict(model.config), "converted_from": source},
-            metrics=None,
-            grid=None,
-            origin=f"Converted by `vqct-convert` from {origin}: the VQGAN baseline "
-            "(`model.quantizer.kind=vq`), with no language codebook. Not trained or measured here. "
-            + (
-                f"The weights keep their source's licence ({license})."
-                if license != "other"
-                else "The weights' licence is their source's, which could not be read here: check it before use."
-            ),
-            license=license,
-            base_model=base_model,
-        )
+        model.save_pretrained(staging, repo_id=args.hub_model_id)
     log.info("wrote %s (model.safetensors, config.json, README.md): VQCTTokenizer.from_pretrained(%r)", out, str(out))
     return 0
 

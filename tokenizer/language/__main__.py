@@ -9,6 +9,7 @@ import sys
 
 from vqct.common.config import load_config
 from vqct.common.errors import exit_code
+from vqct.common.help_format import PlainHelpFormatter
 from vqct.common.shipped_configs import find_config
 
 from .build import LanguageCodebookConfig, build_language_codebook
@@ -18,7 +19,9 @@ from .wordnet import install_wordnet
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="vqct-language-codebook", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="vqct-language-codebook", description=__doc__, formatter_class=PlainHelpFormatter
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     build = commands.add_parser("build", help="build a language codebook and write it to --out")
     build.add_argument(
@@ -30,9 +33,9 @@ def main(argv: list[str] | None = None) -> int:
         "overrides", nargs="*", metavar="key=value", help="dotted overrides, e.g. embedding.provider=minilm"
     )
     show = commands.add_parser("show", help="print counts, degree statistics, neighbours and sanity cosines")
-    show.add_argument("directory")
+    show.add_argument("directory", help="a language codebook folder (what build writes to --out)")
     show.add_argument("--words", nargs="*", default=(), help="words whose nearest neighbours to list")
-    show.add_argument("--neighbours", type=int, default=5)
+    show.add_argument("--neighbours", type=int, default=5, help="nearest neighbours listed per word (default 5)")
     commands.add_parser("install-wordnet", help="where WordNet is missing: apt-get install Debian's WordNet (as root)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")

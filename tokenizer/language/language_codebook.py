@@ -63,6 +63,17 @@ class LanguageCodebook:
         ):
             raise LanguageCodebookFileError("edge_index points outside the vocabulary")
 
+    def __repr__(self) -> str:
+        """One line: sizes, the word vectors and a few words (the dataclass's own would print every
+        word and tensor, 1,536 words at quickstart size)."""
+        first = ", ".join(self.adjectives[:3] + self.nouns[:3])
+        provider = self.info.get("provider")
+        return (
+            f"LanguageCodebook({len(self.adjectives):,} adjectives, {len(self.nouns):,} nouns, {self.dim}-d vectors"
+            + (f" from {provider}" if provider else "")
+            + f", {self.edge_index.shape[1]:,} graph edges; e.g. {first})"
+        )
+
     @property
     def dim(self) -> int:
         return int(self.adjective_vectors.shape[1])

@@ -7,6 +7,8 @@ Finding WordNet never changes the system. Installing Debian's packages is a sepa
 step (``install_wordnet``, ``vqct-language-codebook install-wordnet``; ``make setup`` runs
 it)."""
 
+from __future__ import annotations
+
 import contextlib
 import io
 import logging
@@ -18,10 +20,10 @@ import threading
 import time
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import nltk
-from nltk.corpus.reader import CorpusReader, WordNetCorpusReader
-from nltk.corpus.util import LazyCorpusLoader
+if TYPE_CHECKING:  # nltk is imported where WordNet is read: a second of start-up for every command else
+    from nltk.corpus.reader import WordNetCorpusReader
 
 from vqct.common.cache import cache_dir
 from vqct.common.errors import UserError
@@ -122,6 +124,10 @@ def _provide() -> tuple[WordNetCorpusReader, Path | None]:
 
 
 def _load(data_dir: Path | None) -> WordNetCorpusReader:
+    import nltk
+    from nltk.corpus.reader import CorpusReader, WordNetCorpusReader
+    from nltk.corpus.util import LazyCorpusLoader
+
     paths = nltk.data.path if data_dir is None else [str(data_dir)]
     try:
         root = nltk.data.find("corpora/wordnet", paths=paths)
@@ -140,6 +146,8 @@ def _load(data_dir: Path | None) -> WordNetCorpusReader:
 
 
 def _add_path(data_dir: Path) -> None:
+    import nltk
+
     # First, so no broken corpora/wordnet shadows ours (nltk's reader re-finds it while loading).
     if str(data_dir) not in nltk.data.path:
         nltk.data.path.insert(0, str(data_dir))
@@ -211,6 +219,8 @@ def _apt_install() -> bool:
 
 def _download(data_dir: Path) -> WordNetCorpusReader:
     _private_dirs(data_dir)
+    import nltk
+
     errors = io.StringIO()  # nltk prints its error to stderr even when quiet=True
     if not nltk.download("wordnet", download_dir=str(data_dir), quiet=True, print_error_to=errors):
         raise ConnectionError(errors.getvalue().strip() or "nltk.download returned False")

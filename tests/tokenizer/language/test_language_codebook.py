@@ -108,3 +108,11 @@ def test_show_on_a_tampered_codebook_is_one_line_naming_the_folder(tmp_path, cap
     assert main(["show", str(folder)]) == 2
     error = capsys.readouterr().err
     assert error.startswith(f"error: {folder}") and error.count("\n") == 1
+
+
+def test_its_repr_is_one_short_line(tiny_language_codebook):
+    shown = repr(tiny_language_codebook)
+    assert "\n" not in shown and len(shown) < 200 and "tensor(" not in shown
+    assert shown.startswith(
+        f"LanguageCodebook({len(tiny_language_codebook.adjectives)} adjectives, {len(tiny_language_codebook.nouns)} nouns"
+    )
