@@ -40,6 +40,7 @@ from safetensors.torch import save_file
 from vqct.common.atomic import write_json, write_text
 from vqct.common.config import ConfigError, load_config
 from vqct.common.errors import exit_code
+from vqct.common.help_format import PlainHelpFormatter
 from vqct.common.shipped_configs import shipped_config
 from vqct.tokenizer import REHEARSAL_ROWS, SINGLE_THREAD, RehearsalError, VQCTTokenizer, build_dataset, rehearse
 
@@ -212,9 +213,7 @@ def study(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="vqct-prior-study", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(prog="vqct-prior-study", description=__doc__, formatter_class=PlainHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path("outputs/table6"), help="output folder")
     parser.add_argument(
         "--rows", nargs="*", metavar="ROW", help=f"tokenizer rows (vqct-rehearse's; default {' '.join(DEFAULT_ROWS)})"

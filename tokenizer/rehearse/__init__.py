@@ -32,6 +32,7 @@ from pathlib import Path
 from vqct.common.atomic import write_json, write_text
 from vqct.common.config import ConfigError, load_config
 from vqct.common.errors import exit_code
+from vqct.common.help_format import PlainHelpFormatter
 from vqct.common.shipped_configs import shipped_config
 from vqct.tokenizer.config import TokenizerTrainConfig
 from vqct.tokenizer.language import LanguageCodebook, build_language_codebook
@@ -142,9 +143,7 @@ def rehearse(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="vqct-rehearse", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(prog="vqct-rehearse", description=__doc__, formatter_class=PlainHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path("outputs/rehearsal"), help="output folder")
     parser.add_argument("--steps", type=int, default=1200, help="training steps per run (the quickstart's 1,200)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="training seeds; each row runs once per seed")
