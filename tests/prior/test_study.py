@@ -7,19 +7,12 @@ import shutil
 
 import pytest
 
+from tests.tokenizer.test_rehearse import TINY
 from vqct.common.config import ConfigError
 from vqct.prior.study import main, study
 from vqct.prior.study_report import summarize
 
-TINY_TOKENIZER = [
-    "batch_size=4",
-    "data.length=16",
-    "log_steps=1",
-    "loss.perceptual_weight=0.0",
-    "model.autoencoder.ch=8",
-    "model.autoencoder.z_channels=8",
-    "model.quantizer.transfer.hidden_dim=16",
-]
+
 TINY_PRIOR = [
     "data.length=16",
     "data.validation_length=4",
@@ -100,7 +93,7 @@ def test_the_study_trains_evaluates_pairs_and_resumes(tiny_language_codebook_dir
         validation_images=4,
         segmenter_steps=2,
         sampling_repeats=1,
-        common=TINY_TOKENIZER,
+        common=TINY,
         prior_overrides=TINY_PRIOR,
     )
     summary = study(tmp_path, ["vqct", "fsq"], [0], **arguments)
@@ -126,6 +119,6 @@ def test_the_study_trains_evaluates_pairs_and_resumes(tiny_language_codebook_dir
     stamp = (tmp_path / "priors/vqct/seed-0/code-vectors-on/eval/metrics.json").stat().st_mtime_ns
     assert main(["--out", str(tmp_path), "--rows", "vqct", "fsq", "--seeds", "0", "--jobs", "2", "--num", "4",
                  "--tokenizer-steps", "2", "--prior-steps", "2", "--validation-images", "4", "--segmenter-steps", "2",
-                 "--sampling-repeats", "1", "--prior-overrides", *TINY_PRIOR, "--", *TINY_TOKENIZER]) == 0  # fmt: skip
+                 "--sampling-repeats", "1", "--prior-overrides", *TINY_PRIOR, "--", *TINY]) == 0  # fmt: skip
     assert (tmp_path / "priors/vqct/seed-0/code-vectors-on/eval/metrics.json").stat().st_mtime_ns == stamp
     assert json.loads((tmp_path / "table.json").read_text())["priors"] == table["priors"]  # nothing redone
