@@ -12,7 +12,6 @@ from vqct.common.config import ConfigError
 from vqct.prior.study import main, study
 from vqct.prior.study_report import summarize
 
-
 TINY_PRIOR = [
     "data.length=16",
     "data.validation_length=4",
