@@ -100,13 +100,12 @@ def evaluate_prior(prior: Path, out: Path, num: int, segmenter: Path, seed: int 
     return json.loads((out / "metrics.json").read_text())
 
 
-def shared_segmenter(out: Path, tokenizers: list[Path], steps: int, prior_overrides: list[str]) -> Path:
+def shared_segmenter(out: Path, tokenizers: list[Path], steps: int, recipe: PriorTrainConfig) -> Path:
     """The one label segmenter every evaluation uses, trained once: real training images, and
     their reconstructions by each tokenizer in turn."""
     path = out / "segmenter.safetensors"
     if path.is_file():
         return path
-    recipe = load_config(PriorTrainConfig, shipped_config(RECIPE), prior_overrides)
     models = [VQCTTokenizer.from_pretrained(folder).eval() for folder in tokenizers]
     turns = itertools.cycle(models)
     segmenter = train_segmenter(
@@ -166,8 +165,8 @@ def study(
         validation_images=validation_images,
     )
     finals = {(row, seed): tokenizers / "rows" / row / f"seed-{seed}" / "final" for row in rows for seed in seeds}
-    load_config(PriorTrainConfig, shipped_config(RECIPE), list(prior_overrides))  # a bad override stops here
-    segmenter = shared_segmenter(out, [finals[row, seeds[0]] for row in rows], segmenter_steps, list(prior_overrides))
+    recipe = load_config(PriorTrainConfig, shipped_config(RECIPE), list(prior_overrides))  # a bad override stops here
+    segmenter = shared_segmenter(out, [finals[row, seeds[0]] for row in rows], segmenter_steps, recipe)
     runs = [
         PriorRun(row, seed, cv, out / "priors" / row / f"seed-{seed}" / f"code-vectors-{cv}", finals[row, seed])
         for row in rows
@@ -199,8 +198,7 @@ def study(
         "rows": rows,
         "seeds": list(seeds),
         "num": num,
-        "prior_steps": prior_steps
-        or load_config(PriorTrainConfig, shipped_config(RECIPE), list(prior_overrides)).max_steps,
+        "prior_steps": prior_steps or recipe.max_steps,
         "prior_overrides": list(prior_overrides),
         "tokenizer_steps": tokenizer_steps,
         "wall_minutes": round((time.perf_counter() - started) / 60, 1),
