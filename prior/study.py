@@ -18,7 +18,8 @@ Writes under ``--out``: ``tokenizers/`` (the stage-one study), ``segmenter.safet
 ``priors/<row>/seed-<s>/code-vectors-<on|off>/`` (each prior's train.log, final/, eval/ with
 metrics.json and grid.png), ``sampling/`` (the first prior evaluated again at other sampling seeds:
 FID's own sampling noise), ``table.md`` and ``table.json``. Each step whose output exists is
-skipped, so the same command resumes a study stopped anywhere (another day, another session).
+skipped, so the same command resumes a study stopped anywhere (another day, another session);
+``--finished-only`` runs nothing and writes the table of the priors evaluated so far.
 """
 
 from __future__ import annotations
@@ -151,6 +152,7 @@ def study(
     sampling_repeats: int = 0,
     common: list[str] = (),
     prior_overrides: list[str] = (),
+    finished_only: bool = False,
 ) -> dict:
     started = time.perf_counter()
     rows = check_arguments(rows, list(seeds), jobs, num, list(code_vectors))
@@ -163,27 +165,38 @@ def study(
         seeds=list(seeds),
         jobs=jobs,
         validation_images=validation_images,
+        finished_only=finished_only,
     )
     finals = {(row, seed): tokenizers / "rows" / row / f"seed-{seed}" / "final" for row in rows for seed in seeds}
     recipe = load_config(PriorTrainConfig, shipped_config(RECIPE), list(prior_overrides))  # a bad override stops here
-    segmenter = shared_segmenter(out, [finals[row, seeds[0]] for row in rows], segmenter_steps, recipe)
     runs = [
         PriorRun(row, seed, cv, out / "priors" / row / f"seed-{seed}" / f"code-vectors-{cv}", finals[row, seed])
         for row in rows
         for seed in seeds
         for cv in code_vectors
     ]
+    repeats = [out / "sampling" / f"seed-{seed}" for seed in range(1, sampling_repeats + 1)]
+    if finished_only:  # a study that spans sessions: the table of the priors evaluated so far, nothing run
+        evaluated = [run for run in runs if (run.folder / "eval" / "metrics.json").is_file()]
+        for run in sorted(set(runs) - set(evaluated), key=runs.index):
+            log.info("%s seed %d code vectors %s: not evaluated yet, left out", run.row, run.seed, run.code_vectors)
+        runs = evaluated
+        evaluations = [json.loads((run.folder / "eval" / "metrics.json").read_text()) for run in runs]
+        done = [folder / "metrics.json" for folder in repeats if (folder / "metrics.json").is_file()]
+        sampling = [json.loads(path.read_text()) for path in done]
+    else:
+        segmenter = shared_segmenter(out, [finals[row, seeds[0]] for row in rows], segmenter_steps, recipe)
 
-    def train_and_evaluate(run: PriorRun) -> dict:
-        train_prior(run, prior_steps, list(prior_overrides))
-        return evaluate_prior(run.folder / "final", run.folder / "eval", num, segmenter)
+        def train_and_evaluate(run: PriorRun) -> dict:
+            train_prior(run, prior_steps, list(prior_overrides))
+            return evaluate_prior(run.folder / "final", run.folder / "eval", num, segmenter)
 
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        evaluations = list(pool.map(train_and_evaluate, runs))  # in runs' order; the first failure stops it
-    sampling = [
-        evaluate_prior(runs[0].folder / "final", out / "sampling" / f"seed-{seed}", num, segmenter, seed=seed)
-        for seed in range(1, sampling_repeats + 1)
-    ]
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            evaluations = list(pool.map(train_and_evaluate, runs))  # in runs' order; the first failure stops it
+        sampling = [
+            evaluate_prior(runs[0].folder / "final", folder, num, segmenter, seed=seed)
+            for seed, folder in enumerate(repeats, start=1)
+        ]
     results = [
         {
             "row": run.row,
@@ -233,6 +246,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--prior-overrides", nargs="+", default=[], metavar="key=value", help="prior config overrides for every prior"
     )
+    parser.add_argument(
+        "--finished-only", action="store_true", help="run nothing: the table of the priors evaluated so far"
+    )
     parser.add_argument("overrides", nargs="*", metavar="key=value", help="tokenizer config overrides for every row")
     args = parser.parse_args(argv)
     # --rows takes every word after it; key=value words there are overrides (no row name holds "=")
@@ -256,6 +272,7 @@ def main(argv: list[str] | None = None) -> int:
             sampling_repeats=args.sampling_repeats,
             common=overrides,
             prior_overrides=args.prior_overrides,
+            finished_only=args.finished_only,
         )
         print((args.out / "table.md").read_text(), end="")
         print(f"wrote {args.out / 'table.md'}, {args.out / 'table.json'}; each prior under {args.out / 'priors'}")

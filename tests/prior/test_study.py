@@ -121,3 +121,16 @@ def test_the_study_trains_evaluates_pairs_and_resumes(tiny_language_codebook_dir
                  "--sampling-repeats", "1", "--prior-overrides", *TINY_PRIOR, "--", *TINY]) == 0  # fmt: skip
     assert (tmp_path / "priors/vqct/seed-0/code-vectors-on/eval/metrics.json").stat().st_mtime_ns == stamp
     assert json.loads((tmp_path / "table.json").read_text())["priors"] == table["priors"]  # nothing redone
+
+    # a study stopped part-way: the table of what is evaluated, and nothing trained or evaluated to fill it
+    shutil.rmtree(tmp_path / "priors/fsq/seed-0/code-vectors-off")
+    partial = study(tmp_path, ["vqct", "fsq"], [0], finished_only=True, **arguments)
+    assert not (tmp_path / "priors/fsq/seed-0/code-vectors-off").exists()
+    assert [(p["row"], p["code_vectors"]) for p in json.loads((tmp_path / "table.json").read_text())["priors"]] == [
+        ("vqct", "on"),
+        ("vqct", "off"),
+        ("fsq", "on"),
+    ]
+    assert list(partial["code_vectors_on_minus_off"]["fid"]) == ["vqct"]  # fsq has no pair yet
+    before, after = summary["versus_vqct"]["fid"]["fsq"], partial["versus_vqct"]["fid"]["fsq"]
+    assert (after["mean"], after["n"]) == (before["mean"], before["n"])  # one seed: its interval is nan
