@@ -13,7 +13,7 @@ and ``<!-- end of generated table -->``; NAME.json's ``kind`` says how it is dra
   per-seed values were never recorded, ``{"summary": {"mean": m, "sd": s, "n": n}}``: the
   differences' mean and sample sd, marked in the table as such.
 - ``rehearsal``: a ``vqct-rehearse`` study's ``table.json`` (its header and per-seed runs),
-  drawn by the rehearsal's own ``report.render_table``.
+  drawn by the rehearsal's own ``report.render_table``, its headings three levels down.
 """
 
 from __future__ import annotations
@@ -171,7 +171,9 @@ def render_rehearsal(data: dict, where: str) -> str:
     # The rehearsal's report is a module of stage one outside its public API, and importing stage
     # one loads torch: imported by name, and only for a block that needs it (as vqct.cli does).
     report = importlib.import_module("vqct.tokenizer.rehearse.report")
-    return report.render_table(data)
+    # table.md is a page of its own; in the docs it sits under a study's ### heading, so its
+    # headings move three levels down to stay inside that section
+    return re.sub(r"^(#+) ", lambda heading: "#" * (len(heading[1]) + 3) + " ", report.render_table(data), flags=re.M)
 
 
 KINDS = {"paired": render_paired, "rehearsal": render_rehearsal}
