@@ -169,5 +169,7 @@ def markdown(summary: dict, header: dict) -> str:
             f"{noise['fid']['sd']:.2f}, ratio sd {noise['fid_ratio']['sd']:.3f}, object IoU sd "
             f"{noise['object_iou']['sd']:.3f}.",
         ]
-    lines += ["", f"Wall time of this invocation: {header['wall_minutes']} min."]
+    # a study that spans sessions carries its own account of the time (the docs' copy does)
+    wall = header.get("wall") or f"{header['wall_minutes']} min, this invocation"
+    lines += ["", f"Wall time: {wall}."]
     return "\n".join(lines) + "\n"

@@ -122,6 +122,43 @@ def test_a_rehearsal_block_is_the_rehearsals_own_table(tmp_path):
     assert "| language effect, through the GCN (GloVe − random) |" in render(path)  # its contrasts, by seed
 
 
+def test_a_prior_study_block_is_the_studys_own_table_with_its_wall_time(tmp_path):
+    from tests.prior.test_study import measures
+
+    tokenizer_runs = [
+        {
+            "row": row,
+            "seed": seed,
+            "metrics": {"psnr": 24.0 - (row == "fsq") + 0.1 * seed, "usage/codebook_percent": 90.0},
+        }
+        for row in ("vqct", "fsq")
+        for seed in (0, 1)
+    ]
+    priors = [
+        measures(row, seed, "on", fid + 3 * seed, 180.0, 0.7)
+        for row, fid in (("vqct", 200.0), ("fsq", 215.0))
+        for seed in (0, 1)
+    ]
+    header = {"rows": ["vqct", "fsq"], "seeds": [0, 1], "num": 128, "tokenizer_steps": 1200, "prior_steps": 1200}
+    data = {
+        "kind": "prior_study",
+        **header,
+        "wall": "4 priors in 30 min",
+        "tokenizer_runs": tokenizer_runs,
+        "priors": priors,
+    }
+    path = tmp_path / "table6.json"
+    path.write_text(json.dumps(data))
+    block = render(path)
+    assert block.startswith("#### Table 6 at quickstart size") and "\n##### VQCT − each row" in block
+    assert "| fsq | on | – | 23.05 ± 0.07 |" in block  # the tokenizer's PSNR over its seeds, no paper FID
+    assert "-15.0 [" in block and block.rstrip().endswith("Wall time: 4 priors in 30 min.")
+    del data["wall"]
+    path.write_text(json.dumps(data))
+    with pytest.raises(UserValueError, match="table6.json: a prior study needs the keys wall"):
+        render(path)
+
+
 def test_bad_data_and_unclosed_blocks_are_named(tmp_path):
     broken = {**STUDY, "contrasts": [{"name": "a − b", "values": {"psnr": {"a": A}}}]}
     page = write_docs(tmp_path, broken)

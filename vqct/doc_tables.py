@@ -14,6 +14,8 @@ and ``<!-- end of generated table -->``; NAME.json's ``kind`` says how it is dra
   differences' mean and sample sd, marked in the table as such.
 - ``rehearsal``: a ``vqct-rehearse`` study's ``table.json`` (its header and per-seed runs),
   drawn by the rehearsal's own ``report.render_table``, its headings three levels down.
+- ``prior_study``: a ``vqct-prior-study`` study's ``table.json`` header and priors, with its
+  tokenizers' runs (``tokenizer_runs``) and a ``wall`` text, drawn by ``prior.study_report``.
 """
 
 from __future__ import annotations
@@ -167,16 +169,35 @@ def render_paired(data: dict, where: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _inside_section(page: str) -> str:
+    """A study's table.md is a page of its own; in the docs it sits under a study's ### heading,
+    so its headings move three levels down to stay inside that section."""
+    return re.sub(r"^(#+) ", lambda heading: "#" * (len(heading[1]) + 3) + " ", page, flags=re.M)
+
+
+# The studies' reports are modules of stage one and two outside their public API, and importing
+# either loads torch: imported by name, and only for a block that needs it (as vqct.cli does).
+
+
 def render_rehearsal(data: dict, where: str) -> str:
-    # The rehearsal's report is a module of stage one outside its public API, and importing stage
-    # one loads torch: imported by name, and only for a block that needs it (as vqct.cli does).
-    report = importlib.import_module("vqct.tokenizer.rehearse.report")
-    # table.md is a page of its own; in the docs it sits under a study's ### heading, so its
-    # headings move three levels down to stay inside that section
-    return re.sub(r"^(#+) ", lambda heading: "#" * (len(heading[1]) + 3) + " ", report.render_table(data), flags=re.M)
+    return _inside_section(importlib.import_module("vqct.tokenizer.rehearse.report").render_table(data))
 
 
-KINDS = {"paired": render_paired, "rehearsal": render_rehearsal}
+PRIOR_STUDY_KEYS = ("rows", "seeds", "num", "tokenizer_steps", "prior_steps", "wall", "tokenizer_runs", "priors")
+
+
+def render_prior_study(data: dict, where: str) -> str:
+    missing = [key for key in PRIOR_STUDY_KEYS if key not in data]
+    if missing:
+        raise UserValueError(f"{where}: a prior study needs the keys {', '.join(missing)}")
+    report = importlib.import_module("vqct.prior.study_report")
+    # as vqct-prior-study draws it: the first prior's own evaluation is one of the sampling draws
+    sampling = [data["priors"][0]["metrics"], *data["sampling"]] if data.get("sampling") else []
+    summary = report.summarize(data, data["tokenizer_runs"], data["priors"], sampling)
+    return _inside_section(report.markdown(summary, data))
+
+
+KINDS = {"paired": render_paired, "rehearsal": render_rehearsal, "prior_study": render_prior_study}
 
 
 def render(path: Path) -> str:
