@@ -156,6 +156,7 @@ def study(
 ) -> dict:
     started = time.perf_counter()
     rows = check_arguments(rows, list(seeds), jobs, num, list(code_vectors))
+    out.mkdir(parents=True, exist_ok=True)  # the segmenter is written first, and --tokenizers may lie elsewhere
     tokenizers = tokenizers or out / "tokenizers"
     rehearse(
         tokenizers,

@@ -134,3 +134,9 @@ def test_the_study_trains_evaluates_pairs_and_resumes(tiny_language_codebook_dir
     assert list(partial["code_vectors_on_minus_off"]["fid"]) == ["vqct"]  # fsq has no pair yet
     before, after = summary["versus_vqct"]["fid"]["fsq"], partial["versus_vqct"]["fid"]["fsq"]
     assert (after["mean"], after["n"]) == (before["mean"], before["n"])  # one seed: its interval is nan
+
+    # a study whose tokenizers were trained elsewhere (--tokenizers): its own folder is made for it
+    elsewhere = tmp_path / "table6" / "elsewhere"
+    study(elsewhere, ["vqct"], [0], code_vectors=["on"], tokenizers=tmp_path / "tokenizers", **arguments)
+    assert (elsewhere / "segmenter.safetensors").is_file() and (elsewhere / "table.json").is_file()
+    assert not (elsewhere / "tokenizers").exists()  # the tokenizers were reused where they are
