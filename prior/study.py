@@ -219,7 +219,8 @@ def study(
     }
     tokenizer_runs = json.loads((tokenizers / "table.json").read_text())["runs"]
     summary = summarize(header, tokenizer_runs, results, [evaluations[0], *sampling] if sampling else [])
-    write_json(out / "table.json", {**header, "priors": results, "sampling": sampling, **summary})
+    # the summary nested: its "rows" (per row and setting) would otherwise replace the header's row names
+    write_json(out / "table.json", {**header, "priors": results, "sampling": sampling, "summary": summary})
     write_text(out / "table.md", markdown(summary, header))
     return summary
 

@@ -97,6 +97,8 @@ def test_the_study_trains_evaluates_pairs_and_resumes(tiny_language_codebook_dir
     )
     summary = study(tmp_path, ["vqct", "fsq"], [0], **arguments)
     table = json.loads((tmp_path / "table.json").read_text())
+    saved = table["summary"]["versus_vqct"]["fid"]["fsq"]  # one seed: its interval is nan, so compare the mean
+    assert table["rows"] == ["vqct", "fsq"] and saved["mean"] == summary["versus_vqct"]["fid"]["fsq"]["mean"]
     assert [(p["row"], p["seed"], p["code_vectors"]) for p in table["priors"]] == [
         (row, 0, cv) for row in ("vqct", "fsq") for cv in ("on", "off")
     ]
