@@ -218,7 +218,7 @@ def study(
         "wall_minutes": round((time.perf_counter() - started) / 60, 1),
     }
     tokenizer_runs = json.loads((tokenizers / "table.json").read_text())["runs"]
-    summary = summarize(header, tokenizer_runs, results, [evaluations[0], *sampling] if sampling else [])
+    summary = summarize(header, tokenizer_runs, results, sampling)
     # the summary nested: its "rows" (per row and setting) would otherwise replace the header's row names
     write_json(out / "table.json", {**header, "priors": results, "sampling": sampling, "summary": summary})
     write_text(out / "table.md", markdown(summary, header))

@@ -97,8 +97,8 @@ def summarize(header: dict, tokenizer_runs: list[dict], priors: list[dict], samp
             for name in COMPARED
             if name != "psnr"  # the tokenizer is the same one
         }
-    if sampling:
-        draws = [prior_measures(metrics) for metrics in sampling]
+    if sampling:  # the first prior evaluated again at other sampling seeds; its own evaluation is one more draw
+        draws = [prior_measures(metrics) for metrics in (priors[0]["metrics"], *sampling)]
         summary["sampling_noise"] = {
             name: spread(draw[name] for draw in draws).as_dict() for name in ("fid", "fid_ratio", "object_iou")
         }

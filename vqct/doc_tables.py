@@ -191,9 +191,7 @@ def render_prior_study(data: dict, where: str) -> str:
     if missing:
         raise UserValueError(f"{where}: a prior study needs the keys {', '.join(missing)}")
     report = importlib.import_module("vqct.prior.study_report")
-    # as vqct-prior-study draws it: the first prior's own evaluation is one of the sampling draws
-    sampling = [data["priors"][0]["metrics"], *data["sampling"]] if data.get("sampling") else []
-    summary = report.summarize(data, data["tokenizer_runs"], data["priors"], sampling)
+    summary = report.summarize(data, data["tokenizer_runs"], data["priors"], data.get("sampling", []))
     return _inside_section(report.markdown(summary, data))
 
 
