@@ -16,10 +16,10 @@ favourite. Every run is its own process with one CPU thread, ``--jobs`` at a tim
 
 Writes under ``--out``: ``tokenizers/`` (the stage-one study), ``segmenter.safetensors``,
 ``priors/<row>/seed-<s>/code-vectors-<on|off>/`` (each prior's train.log, final/, eval/ with
-metrics.json and grid.png), ``sampling/`` (the first prior evaluated again at other sampling seeds:
-FID's own sampling noise), ``table.md`` and ``table.json``. Each step whose output exists is
-skipped, so the same command resumes a study stopped anywhere (another day, another session);
-``--finished-only`` runs nothing and writes the table of the priors evaluated so far.
+metrics.json and grid.png; the first prior's ``sampling/seed-<k>/`` holds it evaluated again at
+other sampling seeds: FID's own sampling noise), ``table.md`` and ``table.json``. Each step whose
+output exists is skipped, so the same command resumes a study stopped anywhere (another day,
+another session); ``--finished-only`` runs nothing and writes the table of the priors evaluated so far.
 """
 
 from __future__ import annotations
@@ -176,15 +176,17 @@ def study(
         for seed in seeds
         for cv in code_vectors
     ]
-    repeats = [out / "sampling" / f"seed-{seed}" for seed in range(1, sampling_repeats + 1)]
+    # beside the prior they resample: a later invocation whose first prior differs cannot take them for its own
+    repeats = [runs[0].folder / "sampling" / f"seed-{seed}" for seed in range(1, sampling_repeats + 1)]
     if finished_only:  # a study that spans sessions: the table of the priors evaluated so far, nothing run
         evaluated = [run for run in runs if (run.folder / "eval" / "metrics.json").is_file()]
         for run in sorted(set(runs) - set(evaluated), key=runs.index):
             log.info("%s seed %d code vectors %s: not evaluated yet, left out", run.row, run.seed, run.code_vectors)
+        # the repeats are draws beside the first prior's own evaluation, so they count only with it
+        done = [folder / "metrics.json" for folder in repeats if (folder / "metrics.json").is_file()]
+        sampling = [json.loads(path.read_text()) for path in done] if runs[0] in evaluated else []
         runs = evaluated
         evaluations = [json.loads((run.folder / "eval" / "metrics.json").read_text()) for run in runs]
-        done = [folder / "metrics.json" for folder in repeats if (folder / "metrics.json").is_file()]
-        sampling = [json.loads(path.read_text()) for path in done]
     else:
         segmenter = shared_segmenter(out, [finals[row, seeds[0]] for row in rows], segmenter_steps, recipe)
 

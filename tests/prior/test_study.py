@@ -114,6 +114,7 @@ def test_the_study_trains_evaluates_pairs_and_resumes(tiny_language_codebook_dir
     versus = summary["versus_vqct"]["fid"]["fsq"]
     assert versus["n"] == 1 and versus["real"] is None  # one seed: a difference, never a verdict
     assert summary["sampling_noise"]["fid"]["n"] == 2
+    assert (tmp_path / "priors/vqct/seed-0/code-vectors-on/sampling/seed-1/metrics.json").is_file()  # beside its prior
     written = (tmp_path / "table.md").read_text()
     assert "| vqct | on | 14.47 |" in written and "Code vectors on − off" in written
 
@@ -136,6 +137,10 @@ def test_the_study_trains_evaluates_pairs_and_resumes(tiny_language_codebook_dir
     assert list(partial["code_vectors_on_minus_off"]["fid"]) == ["vqct"]  # fsq has no pair yet
     before, after = summary["versus_vqct"]["fid"]["fsq"], partial["versus_vqct"]["fid"]["fsq"]
     assert (after["mean"], after["n"]) == (before["mean"], before["n"])  # one seed: its interval is nan
+    assert partial["sampling_noise"]["fid"]["n"] == 2  # the first prior's repeats, read back from beside it
+    shutil.rmtree(tmp_path / "priors/vqct/seed-0/code-vectors-on/eval")
+    without_first = study(tmp_path, ["vqct", "fsq"], [0], finished_only=True, **arguments)
+    assert without_first["sampling_noise"] == {}  # its repeats are draws only beside its own evaluation
 
     # a study whose tokenizers were trained elsewhere (--tokenizers): its own folder is made for it
     elsewhere = tmp_path / "table6" / "elsewhere"
