@@ -219,10 +219,16 @@ def study(
         "tokenizer_steps": tokenizer_steps,
         "wall_minutes": round((time.perf_counter() - started) / 60, 1),
     }
-    tokenizer_runs = json.loads((tokenizers / "table.json").read_text())["runs"]
+    # this study's tokenizers, kept with its priors: table.json alone then redraws the table (the docs' data is it)
+    tokenizer_runs = [
+        {"row": run["row"], "seed": run["seed"], "metrics": run["metrics"]}
+        for run in json.loads((tokenizers / "table.json").read_text())["runs"]
+        if (run["row"], run["seed"]) in finals
+    ]
     summary = summarize(header, tokenizer_runs, results, sampling)
     # the summary nested: its "rows" (per row and setting) would otherwise replace the header's row names
-    write_json(out / "table.json", {**header, "priors": results, "sampling": sampling, "summary": summary})
+    table = {**header, "tokenizer_runs": tokenizer_runs, "priors": results, "sampling": sampling, "summary": summary}
+    write_json(out / "table.json", table)
     write_text(out / "table.md", markdown(summary, header))
     return summary
 

@@ -14,8 +14,8 @@ and ``<!-- end of generated table -->``; NAME.json's ``kind`` says how it is dra
   differences' mean and sample sd, marked in the table as such.
 - ``rehearsal``: a ``vqct-rehearse`` study's ``table.json`` (its header and per-seed runs),
   drawn by the rehearsal's own ``report.render_table``, its headings three levels down.
-- ``prior_study``: a ``vqct-prior-study`` study's ``table.json`` header and priors, with its
-  tokenizers' runs (``tokenizer_runs``) and a ``wall`` text, drawn by ``prior.study_report``.
+- ``prior_study``: a ``vqct-prior-study`` study's ``table.json`` (its header, tokenizers' runs and
+  priors) with a ``wall`` text added, drawn by ``prior.study_report``.
 """
 
 from __future__ import annotations

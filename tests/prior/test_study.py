@@ -9,6 +9,7 @@ import pytest
 
 from tests.tokenizer.test_rehearse import TINY
 from vqct.common.config import ConfigError
+from vqct.doc_tables import render
 from vqct.prior.study import main, study
 from vqct.prior.study_report import summarize
 
@@ -99,6 +100,7 @@ def test_the_study_trains_evaluates_pairs_and_resumes(tiny_language_codebook_dir
     table = json.loads((tmp_path / "table.json").read_text())
     saved = table["summary"]["versus_vqct"]["fid"]["fsq"]  # one seed: its interval is nan, so compare the mean
     assert table["rows"] == ["vqct", "fsq"] and saved["mean"] == summary["versus_vqct"]["fid"]["fsq"]["mean"]
+    assert [(run["row"], run["seed"]) for run in table["tokenizer_runs"]] == [("vqct", 0), ("fsq", 0)]
     assert [(p["row"], p["seed"], p["code_vectors"]) for p in table["priors"]] == [
         (row, 0, cv) for row in ("vqct", "fsq") for cv in ("on", "off")
     ]
@@ -117,6 +119,9 @@ def test_the_study_trains_evaluates_pairs_and_resumes(tiny_language_codebook_dir
     assert (tmp_path / "priors/vqct/seed-0/code-vectors-on/sampling/seed-1/metrics.json").is_file()  # beside its prior
     written = (tmp_path / "table.md").read_text()
     assert "| vqct | on | 14.47 |" in written and "Code vectors on − off" in written
+    as_docs_data = tmp_path / "table6.json"  # the docs' data: table.json with its kind and a wall text
+    as_docs_data.write_text(json.dumps({**table, "kind": "prior_study", "wall": "two priors"}))
+    assert "| vqct | on | 14.47 |" in render(as_docs_data)  # table.json alone redraws the table
 
     stamp = (tmp_path / "priors/vqct/seed-0/code-vectors-on/eval/metrics.json").stat().st_mtime_ns
     assert main(["--out", str(tmp_path), "--rows", "vqct", "fsq", "--seeds", "0", "--jobs", "2", "--num", "4",
